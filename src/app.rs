@@ -1,0 +1,96 @@
+//! Composition root: loads the configuration and runs or describes the flows. The only module
+//! that knows every other.
+
+use std::io::Write;
+
+use tracing::warn;
+
+use crate::cli::ConfigArgs;
+use crate::config::{self, ConfigErrors, Environment, Mm2Config, Props, Warning};
+use crate::kafka::props::translate;
+use crate::kafka::validate::check_clients;
+
+/// Why the process stops with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A bad configuration: exit status 2.
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// A failure while running.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// Loads and fully checks a configuration: syntax, MirrorMaker 2 rules, and every client setting.
+pub fn load(args: &ConfigArgs, env: &Environment) -> Result<(Mm2Config, Vec<Warning>), AppError> {
+    let cfg = config::load(&args.config_path(), &args.clusters, env)?;
+    let mut warnings = cfg.warnings.clone();
+    warnings.extend(check_clients(&cfg)?);
+    Ok((cfg, warnings))
+}
+
+/// `validate`: prints the resolved flows with secrets hidden, then the warnings.
+pub fn validate(args: &ConfigArgs, out: &mut dyn Write) -> Result<(), AppError> {
+    let (cfg, warnings) = load(args, &Environment::Process)?;
+    describe(&cfg, &warnings, out).map_err(|e| AppError::Runtime(format!("cannot write: {e}")))
+}
+
+fn show(props: &Props, out: &mut dyn Write, indent: &str) -> std::io::Result<()> {
+    for (k, s) in props {
+        let v = if s.sensitive {
+            "[hidden]"
+        } else {
+            s.value.as_str()
+        };
+        writeln!(out, "{indent}{k} = {v}    # {} ({})", s.key, s.origin)?;
+    }
+    Ok(())
+}
+
+/// Writes a human-readable description of the resolved configuration.
+pub fn describe(cfg: &Mm2Config, warnings: &[Warning], out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "clusters: {}", cfg.clusters.join(", "))?;
+    for flow in &cfg.flows {
+        let what = if flow.settings.enabled {
+            "replication enabled: MirrorSourceConnector, MirrorCheckpointConnector, MirrorHeartbeatConnector"
+        } else {
+            "heartbeats only: MirrorHeartbeatConnector"
+        };
+        writeln!(out, "\nflow {}: {what}", flow.name())?;
+        writeln!(out, "  connector configuration:")?;
+        show(&flow.connector, out, "    ")?;
+        writeln!(out, "  worker configuration (on {}):", flow.target)?;
+        show(&flow.worker, out, "    ")?;
+        writeln!(out, "  clients (librdkafka settings):")?;
+        for (label, props) in flow.all_client_props() {
+            writeln!(out, "    {label}:")?;
+            if let Ok((client, _)) = translate(&props, &label) {
+                for (k, v) in client.redacted() {
+                    writeln!(out, "      {k} = {v}")?;
+                }
+            }
+        }
+    }
+    if !warnings.is_empty() {
+        writeln!(out, "\nwarnings:")?;
+        for w in warnings {
+            writeln!(out, "  {w}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the flows until SIGINT or SIGTERM.
+pub fn run(args: &ConfigArgs) -> Result<(), AppError> {
+    let (cfg, warnings) = load(args, &Environment::Process)?;
+    for w in &warnings {
+        warn!("{w}");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(crate::shutdown::signal());
+    drop(cfg);
+    Ok(())
+}

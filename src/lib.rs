@@ -1,0 +1,14 @@
+//! MirrorMaker 2 for Kafka, in Rust: replicates topics, topic configs and consumer-group offsets
+//! between Kafka clusters, configured by the same `mm2.properties` as Apache Kafka's
+//! `connect-mirror-maker`.
+//!
+//! Module order, lowest first (a module uses only those above it): `config` → `policy` →
+//! `kafka` → `cli`/`app`.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod kafka;
+pub mod policy;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,30 @@
+//! `connect-mirror-maker`: parse the command line, run, and turn the outcome into an exit status
+//! and clear lines on stderr (never a panic or a backtrace).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use mm2::app::{self, AppError};
+use mm2::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    mm2::telemetry::init();
+    let result = match cli.command {
+        Some(Command::Validate(args)) => app::validate(&args, &mut std::io::stdout()),
+        None => app::run(&cli.run),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            for line in e.to_string().lines() {
+                eprintln!("connect-mirror-maker: error: {line}");
+            }
+            ExitCode::from(match e {
+                AppError::Config(_) => 2,
+                AppError::Runtime(_) => 1,
+            })
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! SIGINT and SIGTERM.
+
+use tracing::info;
+
+/// Resolves on the first SIGINT or SIGTERM.
+pub async fn signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received; stopping"),
+        _ = term => info!("SIGTERM received; stopping"),
+    }
+}

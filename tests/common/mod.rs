@@ -1,0 +1,231 @@
+//! Shared test support: the two brokers started by scripts/test.sh, unique names so tests run in
+//! parallel, and small rdkafka helpers.
+#![allow(dead_code)] // each test target uses a different part of this module
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::TopicPartitionList;
+
+/// The source cluster's bootstrap address (broker A of scripts/test.sh).
+pub fn source_bootstrap() -> String {
+    bootstrap("TEST_SOURCE_BOOTSTRAP")
+}
+
+/// The target cluster's bootstrap address (broker B of scripts/test.sh).
+pub fn target_bootstrap() -> String {
+    bootstrap("TEST_TARGET_BOOTSTRAP")
+}
+
+fn bootstrap(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests with scripts/test.sh, which starts the two brokers")
+    })
+}
+
+/// A name no other test uses: `prefix-<random>`.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:016x}", rand::random::<u64>())
+}
+
+/// A file in a fresh temporary directory, removed when dropped.
+pub struct TempFile {
+    pub path: PathBuf,
+    dir: PathBuf,
+}
+
+impl TempFile {
+    pub fn new(name: &str, contents: &str) -> TempFile {
+        let dir = std::env::temp_dir().join(unique("mm2-test"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        TempFile { path, dir }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs the `connect-mirror-maker` binary with a clean `MM2_*` environment.
+pub fn mm2(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connect-mirror-maker"));
+    cmd.args(args).env("RUST_LOG", "warn");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MM2_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.output().expect("runs connect-mirror-maker")
+}
+
+pub fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client")
+}
+
+/// Creates a topic and waits until its metadata shows every partition.
+pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    let admin = admin(bootstrap);
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let res = admin
+        .create_topics(
+            &[new],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .expect("create_topics");
+    for r in res {
+        r.unwrap_or_else(|(t, e)| panic!("create {t}: {e}"));
+    }
+    let consumer = consumer(bootstrap);
+    wait_for(Duration::from_secs(10), || {
+        consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(2))
+            .ok()
+            .and_then(|m| {
+                m.topics()
+                    .first()
+                    .map(|t| t.partitions().len() == partitions as usize)
+            })
+            .unwrap_or(false)
+    });
+}
+
+pub fn producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer")
+}
+
+/// A consumer for `assign()`: librdkafka needs a group id even when it never joins the group.
+pub fn consumer(bootstrap: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", unique("test-reader"))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer")
+}
+
+/// A record as read back, for comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rec {
+    pub partition: i32,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub timestamp: Option<i64>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// Produces `recs` to `topic`, each to its partition, and waits for every acknowledgement.
+pub async fn produce(bootstrap: &str, topic: &str, recs: &[Rec]) {
+    let p = producer(bootstrap);
+    for r in recs {
+        let mut headers = OwnedHeaders::new();
+        for (k, v) in &r.headers {
+            headers = headers.insert(rdkafka::message::Header {
+                key: k,
+                value: v.as_deref(),
+            });
+        }
+        let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+            .partition(r.partition)
+            .headers(headers);
+        if let Some(k) = &r.key {
+            fr = fr.key(k.as_slice());
+        }
+        if let Some(v) = &r.value {
+            fr = fr.payload(v.as_slice());
+        }
+        if let Some(ts) = r.timestamp {
+            fr = fr.timestamp(ts);
+        }
+        p.send(fr, Duration::from_secs(10))
+            .await
+            .expect("delivered");
+    }
+}
+
+/// Reads partitions `0..partitions` of `topic` from the start until `count` records arrived.
+pub fn read(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    count: usize,
+    timeout: Duration,
+) -> Vec<Rec> {
+    let c = consumer(bootstrap);
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    c.assign(&tpl).expect("assign");
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while out.len() < count && Instant::now() < deadline {
+        match c.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => out.push(Rec {
+                partition: m.partition(),
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec),
+                timestamp: m.timestamp().to_millis(),
+                headers: m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            Some(Err(e)) => panic!("consume {topic}: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Polls `cond` until it holds, panicking after `timeout`.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `n` distinct records spread over `partitions`, with keys, headers, a tombstone and timestamps.
+pub fn sample_records(n: usize, partitions: i32) -> Vec<Rec> {
+    (0..n)
+        .map(|i| Rec {
+            partition: (i as i32) % partitions,
+            key: (i % 5 != 0).then(|| format!("key-{i}").into_bytes()),
+            value: (i % 7 != 3).then(|| format!("value-{i}").into_bytes()),
+            timestamp: Some(1_600_000_000_000 + i as i64),
+            headers: vec![
+                ("seq".to_string(), Some(i.to_string().into_bytes())),
+                ("null-header".to_string(), None),
+            ],
+        })
+        .collect()
+}

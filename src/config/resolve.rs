@@ -79,12 +79,17 @@ fn origin(props: &Properties, key: &str) -> Origin {
         .unwrap_or(Origin::Unset)
 }
 
-/// One bad top-level value is reported once, not once per flow.
+/// One bad value is reported once, not once per flow that reads it.
 fn dedup(errors: Vec<ConfigError>) -> Vec<ConfigError> {
     let mut seen = BTreeSet::new();
     errors
         .into_iter()
-        .filter(|e| seen.insert(e.to_string()))
+        .filter(|e| match e {
+            ConfigError::Invalid { key, origin, .. } => {
+                seen.insert((key.clone(), origin.to_string()))
+            }
+            other => seen.insert((other.to_string(), String::new())),
+        })
         .collect()
 }
 

@@ -57,19 +57,19 @@ impl Reader<'_> {
         }
     }
 
-    fn long(&mut self, key: &str) -> i64 {
+    fn parse_long(&mut self, key: &str) -> Option<i64> {
         let s = self.setting(key);
-        match s.value.parse::<i64>() {
-            Ok(n) => n,
-            Err(_) => {
-                self.fail(&s, format!("expected a whole number, got `{}`", s.value));
-                0
-            }
+        let n = s.value.parse::<i64>().ok();
+        if n.is_none() {
+            self.fail(&s, format!("expected a whole number, got `{}`", s.value));
         }
+        n
     }
 
     fn int_in(&mut self, key: &str, min: i64, max: i64) -> i64 {
-        let n = self.long(key);
+        let Some(n) = self.parse_long(key) else {
+            return min.max(0);
+        };
         if n < min || n > max {
             let s = self.setting(key);
             self.fail(&s, format!("must be between {min} and {max}, got {n}"));
@@ -83,8 +83,12 @@ impl Reader<'_> {
 
     /// A replication factor: -1 (the broker's default) or at least 1.
     fn replication_factor(&mut self, key: &str) -> i16 {
+        let valid = self
+            .props
+            .get(key)
+            .is_none_or(|s| s.value.parse::<i64>().is_ok());
         let n = self.int_in(key, -1, i16::MAX as i64);
-        if n == 0 {
+        if n == 0 && valid {
             let s = self.setting(key);
             self.fail(
                 &s,
@@ -98,11 +102,12 @@ impl Reader<'_> {
     /// disables it, as in MirrorMaker 2's scheduler.
     fn schedule(&mut self, enabled_key: &str, interval_key: &str) -> Option<Duration> {
         let enabled = self.bool(enabled_key);
-        let secs = self.long(interval_key);
-        if secs == 0 {
+        let secs = self.parse_long(interval_key);
+        if secs == Some(0) {
             let s = self.setting(interval_key);
             self.fail(&s, "must be positive (or negative to disable)".to_string());
         }
+        let secs = secs.unwrap_or(0);
         (enabled && secs > 0).then(|| Duration::from_secs(secs as u64))
     }
 

@@ -14,9 +14,12 @@ impl Patterns {
     /// Compiles a list; an empty list matches only the empty string, as in Java.
     pub fn compile(list: &[String]) -> Result<Self, String> {
         let joined = list.join("|");
+        // Compile it bare first, so an error's position refers to what the operator wrote.
+        let describe = |e: fancy_regex::Error| format!("`{joined}`: {e}");
+        Regex::new(&joined).map_err(describe)?;
         Regex::new(&format!("^(?:{joined})$"))
             .map(Patterns)
-            .map_err(|e| format!("`{joined}`: {e}"))
+            .map_err(describe)
     }
 
     /// Whole-string match. A pattern that exhausts the backtracking limit counts as no match.

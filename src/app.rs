@@ -3,12 +3,19 @@
 
 use std::io::Write;
 
-use tracing::warn;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
 
 use crate::cli::ConfigArgs;
 use crate::config::{self, ConfigErrors, Environment, Mm2Config, Props, Warning};
+use crate::connect::herder;
 use crate::kafka::props::translate;
 use crate::kafka::validate::check_clients;
+use crate::metrics::Metrics;
+use crate::rest;
 
 /// Why the process stops with an error.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +97,73 @@ pub fn run(args: &ConfigArgs) -> Result<(), AppError> {
         .enable_all()
         .build()
         .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(crate::shutdown::signal());
-    drop(cfg);
-    Ok(())
+    rt.block_on(async {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let running = start(cfg, stop_rx).await?;
+        crate::shutdown::signal().await;
+        let _ = stop_tx.send(true);
+        running.wait().await
+    })
+}
+
+/// Everything a running process owns; [`Running::wait`] returns when all of it has stopped.
+pub struct Running {
+    tasks: JoinSet<Result<(), String>>,
+    pub metrics: Metrics,
+    /// The bound HTTP addresses, in `listeners` order.
+    pub http: Vec<std::net::SocketAddr>,
+}
+
+impl Running {
+    pub async fn wait(mut self) -> Result<(), AppError> {
+        let mut first_error = None;
+        while let Some(r) = self.tasks.join_next().await {
+            if let Ok(Err(e)) = r {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), |e| Err(AppError::Runtime(e)))
+    }
+}
+
+/// Starts the HTTP listeners and one herder per flow; they stop when `stop` turns true.
+pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Running, AppError> {
+    let metrics = Metrics::new();
+    let mut tasks = JoinSet::new();
+    let mut http = Vec::new();
+    if cfg.driver.listeners_set {
+        for addr in &cfg.driver.listeners {
+            let listener = rest::bind(addr).await.map_err(|e| {
+                AppError::Runtime(format!("cannot listen on {addr} (listeners): {e}"))
+            })?;
+            http.extend(listener.local_addr().ok());
+            info!(
+                "serving HTTP on {}",
+                listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            );
+            let (m, s) = (metrics.clone(), stop.clone());
+            tasks.spawn(async move {
+                rest::serve(listener, m, s)
+                    .await
+                    .map_err(|e| format!("HTTP listener: {e}"))
+            });
+        }
+    }
+    for flow in cfg.flows {
+        info!(flow = %flow.name(), enabled = flow.settings.enabled, "starting herder");
+        let (m, s) = (metrics.clone(), stop.clone());
+        tasks.spawn(async move {
+            herder::run(Arc::new(flow), m, s)
+                .await
+                .map_err(|e| e.to_string())
+        });
+    }
+    Ok(Running {
+        tasks,
+        metrics,
+        http,
+    })
 }

@@ -2,13 +2,17 @@
 //! between Kafka clusters, configured by the same `mm2.properties` as Apache Kafka's
 //! `connect-mirror-maker`.
 //!
-//! Module order, lowest first (a module uses only those above it): `config` → `policy` →
-//! `kafka` → `cli`/`app`.
+//! Module order, lowest first (a module uses only those above it): `metrics` → `config` →
+//! `policy` → `kafka` → `connect` ⇄ `mirror` → `rest` → `cli`/`app`.
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod kafka;
+pub mod metrics;
+pub mod mirror;
 pub mod policy;
+pub mod rest;
 pub mod shutdown;
 pub mod telemetry;

@@ -17,3 +17,8 @@ pub async fn signal() {
         _ = term => info!("SIGTERM received; stopping"),
     }
 }
+
+/// Resolves once `stop` holds `true` (or its sender is gone).
+pub async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await.is_ok();
+}

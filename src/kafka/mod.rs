@@ -1,5 +1,9 @@
 //! Kafka client glue. The only module that imports rdkafka: every other module sees domain types.
 
+pub mod admin;
+pub mod admin_ffi;
+pub mod client;
+pub mod log;
 pub mod props;
 pub mod validate;
 

@@ -229,3 +229,122 @@ pub fn sample_records(n: usize, partitions: i32) -> Vec<Rec> {
         })
         .collect()
 }
+
+/// A `connect-mirror-maker` running inside the test process.
+pub struct Mm2 {
+    stop: tokio::sync::watch::Sender<bool>,
+    done: tokio::task::JoinHandle<Result<(), mm2::app::AppError>>,
+    pub metrics: mm2::metrics::Metrics,
+    pub http: Vec<std::net::SocketAddr>,
+}
+
+impl Mm2 {
+    /// Starts the flows of an mm2.properties text.
+    pub async fn start(text: &str) -> Mm2 {
+        mm2::telemetry::init();
+        let props = mm2::config::Properties::parse(text.as_bytes()).expect("syntax");
+        let cfg = mm2::config::from_properties(
+            props,
+            &[],
+            &mm2::config::Environment::Fixed(Default::default()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let running = mm2::app::start(cfg, rx).await.expect("starts");
+        let (metrics, http) = (running.metrics.clone(), running.http.clone());
+        Mm2 {
+            stop,
+            done: tokio::spawn(running.wait()),
+            metrics,
+            http,
+        }
+    }
+
+    /// Stops as on SIGTERM and waits for a clean shutdown.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        tokio::time::timeout(Duration::from_secs(60), self.done)
+            .await
+            .expect("stops within 60 s")
+            .expect("joins")
+            .expect("stops cleanly");
+    }
+}
+
+/// Two unique cluster aliases, so each test has its own remote and internal topic names.
+pub fn aliases() -> (String, String) {
+    let n = rand::random::<u32>();
+    (format!("src{n:08x}"), format!("dst{n:08x}"))
+}
+
+/// An mm2.properties for `source->target` between the test brokers, tuned for fast tests.
+pub fn flow_config(source: &str, target: &str, extra: &str) -> String {
+    format!(
+        "clusters = {source}, {target}\n\
+         {source}.bootstrap.servers = {}\n\
+         {target}.bootstrap.servers = {}\n\
+         {source}->{target}.enabled = true\n\
+         emit.heartbeats.enabled = false\n\
+         replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = 1\n\
+         checkpoints.topic.replication.factor = 1\n\
+         heartbeats.topic.replication.factor = 1\n\
+         offset.storage.replication.factor = 1\n\
+         {target}.offset.flush.interval.ms = 500\n\
+         {source}.consumer.session.timeout.ms = 6000\n\
+         {extra}",
+        source_bootstrap(),
+        target_bootstrap()
+    )
+}
+
+/// The topics of a cluster with their partition counts.
+pub fn topics(bootstrap: &str) -> std::collections::BTreeMap<String, usize> {
+    let c = consumer(bootstrap);
+    let md = c
+        .fetch_metadata(None, Duration::from_secs(5))
+        .expect("metadata");
+    md.topics()
+        .iter()
+        .map(|t| (t.name().to_string(), t.partitions().len()))
+        .collect()
+}
+
+/// Waits until `topic` on `bootstrap` holds `count` records over `partitions`, and returns them.
+pub fn read_exactly(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    count: usize,
+    timeout: Duration,
+) -> Vec<Rec> {
+    let deadline = Instant::now() + timeout;
+    wait_for(timeout, || topics(bootstrap).contains_key(topic));
+    let got = read(
+        bootstrap,
+        topic,
+        partitions,
+        count,
+        deadline.saturating_duration_since(Instant::now()),
+    );
+    assert_eq!(got.len(), count, "records in {topic}");
+    // Anything beyond `count` would be a duplicate.
+    let extra = read(
+        bootstrap,
+        topic,
+        partitions,
+        count + 1,
+        Duration::from_secs(2),
+    );
+    assert_eq!(
+        extra.len(),
+        count,
+        "{topic} has more records than expected (duplicates?)"
+    );
+    got
+}
+
+/// Records of one partition, in order.
+pub fn partition_of(recs: &[Rec], p: i32) -> Vec<&Rec> {
+    recs.iter().filter(|r| r.partition == p).collect()
+}

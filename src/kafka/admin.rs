@@ -1,0 +1,263 @@
+//! Topic administration in domain terms: list topics with their partition counts, describe topic
+//! configs, create topics and partitions. Blocking librdkafka calls run off the async threads.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::{
+    AdminClient, AdminOptions, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication,
+};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+use super::admin_ffi::{self, AclBinding, TopicConfigChanges};
+use super::client::{create, LogContext};
+use super::props::ClientProps;
+
+/// Why an admin call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{what} on cluster `{cluster}` failed: {source}")]
+    Kafka {
+        what: &'static str,
+        cluster: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("{what} on cluster `{cluster}` failed: {message}")]
+    Other {
+        what: &'static str,
+        cluster: String,
+        message: String,
+    },
+}
+
+/// One topic config entry as described by the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub name: String,
+    pub value: Option<String>,
+    /// The broker's built-in default (`DEFAULT_CONFIG`).
+    pub is_default: bool,
+    pub is_read_only: bool,
+    pub is_sensitive: bool,
+    /// Set in the broker's static configuration file (`STATIC_BROKER_CONFIG`).
+    pub is_static_broker: bool,
+}
+
+/// A topic to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTopicSpec {
+    pub name: String,
+    pub partitions: i32,
+    /// -1 for the broker's default.
+    pub replication_factor: i32,
+    pub configs: Vec<(String, String)>,
+}
+
+/// An admin client of one cluster.
+#[derive(Clone)]
+pub struct Admin {
+    client: Arc<AdminClient<LogContext>>,
+    cluster: String,
+    timeout: Duration,
+}
+
+impl Admin {
+    pub fn new(
+        props: &ClientProps,
+        cluster: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Self, AdminError> {
+        let client =
+            create(props, name, LogContext::new(name)).map_err(|source| AdminError::Kafka {
+                what: "creating an admin client",
+                cluster: cluster.to_string(),
+                source,
+            })?;
+        Ok(Admin {
+            client: Arc::new(client),
+            cluster: cluster.to_string(),
+            timeout,
+        })
+    }
+
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// The raw client, for the C-API wrappers.
+    pub fn client(&self) -> &AdminClient<LogContext> {
+        &self.client
+    }
+
+    fn kafka(&self, what: &'static str) -> impl FnOnce(KafkaError) -> AdminError + '_ {
+        move |source| AdminError::Kafka {
+            what,
+            cluster: self.cluster.clone(),
+            source,
+        }
+    }
+
+    fn options(&self) -> AdminOptions {
+        AdminOptions::new()
+            .request_timeout(Some(self.timeout))
+            .operation_timeout(Some(self.timeout))
+    }
+
+    /// Every topic with its partition count.
+    pub async fn topics(&self) -> Result<BTreeMap<String, i32>, AdminError> {
+        let client = self.client.clone();
+        let timeout = self.timeout;
+        let md = tokio::task::spawn_blocking(move || client.inner().fetch_metadata(None, timeout))
+            .await
+            .expect("metadata thread")
+            .map_err(self.kafka("listing topics"))?;
+        Ok(md
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+            .collect())
+    }
+
+    /// The config entries of each topic; topics that cannot be described are left out.
+    pub async fn describe_topic_configs(
+        &self,
+        topics: &[String],
+    ) -> Result<BTreeMap<String, Vec<ConfigEntry>>, AdminError> {
+        let specs: Vec<ResourceSpecifier<'_>> =
+            topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+        let results = self
+            .client
+            .describe_configs(&specs, &self.options())
+            .await
+            .map_err(self.kafka("describing topic configs"))?;
+        let mut out = BTreeMap::new();
+        for (topic, result) in topics.iter().zip(results) {
+            let Ok(resource) = result else { continue };
+            let entries = resource
+                .entries
+                .into_iter()
+                .map(|e| ConfigEntry {
+                    is_default: e.is_default || matches!(e.source, ConfigSource::Default),
+                    is_static_broker: matches!(e.source, ConfigSource::StaticBroker),
+                    name: e.name,
+                    value: e.value,
+                    is_read_only: e.is_read_only,
+                    is_sensitive: e.is_sensitive,
+                })
+                .collect();
+            out.insert(topic.clone(), entries);
+        }
+        Ok(out)
+    }
+
+    /// Creates topics; one that already exists counts as created.
+    pub async fn create_topics(
+        &self,
+        topics: &[NewTopicSpec],
+    ) -> Result<Vec<(String, Result<(), String>)>, AdminError> {
+        let new: Vec<NewTopic<'_>> = topics
+            .iter()
+            .map(|t| {
+                t.configs.iter().fold(
+                    NewTopic::new(
+                        &t.name,
+                        t.partitions,
+                        TopicReplication::Fixed(t.replication_factor),
+                    ),
+                    |n, (k, v)| n.set(k, v),
+                )
+            })
+            .collect();
+        let results = self
+            .client
+            .create_topics(&new, &self.options())
+            .await
+            .map_err(self.kafka("creating topics"))?;
+        Ok(results
+            .into_iter()
+            .map(|r| match r {
+                Ok(t) => (t, Ok(())),
+                Err((t, RDKafkaErrorCode::TopicAlreadyExists)) => (t, Ok(())),
+                Err((t, e)) => (t, Err(e.to_string())),
+            })
+            .collect())
+    }
+
+    /// Raises partition counts.
+    pub async fn create_partitions(
+        &self,
+        increases: &[(String, usize)],
+    ) -> Result<Vec<(String, Result<(), String>)>, AdminError> {
+        let new: Vec<NewPartitions<'_>> = increases
+            .iter()
+            .map(|(t, n)| NewPartitions::new(t, *n))
+            .collect();
+        let results = self
+            .client
+            .create_partitions(&new, &self.options())
+            .await
+            .map_err(self.kafka("creating partitions"))?;
+        Ok(results
+            .into_iter()
+            .map(|r| match r {
+                Ok(t) => (t, Ok(())),
+                Err((t, e)) => (t, Err(e.to_string())),
+            })
+            .collect())
+    }
+
+    /// SET and DELETE topic config entries (IncrementalAlterConfigs).
+    pub async fn incremental_alter_topic_configs(
+        &self,
+        changes: &[TopicConfigChanges],
+    ) -> Result<Vec<(String, Result<(), String>)>, AdminError> {
+        let results =
+            admin_ffi::incremental_alter_topic_configs(&self.client, changes, self.timeout)
+                .await
+                .map_err(|e| AdminError::Other {
+                    what: "altering topic configs",
+                    cluster: self.cluster.clone(),
+                    message: e.to_string(),
+                })?;
+        Ok(results
+            .into_iter()
+            .map(|(t, r)| (t, r.map_err(|e| e.to_string())))
+            .collect())
+    }
+
+    /// The topic ACLs; `Ok(None)` when the cluster has no authorizer.
+    pub async fn describe_topic_acls(&self) -> Result<Option<Vec<AclBinding>>, AdminError> {
+        match admin_ffi::describe_topic_acls(&self.client, self.timeout).await {
+            Ok(acls) => Ok(Some(acls)),
+            Err(admin_ffi::AdminError::SecurityDisabled { .. }) => Ok(None),
+            Err(e) => Err(AdminError::Other {
+                what: "describing ACLs",
+                cluster: self.cluster.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Creates ACL bindings.
+    pub async fn create_acls(
+        &self,
+        acls: &[AclBinding],
+    ) -> Result<Vec<Result<(), String>>, AdminError> {
+        let results = admin_ffi::create_acls(&self.client, acls, self.timeout)
+            .await
+            .map_err(|e| AdminError::Other {
+                what: "creating ACLs",
+                cluster: self.cluster.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect())
+    }
+}

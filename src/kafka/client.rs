@@ -1,0 +1,79 @@
+//! Creates rdkafka clients from translated settings, with a context that sends librdkafka's logs
+//! and errors to `tracing` under the client's name (e.g. `A->B source consumer`).
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::{KafkaError, KafkaResult};
+use tracing::{debug, error, info, warn};
+
+use super::props::ClientProps;
+
+/// Names a client in logs and carries nothing else.
+#[derive(Debug, Clone)]
+pub struct LogContext {
+    pub name: String,
+}
+
+impl LogContext {
+    pub fn new(name: impl Into<String>) -> Self {
+        LogContext { name: name.into() }
+    }
+}
+
+impl ClientContext for LogContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        log(&self.name, level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        client_error(&self.name, &error, reason);
+    }
+}
+
+impl ConsumerContext for LogContext {}
+
+/// librdkafka's log line, at the matching level.
+pub fn log(name: &str, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => {
+            error!(client = name, facility = fac, "{msg}")
+        }
+        RDKafkaLogLevel::Warning => warn!(client = name, facility = fac, "{msg}"),
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+            info!(client = name, facility = fac, "{msg}")
+        }
+        RDKafkaLogLevel::Debug => debug!(client = name, facility = fac, "{msg}"),
+    }
+}
+
+/// A client-level error: librdkafka retries by itself (brokers down, timeouts), so these are
+/// warnings unless fatal.
+pub fn client_error(name: &str, error: &KafkaError, reason: &str) {
+    if matches!(
+        error.rdkafka_error_code(),
+        Some(rdkafka::types::RDKafkaErrorCode::Fatal)
+    ) {
+        error!(client = name, "fatal client error: {reason}");
+    } else {
+        warn!(client = name, "{reason} (retrying)");
+    }
+}
+
+/// Creates any rdkafka client (consumer, producer, admin) with `ctx`. `client.id` defaults to
+/// the context's name, as Java MirrorMaker 2 suffixes its clients' ids with flow and role.
+pub fn create<T, C>(props: &ClientProps, client_id: &str, ctx: C) -> KafkaResult<T>
+where
+    C: ClientContext,
+    T: FromClientConfigAndContext<C>,
+{
+    let mut config = props.client_config();
+    if props.get("client.id").is_none() {
+        config.set("client.id", client_id);
+    }
+    config.set_log_level(RDKafkaLogLevel::Warning);
+    config.create_with_context(ctx)
+}

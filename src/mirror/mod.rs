@@ -1,0 +1,8 @@
+//! The MirrorMaker 2 connectors: MirrorSource (topics, configs, ACLs, records, offset syncs),
+//! with their byte formats (`wire`).
+
+pub mod offset_sync;
+pub mod source_connector;
+pub mod source_task;
+pub mod topic_sync;
+pub mod wire;

@@ -1,0 +1,607 @@
+//! MirrorSourceTask, the hot path: read the assigned source partitions with `assign()`, produce
+//! every record to the same partition of the remote topic (key, value, headers and timestamp
+//! unchanged), and on each acknowledgement advance the partition's source offset, emit offset
+//! syncs and record metrics.
+//!
+//! One thread per task does everything: it polls the consumer, sends with a non-blocking
+//! producer, and serves the producers' delivery reports by polling them, so the per-partition
+//! state needs no locks. Memory is bounded by the consumer's prefetch and the producer's queue:
+//! when the queue is full the thread waits for acknowledgements instead of polling more.
+//!
+//! Delivery: at least once. Stored offsets only cover acknowledged records, so a crash replays
+//! what was in flight or acknowledged since the last offset flush, never skips.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::statistics::Statistics;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tracing::{info, warn};
+
+use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Side};
+use crate::connect::offsets::{offset_value, source_offset_key, MirrorPartition, OffsetStore};
+use crate::kafka::client::{client_error, create, log};
+use crate::kafka::props::{translate, ClientProps};
+use crate::metrics::{PartitionMetrics, SourceMetrics};
+use crate::policy::ReplicationPolicy;
+
+use super::offset_sync::OffsetSyncWriter;
+use super::wire::OffsetSyncRef;
+
+/// The connector name under which offsets are stored, as in Java.
+pub const CONNECTOR: &str = "MirrorSourceConnector";
+/// Delivery-report tag of source-offset writes (not a partition slot).
+const OFFSETS_TAG: usize = usize::MAX;
+/// How many records are moved between checks of acknowledgements and timers.
+const BATCH: usize = 1024;
+
+/// Why a task stopped with an error; the herder restarts it from its stored offsets.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("client settings: {0}")]
+    Config(String),
+    #[error("creating the {role}: {source}")]
+    Client {
+        role: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("assigning source partitions: {0}")]
+    Assign(#[source] KafkaError),
+    #[error(
+        "the target rejected a record of {topic}-{partition} at source offset {offset}: {source}"
+    )]
+    Delivery {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        #[source]
+        source: KafkaError,
+    },
+}
+
+/// What a task replicates.
+#[derive(Debug, Clone)]
+pub struct SourceTaskSpec {
+    pub flow: Arc<Flow>,
+    pub task: usize,
+    /// Source topic-partitions, in assignment order.
+    pub partitions: Vec<(String, i32)>,
+}
+
+/// What a task shares with its herder.
+#[derive(Clone)]
+pub struct TaskDeps {
+    pub offsets: Arc<OffsetStore>,
+    pub metrics: SourceMetrics,
+    pub stop: Arc<AtomicBool>,
+}
+
+struct Ack {
+    tag: usize,
+    result: Result<i64, KafkaError>,
+}
+
+/// Collects the replication producer's delivery reports for the task thread.
+struct ReplicationContext {
+    name: String,
+    acks: Mutex<Vec<Ack>>,
+}
+
+impl ClientContext for ReplicationContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        log(&self.name, level, fac, msg);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        client_error(&self.name, &error, reason);
+    }
+}
+
+impl ProducerContext for ReplicationContext {
+    type DeliveryOpaque = usize;
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: usize) {
+        let result = match result {
+            Ok(m) => Ok(m.offset()),
+            Err((e, _)) => Err(e.clone()),
+        };
+        self.acks
+            .lock()
+            .expect("acks lock")
+            .push(Ack { tag, result });
+    }
+}
+
+/// Counts offset-sync acknowledgements.
+struct SyncContext {
+    name: String,
+    done: AtomicUsize,
+}
+
+impl ClientContext for SyncContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        log(&self.name, level, fac, msg);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        client_error(&self.name, &error, reason);
+    }
+}
+
+impl ProducerContext for SyncContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            warn!(client = %self.name, "offset sync not written: {e}");
+        }
+        self.done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Keeps the source end offsets from librdkafka's statistics, for the lag metric.
+struct ConsumerStats {
+    name: String,
+    high: Mutex<HashMap<(String, i32), i64>>,
+}
+
+impl ClientContext for ConsumerStats {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        log(&self.name, level, fac, msg);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        client_error(&self.name, &error, reason);
+    }
+    fn stats(&self, stats: Statistics) {
+        let mut high = self.high.lock().expect("stats lock");
+        for (topic, t) in stats.topics {
+            for (p, part) in t.partitions {
+                if p >= 0 && part.hi_offset >= 0 {
+                    high.insert((topic.clone(), p), part.hi_offset);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for ConsumerStats {}
+
+/// One assigned partition.
+struct Slot {
+    source: MirrorPartition,
+    remote_topic: Arc<str>,
+    /// (source offset, timestamp) of records sent and not yet acknowledged, in send order.
+    in_flight: VecDeque<(i64, Option<i64>)>,
+    acked: Option<i64>,
+    stored: Option<i64>,
+    /// The offset the first record after start should have, to detect records lost to retention.
+    expect_first: Option<i64>,
+    failed: bool,
+    metrics: PartitionMetrics,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn client_props(props: &crate::config::Props, label: &str) -> Result<ClientProps, TaskError> {
+    translate(props, label).map(|(p, _)| p).map_err(|e| {
+        TaskError::Config(
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })
+}
+
+/// The task's state besides the consumer (kept apart so a borrowed record can be sent).
+struct Task {
+    spec: SourceTaskSpec,
+    deps: TaskDeps,
+    producer: BaseProducer<ReplicationContext>,
+    syncs: Option<(BaseProducer<SyncContext>, String)>,
+    writer: OffsetSyncWriter,
+    slots: Vec<Slot>,
+    index: HashMap<String, Vec<Option<usize>>>,
+    acks: Vec<Ack>,
+    offsets_topic: String,
+    failure: Option<TaskError>,
+}
+
+/// Runs a task until `deps.stop` is set or it fails. Blocking: call it on its own thread.
+pub fn run(spec: SourceTaskSpec, deps: TaskDeps) -> Result<(), TaskError> {
+    let flow = spec.flow.clone();
+    let prefix = format!("{}|{CONNECTOR}-{}", flow.name(), spec.task);
+    let consumer = consumer(&flow, &prefix)?;
+    let mut task = Task::new(spec, deps, &prefix)?;
+    task.assign(&consumer)?;
+    info!(flow = %flow.name(), task = task.spec.task, partitions = task.slots.len(), "source task started");
+    let result = task.replicate(&consumer);
+    task.shutdown();
+    info!(flow = %flow.name(), task = task.spec.task, "source task stopped");
+    result
+}
+
+fn consumer(flow: &Flow, prefix: &str) -> Result<BaseConsumer<ConsumerStats>, TaskError> {
+    let mut props = client_props(&flow.replication_consumer_props(), "replication consumer")?;
+    // assign() needs a group id although no group is ever joined or committed to.
+    props.set_default("group.id", format!("{}-mm2-source", flow.source));
+    // Java's default; librdkafka's would silently skip aborted transactional records.
+    props.set_default("isolation.level", "read_uncommitted");
+    props.set_default("enable.auto.offset.store", "false");
+    props.set_default("queued.max.messages.kbytes", "32768");
+    props.set_default("fetch.wait.max.ms", "100");
+    props.set_default("statistics.interval.ms", "5000");
+    props.set("enable.partition.eof", "false", false);
+    let name = format!("{prefix}|replication-consumer");
+    let ctx = ConsumerStats {
+        name: name.clone(),
+        high: Mutex::new(HashMap::new()),
+    };
+    create(&props, &name, ctx).map_err(|source| TaskError::Client {
+        role: "replication consumer",
+        source,
+    })
+}
+
+impl Task {
+    fn new(spec: SourceTaskSpec, deps: TaskDeps, prefix: &str) -> Result<Self, TaskError> {
+        let flow = spec.flow.clone();
+        let mut props = client_props(
+            &flow.worker_client_props(ClientKind::Producer),
+            "replication producer",
+        )?;
+        props.set_default("acks", "all");
+        props.set_default("enable.idempotence", "true");
+        props.set_default("linger.ms", "10");
+        // Never drop a record because the target is slow or down: wait for it.
+        props.set_default("message.timeout.ms", "0");
+        props.set_default("queue.buffering.max.kbytes", "65536");
+        // Java's partitioner, so offset records land where Java Connect looks for them.
+        props.set_default("partitioner", "murmur2_random");
+        let name = format!("{prefix}|replication-producer");
+        let ctx = ReplicationContext {
+            name: name.clone(),
+            acks: Mutex::new(Vec::with_capacity(BATCH)),
+        };
+        let producer = create(&props, &name, ctx).map_err(|source| TaskError::Client {
+            role: "replication producer",
+            source,
+        })?;
+        let policy = ReplicationPolicy::new(&flow.settings.policy);
+        let syncs = if flow.settings.emit_offset_syncs {
+            let (side, other) = match flow.settings.offset_syncs_location {
+                OffsetSyncsLocation::Source => (Side::Source, &flow.target),
+                OffsetSyncsLocation::Target => (Side::Target, &flow.source),
+            };
+            let props = client_props(
+                &flow.client_props(side, ClientKind::Producer),
+                "offset-syncs producer",
+            )?;
+            let name = format!("{prefix}|offset-syncs-{}-producer", side.as_str());
+            let ctx = SyncContext {
+                name: name.clone(),
+                done: AtomicUsize::new(0),
+            };
+            let p = create(&props, &name, ctx).map_err(|source| TaskError::Client {
+                role: "offset-syncs producer",
+                source,
+            })?;
+            Some((p, policy.offset_syncs_topic(other)))
+        } else {
+            None
+        };
+        let mut index: HashMap<String, Vec<Option<usize>>> = HashMap::new();
+        let mut slots = Vec::new();
+        for (i, (topic, partition)) in spec.partitions.iter().enumerate() {
+            let parts = index.entry(topic.clone()).or_default();
+            if parts.len() <= *partition as usize {
+                parts.resize(*partition as usize + 1, None);
+            }
+            parts[*partition as usize] = Some(i);
+            let remote_topic: Arc<str> = policy.format_remote_topic(&flow.source, topic).into();
+            let source = MirrorPartition {
+                cluster: flow.source.clone(),
+                partition: *partition,
+                topic: topic.clone(),
+            };
+            let stored = deps.offsets.get(CONNECTOR, &source);
+            slots.push(Slot {
+                metrics: deps.metrics.partition(
+                    &flow.source,
+                    &flow.target,
+                    &remote_topic,
+                    *partition,
+                ),
+                source,
+                remote_topic,
+                in_flight: VecDeque::new(),
+                acked: stored,
+                stored,
+                expect_first: stored.map(|o| o + 1),
+                failed: false,
+            });
+        }
+        Ok(Task {
+            writer: OffsetSyncWriter::new(slots.len(), flow.settings.offset_lag_max),
+            offsets_topic: flow.worker_settings.offset_storage_topic.clone(),
+            spec,
+            deps,
+            producer,
+            syncs,
+            slots,
+            index,
+            acks: Vec::with_capacity(BATCH),
+            failure: None,
+        })
+    }
+
+    /// Starts each partition after its stored offset, else where `auto.offset.reset` says.
+    fn assign(&self, consumer: &BaseConsumer<ConsumerStats>) -> Result<(), TaskError> {
+        let reset_latest = self
+            .spec
+            .flow
+            .replication_consumer_props()
+            .get("auto.offset.reset")
+            .is_some_and(|s| s.value.eq_ignore_ascii_case("latest"));
+        let mut tpl = TopicPartitionList::new();
+        for slot in &self.slots {
+            let start = match slot.stored {
+                Some(o) => Offset::Offset(o + 1),
+                None if reset_latest => Offset::End,
+                None => Offset::Beginning,
+            };
+            tpl.add_partition_offset(&slot.source.topic, slot.source.partition, start)
+                .map_err(TaskError::Assign)?;
+        }
+        consumer.assign(&tpl).map_err(TaskError::Assign)
+    }
+
+    fn replicate(&mut self, consumer: &BaseConsumer<ConsumerStats>) -> Result<(), TaskError> {
+        let flush_every = self.spec.flow.worker_settings.offset_flush_interval;
+        let poll_timeout = self
+            .spec
+            .flow
+            .settings
+            .consumer_poll_timeout
+            .min(Duration::from_millis(50));
+        let (mut last_flush, mut last_publish) = (Instant::now(), Instant::now());
+        while !self.deps.stop.load(Ordering::Relaxed) {
+            let mut timeout = poll_timeout;
+            for _ in 0..BATCH {
+                match consumer.poll(timeout) {
+                    Some(Ok(m)) => self.send(&m),
+                    Some(Err(e)) => warn!(flow = %self.spec.flow.name(), "reading the source: {e}"),
+                    None => break,
+                }
+                timeout = Duration::ZERO;
+            }
+            self.serve_acks();
+            if let Some(e) = self.failure.take() {
+                return Err(e);
+            }
+            let now = Instant::now();
+            if now.duration_since(last_flush) >= flush_every {
+                self.commit();
+                last_flush = now;
+            }
+            if now.duration_since(last_publish) >= Duration::from_secs(1) {
+                self.publish_metrics(consumer, now);
+                last_publish = now;
+            }
+        }
+        Ok(())
+    }
+
+    /// Produces one record to its remote topic; waits for room if the producer queue is full.
+    fn send(&mut self, m: &BorrowedMessage<'_>) {
+        let Some(i) = self
+            .index
+            .get(m.topic())
+            .and_then(|parts| parts.get(m.partition() as usize).copied().flatten())
+        else {
+            return; // not assigned to this task (a stale fetch after reassignment)
+        };
+        let offset = m.offset();
+        let ts = m.timestamp().to_millis();
+        let slot = &mut self.slots[i];
+        if let Some(expected) = slot.expect_first.take() {
+            if offset > expected {
+                warn!(
+                    topic = %slot.source.topic, partition = slot.source.partition,
+                    "source offsets {expected}..{} were deleted (retention?) before they were replicated", offset - 1
+                );
+            }
+        }
+        // A cheap handle, so the record does not borrow the slots while acks are drained.
+        let remote = slot.remote_topic.clone();
+        let mut record: BaseRecord<'_, [u8], [u8], usize> =
+            BaseRecord::with_opaque_to(&remote, i).partition(m.partition());
+        if let Some(k) = m.key() {
+            record = record.key(k);
+        }
+        if let Some(v) = m.payload() {
+            record = record.payload(v);
+        }
+        if let Some(t) = ts {
+            record = record.timestamp(t);
+        }
+        if let Some(h) = m.headers() {
+            record = record.headers(h.detach());
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    self.producer.poll(Duration::from_millis(10));
+                    self.drain_acks();
+                }
+                Err((e, _)) => {
+                    self.fail(i, offset, e);
+                    return;
+                }
+            }
+        }
+        let now = Instant::now();
+        let slot = &mut self.slots[i];
+        slot.in_flight.push_back((offset, ts));
+        slot.metrics
+            .polled(m.payload_len(), ts.map(|t| now_ms() - t), now);
+    }
+
+    fn fail(&mut self, i: usize, offset: i64, source: KafkaError) {
+        let slot = &mut self.slots[i];
+        slot.failed = true;
+        if self.failure.is_none() {
+            self.failure = Some(TaskError::Delivery {
+                topic: slot.source.topic.clone(),
+                partition: slot.source.partition,
+                offset,
+                source,
+            });
+        }
+    }
+
+    /// Serves delivery reports of both producers and sends the offset syncs that are due.
+    fn serve_acks(&mut self) {
+        self.producer.poll(Duration::ZERO);
+        self.drain_acks();
+        if let Some((p, _)) = &self.syncs {
+            p.poll(Duration::ZERO);
+        }
+        self.send_syncs();
+    }
+
+    fn drain_acks(&mut self) {
+        std::mem::swap(
+            &mut self.acks,
+            &mut self.producer.context().acks.lock().expect("acks lock"),
+        );
+        let now = Instant::now();
+        let wall = now_ms();
+        let mut acks = std::mem::take(&mut self.acks);
+        for ack in acks.drain(..) {
+            if ack.tag == OFFSETS_TAG {
+                if let Err(e) = ack.result {
+                    warn!(flow = %self.spec.flow.name(), "writing source offsets: {e}");
+                }
+                continue;
+            }
+            let slot = &mut self.slots[ack.tag];
+            let (offset, ts) = slot
+                .in_flight
+                .pop_front()
+                .expect("a delivery report per record sent");
+            if slot.failed {
+                continue; // nothing after a lost record may count as replicated
+            }
+            match ack.result {
+                Ok(downstream) => {
+                    slot.acked = Some(offset);
+                    slot.metrics.acked(ts.map(|t| wall - t), now);
+                    if self.syncs.is_some() {
+                        self.writer.record(ack.tag, offset, downstream);
+                    }
+                }
+                Err(e) => self.fail(ack.tag, offset, e),
+            }
+        }
+        self.acks = acks;
+    }
+
+    fn send_syncs(&mut self) {
+        let Some((producer, topic)) = &self.syncs else {
+            return;
+        };
+        let done = producer.context().done.swap(0, Ordering::Relaxed);
+        for _ in 0..done {
+            self.writer.acked();
+        }
+        for sync in self.writer.take() {
+            let slot = &self.slots[sync.slot];
+            let s = OffsetSyncRef {
+                topic: &slot.source.topic,
+                partition: slot.source.partition,
+                upstream_offset: sync.upstream,
+                downstream_offset: sync.downstream,
+            };
+            let (key, value) = (s.record_key(), s.record_value());
+            let record = BaseRecord::to(topic)
+                .partition(0)
+                .key(&key[..])
+                .payload(&value[..]);
+            if let Err((e, _)) = producer.send(record) {
+                warn!(flow = %self.spec.flow.name(), "offset sync not sent: {e}");
+                self.writer.acked();
+            }
+        }
+    }
+
+    /// Writes the source offset of every partition that advanced, and publishes the latest
+    /// offset syncs (Java's `commit()`).
+    fn commit(&mut self) {
+        for slot in &mut self.slots {
+            let Some(acked) = slot.acked.filter(|a| Some(*a) != slot.stored) else {
+                continue;
+            };
+            let key = source_offset_key(CONNECTOR, &slot.source);
+            let value = offset_value(acked);
+            let record = BaseRecord::with_opaque_to(&self.offsets_topic, OFFSETS_TAG)
+                .key(&key[..])
+                .payload(&value[..]);
+            match self.producer.send(record) {
+                Ok(()) => {
+                    slot.stored = Some(acked);
+                    self.deps.offsets.put(CONNECTOR, slot.source.clone(), acked);
+                }
+                Err((e, _)) => {
+                    warn!(flow = %self.spec.flow.name(), "source offset not written: {e}")
+                }
+            }
+        }
+        self.writer.promote_delayed();
+        self.send_syncs();
+    }
+
+    fn publish_metrics(&mut self, consumer: &BaseConsumer<ConsumerStats>, now: Instant) {
+        let high = consumer.context().high.lock().expect("stats lock").clone();
+        for slot in &mut self.slots {
+            if let Some(h) = high.get(&(slot.source.topic.clone(), slot.source.partition)) {
+                slot.metrics
+                    .set_lag(h - slot.acked.map(|a| a + 1).unwrap_or(0));
+            }
+            slot.metrics.publish(now);
+        }
+    }
+
+    /// Stops cleanly: waits for in-flight records, stores their offsets, sends the last syncs.
+    fn shutdown(&mut self) {
+        let grace = self
+            .spec
+            .flow
+            .worker_settings
+            .task_shutdown_graceful_timeout
+            .max(Duration::from_secs(5));
+        let deadline = Instant::now() + grace;
+        while self.slots.iter().any(|s| !s.in_flight.is_empty()) && Instant::now() < deadline {
+            self.producer.poll(Duration::from_millis(50));
+            self.drain_acks();
+        }
+        if self.slots.iter().any(|s| !s.in_flight.is_empty()) {
+            warn!(flow = %self.spec.flow.name(), "stopping with records unacknowledged after {grace:?}; they will be replicated again");
+        }
+        self.commit();
+        let _ = self.producer.flush(grace);
+        if let Some((p, _)) = &self.syncs {
+            let _ = p.flush(grace);
+        }
+    }
+}

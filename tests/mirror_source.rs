@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicates_records_exactly_under_the_source_alias() {
@@ -82,6 +83,252 @@ async fn resumes_from_stored_offsets_without_loss_or_duplicates() {
             partition_of(&all, p),
             "partition {p}"
         );
+    }
+    mm2.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emits_offset_syncs_byte_compatible_on_the_source() {
+    use mm2::mirror::wire::OffsetSync;
+    let (a, b) = aliases();
+    let topic = unique("syncs");
+    create_topic(&source_bootstrap(), &topic, 2).await;
+    produce(&source_bootstrap(), &topic, &sample_records(300, 2)).await;
+    let mm2 = Mm2::start(&flow_config(
+        &a,
+        &b,
+        &format!("{a}->{b}.topics = {topic}\n"),
+    ))
+    .await;
+    read_exactly(
+        &target_bootstrap(),
+        &format!("{a}.{topic}"),
+        2,
+        300,
+        Duration::from_secs(60),
+    );
+    mm2.stop().await;
+
+    let syncs_topic = format!("mm2-offset-syncs.{b}.internal");
+    assert!(
+        topics(&source_bootstrap()).contains_key(&syncs_topic),
+        "offset syncs live on the source"
+    );
+    let syncs: Vec<OffsetSync> = read_raw(&source_bootstrap(), &syncs_topic, 0)
+        .into_iter()
+        .map(|(k, v)| OffsetSync::decode(&k.unwrap(), &v.unwrap()).expect("decodes"))
+        .filter(|s| s.topic == topic)
+        .collect();
+    for p in 0..2 {
+        let ours: Vec<(i64, i64)> = syncs
+            .iter()
+            .filter(|s| s.partition == p)
+            .map(|s| (s.upstream_offset, s.downstream_offset))
+            .collect();
+        // First record, every offset.lag.max + 1 (101) records, and the final position at commit.
+        assert_eq!(ours, vec![(0, 0), (101, 101), (149, 149)], "partition {p}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_remote_topics_with_source_configs_and_keeps_them_in_sync() {
+    use mm2::kafka::admin_ffi::{
+        incremental_alter_topic_configs, AlterKind, ConfigOp, TopicConfigChanges,
+    };
+    let (a, b) = aliases();
+    let topic = unique("configs");
+    let admin_a = admin(&source_bootstrap());
+    let new = NewTopic::new(&topic, 1, TopicReplication::Fixed(1))
+        .set("retention.ms", "3600000")
+        .set("min.insync.replicas", "1");
+    admin_a
+        .create_topics(&[new], &AdminOptions::new())
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .unwrap();
+    let remote = format!("{a}.{topic}");
+    // tansu describes the configs set on a topic as defaults (real Kafka says
+    // DYNAMIC_TOPIC_CONFIG), so this test copies source defaults too; the default rule
+    // (DELETE on the target) is covered by topic_sync's unit tests.
+    let extra = format!("{a}->{b}.topics = {topic}\nsync.topic.configs.interval.seconds = 1\nuse.defaults.from = source\n");
+    let mm2 = Mm2::start(&flow_config(&a, &b, &extra)).await;
+    wait_for(Duration::from_secs(30), || {
+        topics(&target_bootstrap()).contains_key(&remote)
+    });
+    assert_eq!(
+        topic_config(&target_bootstrap(), &remote, "retention.ms")
+            .await
+            .as_deref(),
+        Some("3600000")
+    );
+    let change = TopicConfigChanges {
+        topic: topic.clone(),
+        ops: vec![ConfigOp {
+            name: "retention.ms".into(),
+            kind: AlterKind::Set,
+            value: Some("7200000".into()),
+        }],
+    };
+    incremental_alter_topic_configs(&admin_a, &[change], Duration::from_secs(10))
+        .await
+        .unwrap()[0]
+        .1
+        .as_ref()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if topic_config(&target_bootstrap(), &remote, "retention.ms")
+            .await
+            .as_deref()
+            == Some("7200000")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "config change not synced"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // min.insync.replicas is in config.properties.exclude: never copied (tansu reports only
+    // the configs set on a topic, so a copy would show here).
+    assert_eq!(
+        topic_config(&source_bootstrap(), &topic, "min.insync.replicas")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        topic_config(&target_bootstrap(), &remote, "min.insync.replicas").await,
+        None
+    );
+    mm2.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_topics_start_replicating_without_a_restart() {
+    let (a, b) = aliases();
+    let prefix = unique("disc");
+    let first = format!("{prefix}-1");
+    create_topic(&source_bootstrap(), &first, 1).await;
+    produce(&source_bootstrap(), &first, &sample_records(5, 1)).await;
+    let mm2 = Mm2::start(&flow_config(
+        &a,
+        &b,
+        &format!("{a}->{b}.topics = {prefix}-.*\nrefresh.topics.interval.seconds = 1\n"),
+    ))
+    .await;
+    read_exactly(
+        &target_bootstrap(),
+        &format!("{a}.{first}"),
+        1,
+        5,
+        Duration::from_secs(60),
+    );
+    let second = format!("{prefix}-2");
+    create_topic(&source_bootstrap(), &second, 2).await;
+    let recs = sample_records(10, 2);
+    produce(&source_bootstrap(), &second, &recs).await;
+    let got = read_exactly(
+        &target_bootstrap(),
+        &format!("{a}.{second}"),
+        2,
+        10,
+        Duration::from_secs(60),
+    );
+    for p in 0..2 {
+        assert_eq!(partition_of(&got, p), partition_of(&recs, p));
+    }
+    mm2.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_active_never_loops() {
+    let (x, y) = aliases();
+    let topic = unique("aa");
+    for bootstrap in [source_bootstrap(), target_bootstrap()] {
+        create_topic(&bootstrap, &topic, 1).await;
+        produce(&bootstrap, &topic, &sample_records(10, 1)).await;
+    }
+    // `.*<topic>` also matches the remote topics, so only loop detection keeps them from
+    // going back to where they came from.
+    let config = format!(
+        "{}{y}->{x}.enabled = true\ntopics = .*{topic}\nrefresh.topics.interval.seconds = 1\n",
+        flow_config(&x, &y, "")
+    );
+    let mm2 = Mm2::start(&config).await;
+    read_exactly(
+        &target_bootstrap(),
+        &format!("{x}.{topic}"),
+        1,
+        10,
+        Duration::from_secs(60),
+    );
+    read_exactly(
+        &source_bootstrap(),
+        &format!("{y}.{topic}"),
+        1,
+        10,
+        Duration::from_secs(60),
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await; // several refreshes
+    for (bootstrap, looped) in [
+        (source_bootstrap(), format!("{x}.{y}.{topic}")),
+        (target_bootstrap(), format!("{y}.{x}.{topic}")),
+    ] {
+        let names = topics(&bootstrap);
+        assert!(!names.contains_key(&looped), "{looped} must never exist");
+        assert!(
+            names.keys().filter(|t| t.ends_with(&topic)).count() == 2,
+            "{names:?}"
+        );
+    }
+    mm2.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_per_partition_metrics() {
+    let (a, b) = aliases();
+    let topic = unique("metrics");
+    create_topic(&source_bootstrap(), &topic, 2).await;
+    produce(&source_bootstrap(), &topic, &sample_records(20, 2)).await;
+    let mm2 = Mm2::start(&flow_config(
+        &a,
+        &b,
+        &format!("{a}->{b}.topics = {topic}\nlisteners = http://127.0.0.1:0\n"),
+    ))
+    .await;
+    let remote = format!("{a}.{topic}");
+    read_exactly(&target_bootstrap(), &remote, 2, 20, Duration::from_secs(60));
+    let addr = mm2.http[0];
+    let line = format!("kafka_connect_mirror_source_connector_record_count{{partition=\"1\",source=\"{a}\",target=\"{b}\",topic=\"{remote}\"}} 10");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = http_get(addr, "/metrics");
+        assert_eq!(status, 200);
+        if body.contains(&line) {
+            for name in [
+                "byte_count",
+                "byte_rate",
+                "record_rate",
+                "record_age_ms_max",
+                "replication_latency_ms_avg",
+                "replication_lag",
+            ] {
+                assert!(
+                    body.contains(&format!("kafka_connect_mirror_source_connector_{name}{{")),
+                    "{name} missing"
+                );
+            }
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no `{line}` in:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     mm2.stop().await;
 }

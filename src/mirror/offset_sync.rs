@@ -58,8 +58,9 @@ impl OffsetSyncWriter {
         }
     }
 
-    /// Called for every record the target acknowledged, in order per partition.
-    pub fn record(&mut self, slot: usize, upstream: i64, downstream: i64) {
+    /// Called for every record the target acknowledged, in order per partition. Returns true
+    /// when the sync must go out now.
+    pub fn record(&mut self, slot: usize, upstream: i64, downstream: i64) -> bool {
         let s = &mut self.state[slot];
         let emit_now = s.last_sync_downstream == -1
             || downstream - (s.last_sync_downstream + 1) >= self.max_lag
@@ -81,6 +82,7 @@ impl OffsetSyncWriter {
         } else {
             self.delayed.insert(slot, sync);
         }
+        emit_now
     }
 
     /// At each offset commit: publish the latest position of every partition.

@@ -507,8 +507,10 @@ impl Task {
                 Ok(downstream) => {
                     slot.acked = Some(offset);
                     slot.metrics.acked(ts.map(|t| wall - t), now);
-                    if self.syncs.is_some() {
-                        self.writer.record(ack.tag, offset, downstream);
+                    // Send an urgent sync at once, as Java does after each acknowledgement,
+                    // before a later urgent one of the same partition replaces it.
+                    if self.syncs.is_some() && self.writer.record(ack.tag, offset, downstream) {
+                        self.send_syncs();
                     }
                 }
                 Err(e) => self.fail(ack.tag, offset, e),

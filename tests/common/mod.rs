@@ -348,3 +348,68 @@ pub fn read_exactly(
 pub fn partition_of(recs: &[Rec], p: i32) -> Vec<&Rec> {
     recs.iter().filter(|r| r.partition == p).collect()
 }
+
+/// `GET path` on a local HTTP server; returns (status, body).
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A topic's config value on a cluster, as the broker describes it.
+pub async fn topic_config(bootstrap: &str, topic: &str, key: &str) -> Option<String> {
+    let admin = admin(bootstrap);
+    let res = admin
+        .describe_configs(
+            &[rdkafka::admin::ResourceSpecifier::Topic(topic)],
+            &AdminOptions::new(),
+        )
+        .await
+        .expect("describe_configs");
+    let r = res.into_iter().next()?.ok()?;
+    r.entries
+        .into_iter()
+        .find(|e| e.name == key)
+        .and_then(|e| e.value)
+}
+
+/// Every (key, value) of partition `partition` of `topic`, from the beginning to the end.
+/// (tansu 0.6's end offset is the last batch's base offset + 1, so this reads until idle
+/// rather than trusting it.)
+pub fn read_raw(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+    let c = consumer(bootstrap);
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, rdkafka::Offset::Beginning)
+        .unwrap();
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut idle_since = Instant::now();
+    while Instant::now() < deadline && idle_since.elapsed() < Duration::from_secs(1) {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+            out.push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
+            idle_since = Instant::now();
+        }
+    }
+    out
+}

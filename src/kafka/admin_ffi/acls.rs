@@ -1,10 +1,14 @@
 //! ACLs: describe every topic ACL, and create ACLs.
 //!
-//! librdkafka 2.12.1 drops the top-level error code of a DescribeAcls response
-//! (`rd_kafka_DescribeAclsResponse_parse` reads it but never reports it), so a broker without an
-//! authorizer answers `describe_topic_acls` with no ACLs rather than SECURITY_DISABLED;
-//! `AdminError::SecurityDisabled` comes from an event-level error (a future librdkafka) or from
-//! `create_acls`, whose per-ACL errors librdkafka does report.
+//! Two librdkafka 2.12.1 defects shape what these calls can promise:
+//! - `rd_kafka_DescribeAclsResponse_parse` reads the response's top-level error code but never
+//!   reports it, so a cluster without an authorizer answers `describe_topic_acls` with no ACLs
+//!   rather than SECURITY_DISABLED. `AdminError::SecurityDisabled` therefore comes from
+//!   `create_acls` (whose per-ACL errors librdkafka does report) or from an event-level error.
+//! - The ACL response parsers return success after a protocol parse failure, which trips an
+//!   assertion and aborts the process. A broker that stubs CreateAcls with a result count other
+//!   than one per ACL (tansu 0.6.0 answers with none) does that, so call `create_acls` only
+//!   against clusters that implement ACLs.
 
 use std::ffi::c_char;
 use std::fmt;

@@ -97,13 +97,17 @@ pub fn run(args: &ConfigArgs) -> Result<(), AppError> {
         .enable_all()
         .build()
         .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         let (stop_tx, stop_rx) = watch::channel(false);
         let running = start(cfg, stop_rx).await?;
         crate::shutdown::signal().await;
         let _ = stop_tx.send(true);
         running.wait().await
-    })
+    });
+    // A metadata request to an unreachable cluster may still be waiting on a blocking thread:
+    // it holds nothing that needs saving, so do not wait for its timeout.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 /// Everything a running process owns; [`Running::wait`] returns when all of it has stopped.

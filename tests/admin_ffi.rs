@@ -366,7 +366,7 @@ async fn an_empty_group_is_listed_and_described() {
         "{group} not in {listed:?}"
     );
 
-    let described = describe_consumer_groups(&admin, &[group.clone()], T)
+    let described = describe_consumer_groups(&admin, std::slice::from_ref(&group), T)
         .await
         .unwrap();
     let expected = GroupDescription {
@@ -388,7 +388,7 @@ async fn offsets_of_an_active_group_are_not_altered() {
     let group = unique("grp");
     let member = ActiveMember::join(&group, &topic);
 
-    let described = describe_consumer_groups(&admin, &[group.clone()], T)
+    let described = describe_consumer_groups(&admin, std::slice::from_ref(&group), T)
         .await
         .unwrap();
     assert_eq!(described.len(), 1);

@@ -118,7 +118,11 @@ async fn prepare(
                 records.iter().map(|(k, v)| (k.as_deref(), v.as_deref())),
             ))
         };
-        match attempt.await {
+        let attempt = tokio::select! {
+            r = attempt => r,
+            _ = crate::shutdown::stopped(stop) => return Ok(None),
+        };
+        match attempt {
             Ok(store) => {
                 info!(flow = %flow.name(), offsets = store.len(), topic = %w.offset_storage_topic, "loaded stored source offsets");
                 return Ok(Some(Arc::new(store)));

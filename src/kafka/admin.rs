@@ -13,6 +13,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use super::admin_ffi::{self, AclBinding, TopicConfigChanges};
 use super::client::{create, LogContext};
+use super::events::EventPump;
 use super::props::ClientProps;
 
 /// Why an admin call failed.
@@ -60,6 +61,8 @@ pub struct NewTopicSpec {
 #[derive(Clone)]
 pub struct Admin {
     client: Arc<AdminClient<LogContext>>,
+    /// Serves the client's logs and errors; dropped (and joined) after `client`.
+    _events: Arc<EventPump>,
     cluster: String,
     timeout: Duration,
 }
@@ -71,14 +74,17 @@ impl Admin {
         name: &str,
         timeout: Duration,
     ) -> Result<Self, AdminError> {
-        let client =
+        let client: AdminClient<LogContext> =
             create(props, name, LogContext::new(name)).map_err(|source| AdminError::Kafka {
                 what: "creating an admin client",
                 cluster: cluster.to_string(),
                 source,
             })?;
+        let client = Arc::new(client);
+        let events = EventPump::start(client.inner(), client.clone(), name.to_string());
         Ok(Admin {
-            client: Arc::new(client),
+            client,
+            _events: Arc::new(events),
             cluster: cluster.to_string(),
             timeout,
         })

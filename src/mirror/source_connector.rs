@@ -96,7 +96,11 @@ impl SourceConnector {
         let name = self.flow.name();
         let mut backoff = Duration::from_secs(1);
         let mut known = loop {
-            match self.start().await {
+            let started = tokio::select! {
+                r = self.start() => r,
+                _ = crate::shutdown::stopped(&mut stop) => return,
+            };
+            match started {
                 Ok(k) => break k,
                 Err(e) => {
                     warn!(flow = %name, "MirrorSourceConnector cannot start: {e}; retrying in {backoff:?}")

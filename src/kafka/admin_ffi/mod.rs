@@ -60,7 +60,7 @@ pub enum AdminError {
     InvalidRequest { operation: String, message: String },
     #[error("incremental alter configs of topic `{topic}` failed: {message}")]
     AlterTopicConfigs { topic: String, message: String },
-    #[error("create acl ({binding}) failed: {message}")]
+    #[error("create acl [{binding}] failed: {message}")]
     CreateAcl { binding: String, message: String },
     #[error("list offsets of consumer group `{group}` failed for `{topic}` partition {partition}: {message}")]
     ListGroupOffset {

@@ -1,0 +1,143 @@
+//! The `connect-mirror-maker` binary as operators run it: SIGTERM drains, stores offsets and
+//! exits 0; an unreachable cluster is named in the log, retried, and harms nothing.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use mm2::connect::offsets::{parse_offset_value, parse_source_offset_key};
+
+fn spawn(config: &TempFile) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connect-mirror-maker"));
+    cmd.arg(&config.path)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MM2_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.spawn().expect("spawns connect-mirror-maker")
+}
+
+/// Sends SIGTERM and returns the exit code and everything the process logged.
+fn terminate(mut child: Child) -> (Option<i32>, String) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not exit within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    (code, log)
+}
+
+/// The stored source offsets of `topic` in the target's `mm2-offsets.<source>.internal`.
+fn stored_offsets(source: &str, topic: &str) -> Vec<(i32, i64)> {
+    let offsets_topic = format!("mm2-offsets.{source}.internal");
+    let mut last = std::collections::BTreeMap::new();
+    for p in 0..25 {
+        for (k, v) in read_raw(&target_bootstrap(), &offsets_topic, p) {
+            let Some((connector, part)) = k.as_deref().and_then(parse_source_offset_key) else {
+                continue;
+            };
+            if connector == "MirrorSourceConnector" && part.topic == topic {
+                last.insert(
+                    part.partition,
+                    v.as_deref().and_then(parse_offset_value).unwrap(),
+                );
+            }
+        }
+    }
+    last.into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_stores_offsets_and_exits_0() {
+    let (a, b) = aliases();
+    let topic = unique("term");
+    create_topic(&source_bootstrap(), &topic, 2).await;
+    produce(&source_bootstrap(), &topic, &sample_records(50, 2)).await;
+    // A long flush interval: the offsets must come from the shutdown itself.
+    let config = flow_config(
+        &a,
+        &b,
+        &format!("{a}->{b}.topics = {topic}\n{b}.offset.flush.interval.ms = 600000\n"),
+    );
+    let file = TempFile::new("mm2.properties", &config);
+    let child = spawn(&file);
+    read_exactly(
+        &target_bootstrap(),
+        &format!("{a}.{topic}"),
+        2,
+        50,
+        Duration::from_secs(60),
+    );
+    let (code, log) = terminate(child);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("SIGTERM received"), "{log}");
+    assert_eq!(
+        stored_offsets(&a, &topic),
+        vec![(0, 24), (1, 24)],
+        "last replicated offset of each partition"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_cluster_is_named_retried_and_harms_nothing() {
+    let (a, b) = aliases();
+    let topic = unique("unreach");
+    create_topic(&source_bootstrap(), &topic, 1).await;
+    produce(&source_bootstrap(), &topic, &sample_records(10, 1)).await;
+    let remote = format!("{a}.{topic}");
+    let mm2 = Mm2::start(&flow_config(
+        &a,
+        &b,
+        &format!("{a}->{b}.topics = {topic}\n"),
+    ))
+    .await;
+    read_exactly(&target_bootstrap(), &remote, 1, 10, Duration::from_secs(60));
+    mm2.stop().await;
+    let before = stored_offsets(&a, &topic);
+
+    // The same flow, with the source cluster pointing at a closed port.
+    let config = flow_config(&a, &b, &format!("{a}->{b}.topics = {topic}\n")).replace(
+        &format!("{a}.bootstrap.servers = {}", source_bootstrap()),
+        &format!("{a}.bootstrap.servers = 127.0.0.1:1"),
+    );
+    let file = TempFile::new("mm2.properties", &config);
+    let child = spawn(&file);
+    std::thread::sleep(Duration::from_secs(4));
+    let (code, log) = terminate(child);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("127.0.0.1:1") && log.contains("Connection refused"),
+        "the log should name the unreachable address:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("{a}->{b}")),
+        "the log should name the flow:\n{log}"
+    );
+    read_exactly(&target_bootstrap(), &remote, 1, 10, Duration::from_secs(10));
+    assert_eq!(stored_offsets(&a, &topic), before);
+}

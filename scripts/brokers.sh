@@ -65,9 +65,10 @@ wait_for_port() {
   return 1
 }
 
-# start_broker NAME: starts one broker and prints its bootstrap address.
+# start_broker NAME VAR: starts one broker and sets VAR to its bootstrap address. (Not run in a
+# command substitution: the broker's pid must reach BROKER_PIDS of this shell.)
 start_broker() {
-  local name=$1 port
+  local name=$1 var=$2 port
   port="$(free_port)"
   mkdir -p "$RUN_DIR/$name"
   (cd "$RUN_DIR/$name" && exec "$TANSU" broker \
@@ -77,7 +78,7 @@ start_broker() {
       --storage-engine "memory://tansu/" >"$RUN_DIR/$name.log" 2>&1) &
   BROKER_PIDS+=($!)
   wait_for_port "$port" "$name"
-  echo "127.0.0.1:$port"
+  printf -v "$var" '%s' "127.0.0.1:$port"
 }
 
 stop_brokers() {
@@ -96,8 +97,8 @@ start_brokers() {
   find_tansu
   trap stop_brokers EXIT
   trap 'exit 130' INT TERM
-  BOOTSTRAP_A="$(start_broker A)"
-  BOOTSTRAP_B="$(start_broker B)"
+  start_broker A BOOTSTRAP_A
+  start_broker B BOOTSTRAP_B
   export BOOTSTRAP_A BOOTSTRAP_B
   log "brokers: A=$BOOTSTRAP_A B=$BOOTSTRAP_B (tansu at $TANSU)"
 }

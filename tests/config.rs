@@ -500,3 +500,21 @@ fn example_file_parses_and_documents_every_key() {
         }
     }
 }
+
+#[test]
+fn deploy_example_resolves() {
+    let cfg = config::load(
+        std::path::Path::new("deploy/mm2.properties"),
+        &[],
+        &env(&[
+            ("KAFKA_A_PASSWORD", "a-secret"),
+            ("KAFKA_B_PASSWORD", "b-secret"),
+        ]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let f = cfg.flow("A", "B").unwrap();
+    assert!(f.settings.enabled && f.settings.sync_group_offsets.is_some());
+    let jaas = &f.connector["source.cluster.sasl.jaas.config"];
+    assert!(jaas.sensitive && jaas.value.contains("a-secret"));
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+}

@@ -8,7 +8,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::admin::{Admin, AdminError, NewTopicSpec};
+use super::admin::{AdminError, NewTopicSpec, TopicAdmin};
 use super::client::{create, LogContext};
 use super::props::ClientProps;
 
@@ -30,7 +30,7 @@ pub enum LogError {
 
 /// Creates a compacted topic unless it exists. Errors only if creation fails for another reason.
 pub async fn ensure_compacted_topic(
-    admin: &Admin,
+    admin: &impl TopicAdmin,
     name: &str,
     partitions: i32,
     replication_factor: i16,
@@ -45,8 +45,8 @@ pub async fn ensure_compacted_topic(
         if let Err(message) = result {
             return Err(AdminError::Other {
                 what: "creating an internal topic",
-                cluster: format!("{} (topic `{topic}`)", admin.cluster()),
-                message,
+                cluster: admin.cluster().to_string(),
+                message: format!("`{topic}`: {message}"),
             });
         }
     }

@@ -11,7 +11,7 @@ use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tracing::{info, warn};
 
 use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Side};
-use crate::kafka::admin::{Admin, AdminError, NewTopicSpec};
+use crate::kafka::admin::{Admin, AdminError, NewTopicSpec, TopicAdmin};
 use crate::kafka::admin_ffi::TopicConfigChanges;
 use crate::kafka::log::ensure_compacted_topic;
 use crate::kafka::props::translate;
@@ -30,12 +30,12 @@ pub enum ConnectorError {
     Admin(#[from] AdminError),
 }
 
-/// One flow's MirrorSourceConnector.
-pub struct SourceConnector {
+/// One flow's MirrorSourceConnector, over the admin clients of its two clusters.
+pub struct SourceConnector<A: TopicAdmin = Admin> {
     flow: Arc<Flow>,
     selector: TopicSelector,
-    source: Admin,
-    target: Admin,
+    source: A,
+    target: A,
     acls_supported: bool,
 }
 
@@ -80,15 +80,22 @@ async fn tick(i: &mut Option<tokio::time::Interval>) {
     }
 }
 
-impl SourceConnector {
+impl SourceConnector<Admin> {
     pub fn new(flow: Arc<Flow>) -> Result<Self, ConnectorError> {
-        Ok(SourceConnector {
+        let (source, target) = (admin(&flow, Side::Source)?, admin(&flow, Side::Target)?);
+        Ok(SourceConnector::with_admins(flow, source, target))
+    }
+}
+
+impl<A: TopicAdmin> SourceConnector<A> {
+    pub fn with_admins(flow: Arc<Flow>, source: A, target: A) -> Self {
+        SourceConnector {
             selector: TopicSelector::new(&flow.settings, &flow.source, &flow.target),
-            source: admin(&flow, Side::Source)?,
-            target: admin(&flow, Side::Target)?,
+            source,
+            target,
             flow,
             acls_supported: true,
-        })
+        }
     }
 
     /// Runs until `stop` turns true, publishing task assignments on `tasks`.
@@ -294,5 +301,253 @@ impl SourceConnector {
             }
         }
         Ok(())
+    }
+}
+
+/// The admin paths tansu lacks (CreatePartitions, ACLs) run here against a fake of both
+/// clusters; the same code runs against real brokers in tests/mirror_source.rs.
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::config::{self, Environment, Properties};
+    use crate::kafka::admin::ConfigEntry;
+    use crate::kafka::admin_ffi::{
+        AclBinding, AclOperation, AclPatternType, AclPermission, AclResourceType, AlterKind,
+    };
+
+    #[derive(Default)]
+    struct Fake {
+        topics: Mutex<BTreeMap<String, i32>>,
+        configs: Mutex<BTreeMap<String, Vec<ConfigEntry>>>,
+        acls: Mutex<Option<Vec<AclBinding>>>,
+        created: Mutex<Vec<NewTopicSpec>>,
+        grown: Mutex<Vec<(String, usize)>>,
+        altered: Mutex<Vec<TopicConfigChanges>>,
+        created_acls: Mutex<Vec<AclBinding>>,
+    }
+
+    impl TopicAdmin for Arc<Fake> {
+        fn cluster(&self) -> &str {
+            "fake"
+        }
+        async fn topics(&self) -> Result<BTreeMap<String, i32>, AdminError> {
+            Ok(self.topics.lock().unwrap().clone())
+        }
+        async fn describe_topic_configs(
+            &self,
+            topics: &[String],
+        ) -> Result<BTreeMap<String, Vec<ConfigEntry>>, AdminError> {
+            let configs = self.configs.lock().unwrap();
+            Ok(topics
+                .iter()
+                .map(|t| (t.clone(), configs.get(t).cloned().unwrap_or_default()))
+                .collect())
+        }
+        async fn create_topics(
+            &self,
+            topics: &[NewTopicSpec],
+        ) -> crate::kafka::admin::TopicResults {
+            self.created.lock().unwrap().extend(topics.iter().cloned());
+            let mut all = self.topics.lock().unwrap();
+            Ok(topics
+                .iter()
+                .map(|t| {
+                    all.insert(t.name.clone(), t.partitions);
+                    (t.name.clone(), Ok(()))
+                })
+                .collect())
+        }
+        async fn create_partitions(
+            &self,
+            increases: &[(String, usize)],
+        ) -> crate::kafka::admin::TopicResults {
+            self.grown.lock().unwrap().extend(increases.iter().cloned());
+            let mut all = self.topics.lock().unwrap();
+            Ok(increases
+                .iter()
+                .map(|(t, n)| {
+                    all.insert(t.clone(), *n as i32);
+                    (t.clone(), Ok(()))
+                })
+                .collect())
+        }
+        async fn incremental_alter_topic_configs(
+            &self,
+            changes: &[TopicConfigChanges],
+        ) -> crate::kafka::admin::TopicResults {
+            self.altered.lock().unwrap().extend(changes.iter().cloned());
+            Ok(changes.iter().map(|c| (c.topic.clone(), Ok(()))).collect())
+        }
+        async fn describe_topic_acls(&self) -> Result<Option<Vec<AclBinding>>, AdminError> {
+            Ok(self.acls.lock().unwrap().clone())
+        }
+        async fn create_acls(
+            &self,
+            acls: &[AclBinding],
+        ) -> Result<Vec<Result<(), String>>, AdminError> {
+            self.created_acls
+                .lock()
+                .unwrap()
+                .extend(acls.iter().cloned());
+            Ok(acls.iter().map(|_| Ok(())).collect())
+        }
+    }
+
+    fn connector(extra: &str) -> (SourceConnector<Arc<Fake>>, Arc<Fake>, Arc<Fake>) {
+        let text = format!("clusters = A, B\nA.bootstrap.servers = a\nB.bootstrap.servers = b\nA->B.enabled = true\n{extra}");
+        let cfg = config::from_properties(
+            Properties::parse(text.as_bytes()).unwrap(),
+            &[],
+            &Environment::Fixed(Default::default()),
+        )
+        .unwrap();
+        let flow = Arc::new(cfg.flow("A", "B").unwrap().clone());
+        let (source, target) = (Arc::new(Fake::default()), Arc::new(Fake::default()));
+        (
+            SourceConnector::with_admins(flow, source.clone(), target.clone()),
+            source,
+            target,
+        )
+    }
+
+    fn entry(name: &str, value: &str, is_default: bool) -> ConfigEntry {
+        ConfigEntry {
+            name: name.into(),
+            value: Some(value.into()),
+            is_default,
+            is_read_only: false,
+            is_sensitive: false,
+            is_static_broker: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn creates_missing_remote_topics_with_source_partitions_and_configs() {
+        let (c, source, target) = connector("");
+        *source.topics.lock().unwrap() = BTreeMap::from([
+            ("orders".into(), 3),
+            ("B.orders".into(), 1),
+            ("__consumer_offsets".into(), 50),
+        ]);
+        source.configs.lock().unwrap().insert(
+            "orders".into(),
+            vec![
+                entry("retention.ms", "1000", false),
+                entry("min.insync.replicas", "2", false),
+                entry("cleanup.policy", "delete", true),
+            ],
+        );
+        let known = c.start().await.unwrap();
+        assert_eq!(
+            known,
+            BTreeMap::from([("orders".to_string(), 3)]),
+            "no loops, no internal topics"
+        );
+        let created = target.created.lock().unwrap().clone();
+        assert_eq!(
+            created,
+            vec![NewTopicSpec {
+                name: "A.orders".into(),
+                partitions: 3,
+                replication_factor: 2,
+                configs: vec![("retention.ms".into(), "1000".into())],
+            }]
+        );
+        assert_eq!(
+            c.assignment(&known),
+            vec![vec![
+                ("orders".to_string(), 0),
+                ("orders".to_string(), 1),
+                ("orders".to_string(), 2)
+            ]]
+        );
+        // The offset-syncs topic was created on the source.
+        assert!(source
+            .created
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|t| t.name == "mm2-offset-syncs.B.internal" && t.partitions == 1));
+    }
+
+    #[tokio::test]
+    async fn partition_increases_are_propagated_and_reassigned() {
+        let (c, source, target) = connector("tasks.max = 2\n");
+        *source.topics.lock().unwrap() = BTreeMap::from([("t".into(), 2)]);
+        let known = c.start().await.unwrap();
+        assert_eq!(c.refresh(&known).await.unwrap(), None, "nothing changed");
+        source.topics.lock().unwrap().insert("t".into(), 4);
+        let new = c.refresh(&known).await.unwrap().expect("a change");
+        assert_eq!(*target.grown.lock().unwrap(), vec![("A.t".to_string(), 4)]);
+        assert_eq!(
+            c.assignment(&new).iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![2, 2]
+        );
+        // A partition missing only on the target is added too.
+        target.topics.lock().unwrap().insert("A.t".into(), 3);
+        assert!(c.refresh(&new).await.unwrap().is_some());
+        assert_eq!(
+            target.grown.lock().unwrap().last(),
+            Some(&("A.t".to_string(), 4))
+        );
+    }
+
+    #[tokio::test]
+    async fn configs_are_synced_with_set_and_delete() {
+        let (c, source, target) = connector("");
+        *source.topics.lock().unwrap() = BTreeMap::from([("t".into(), 1)]);
+        let known = c.start().await.unwrap();
+        source.configs.lock().unwrap().insert(
+            "t".into(),
+            vec![
+                entry("retention.ms", "5", false),
+                entry("segment.ms", "9", true),
+            ],
+        );
+        c.sync_configs(&known).await.unwrap();
+        let altered = target.altered.lock().unwrap().clone();
+        assert_eq!(altered.len(), 1);
+        assert_eq!(altered[0].topic, "A.t");
+        let ops: Vec<(&str, AlterKind)> = altered[0]
+            .ops
+            .iter()
+            .map(|o| (o.name.as_str(), o.kind))
+            .collect();
+        assert_eq!(
+            ops,
+            vec![
+                ("retention.ms", AlterKind::Set),
+                ("segment.ms", AlterKind::Delete)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn acls_are_copied_as_java_does_and_skipped_without_authorizer() {
+        let (mut c, source, target) = connector("A->B.topics = t\n");
+        let acl = |name: &str, op| AclBinding {
+            resource_type: AclResourceType::Topic,
+            name: name.into(),
+            pattern_type: AclPatternType::Literal,
+            principal: "User:app".into(),
+            host: "*".into(),
+            operation: op,
+            permission: AclPermission::Allow,
+        };
+        *source.acls.lock().unwrap() = Some(vec![
+            acl("t", AclOperation::All),
+            acl("t", AclOperation::Write),
+            acl("other", AclOperation::Read),
+        ]);
+        c.sync_acls().await.unwrap();
+        assert_eq!(
+            *target.created_acls.lock().unwrap(),
+            vec![acl("A.t", AclOperation::Read)]
+        );
+        *source.acls.lock().unwrap() = None;
+        c.sync_acls().await.unwrap();
+        assert!(!c.acls_supported, "no authorizer: stop trying");
     }
 }

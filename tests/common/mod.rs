@@ -392,11 +392,7 @@ pub async fn topic_config(bootstrap: &str, topic: &str, key: &str) -> Option<Str
 /// Every (key, value) of partition `partition` of `topic`, from the beginning to the end.
 /// (tansu 0.6's end offset is the last batch's base offset + 1, so this reads until idle
 /// rather than trusting it.)
-pub fn read_raw(
-    bootstrap: &str,
-    topic: &str,
-    partition: i32,
-) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+pub fn read_raw(bootstrap: &str, topic: &str, partition: i32) -> Vec<mm2::kafka::log::LogRecord> {
     let c = consumer(bootstrap);
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, rdkafka::Offset::Beginning)

@@ -56,17 +56,12 @@ fn terminate(mut child: Child) -> (Option<i32>, String) {
 fn stored_offsets(source: &str, topic: &str) -> Vec<(i32, i64)> {
     let offsets_topic = format!("mm2-offsets.{source}.internal");
     let mut last = std::collections::BTreeMap::new();
-    for p in 0..25 {
-        for (k, v) in read_raw(&target_bootstrap(), &offsets_topic, p) {
-            let Some((connector, part)) = k.as_deref().and_then(parse_source_offset_key) else {
-                continue;
-            };
-            if connector == "MirrorSourceConnector" && part.topic == topic {
-                last.insert(
-                    part.partition,
-                    v.as_deref().and_then(parse_offset_value).unwrap(),
-                );
-            }
+    for (k, v) in read_topic(&target_bootstrap(), &offsets_topic) {
+        let Some((connector, part)) = k.as_deref().and_then(parse_source_offset_key) else {
+            continue;
+        };
+        if connector == "MirrorSourceConnector" && part.topic == topic {
+            last.insert(part.partition, v.as_deref().and_then(parse_offset_value).unwrap());
         }
     }
     last.into_iter().collect()

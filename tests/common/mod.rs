@@ -409,3 +409,25 @@ pub fn read_raw(bootstrap: &str, topic: &str, partition: i32) -> Vec<mm2::kafka:
     }
     out
 }
+
+/// Every (key, value) of every partition of `topic`, read with one consumer until idle.
+pub fn read_topic(bootstrap: &str, topic: &str) -> Vec<mm2::kafka::log::LogRecord> {
+    let c = consumer(bootstrap);
+    let md = c.fetch_metadata(Some(topic), Duration::from_secs(5)).expect("metadata");
+    let partitions = md.topics().first().map(|t| t.partitions().len() as i32).unwrap_or(0);
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning).unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut idle_since = Instant::now();
+    while Instant::now() < deadline && idle_since.elapsed() < Duration::from_secs(1) {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+            out.push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
+            idle_since = Instant::now();
+        }
+    }
+    out
+}

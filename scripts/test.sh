@@ -15,6 +15,6 @@ log "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
 start_brokers
-export TEST_SOURCE_BOOTSTRAP="$BOOTSTRAP_A" TEST_TARGET_BOOTSTRAP="$BOOTSTRAP_B"
+export TEST_SOURCE_BOOTSTRAP="$BOOTSTRAP_A" TEST_TARGET_BOOTSTRAP="$BOOTSTRAP_B" TEST_TANSU="$TANSU"
 log "cargo test"
 cargo test --all-targets --locked "$@"

@@ -431,3 +431,55 @@ pub fn read_topic(bootstrap: &str, topic: &str) -> Vec<mm2::kafka::log::LogRecor
     }
     out
 }
+
+/// A broker of a test's own (tansu, in memory), for tests that stop or pause a broker.
+pub struct OwnBroker {
+    child: std::process::Child,
+    pub bootstrap: String,
+    _dir: TempFile,
+}
+
+impl OwnBroker {
+    pub fn start() -> OwnBroker {
+        let tansu = std::env::var("TEST_TANSU").expect("TEST_TANSU is not set: run scripts/test.sh");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = TempFile::new("broker.log", "");
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu)
+            .args(["broker", "--cluster-id", &unique("own"), "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .current_dir(dir.path.parent().unwrap())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starts tansu");
+        wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        OwnBroker {
+            child,
+            bootstrap: format!("127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        assert!(Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success());
+    }
+
+    /// Freezes the broker: connections stay open and nothing is answered, as in a network
+    /// partition.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -4,7 +4,10 @@
 //! and fetch rates with rdkafka (the ceiling), then runs the `connect-mirror-maker` binary on the
 //! backlog and prints records/s, MB/s, CPU seconds of our process per GB, MB/s per core of our
 //! process, and peak RSS. Sizes: BENCH_MB (default 1024) of 1 KiB records, then BENCH_SMALL_MB
-//! (default 128) of 100-byte records.
+//! (default 128) of 100-byte records. Last, end-to-end latency at a moderate load
+//! (BENCH_LATENCY_RATE records/s of 1 KiB, default 1000, for 20 s, one partition): p50, p99 and
+//! max from each record's source timestamp to its arrival, on the broker alone and through
+//! connect-mirror-maker.
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -141,21 +144,7 @@ fn free_port() -> u16 {
 fn run(size: usize, total_mb: u64, a: &str, b: &str) {
     let count = total_mb * 1_000_000 / size as u64;
     let bytes = count * size as u64;
-    let topic = format!("bench-{size}-{:x}", rand::random::<u32>());
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", a)
-        .create()
-        .unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(admin.create_topics(
-        &[NewTopic::new(
-            &topic,
-            PARTITIONS,
-            TopicReplication::Fixed(1),
-        )],
-        &AdminOptions::new(),
-    ))
-    .unwrap();
+    let topic = create_topic(a, &format!("bench-{size}"), PARTITIONS);
     println!(
         "\n== {count} records of {size} bytes ({:.0} MB) over {PARTITIONS} partitions",
         mb(bytes)
@@ -175,28 +164,12 @@ fn run(size: usize, total_mb: u64, a: &str, b: &str) {
         fetch_rate
     );
 
-    let port = free_port();
-    let config = format!(
-        "clusters = S, T\nS.bootstrap.servers = {a}\nT.bootstrap.servers = {b}\nS->T.enabled = true\nS->T.topics = {topic}\n\
-         emit.heartbeats.enabled = false\nreplication.factor = 1\noffset-syncs.topic.replication.factor = 1\n\
-         offset.storage.replication.factor = 1\ntasks.max = 2\nlisteners = http://127.0.0.1:{port}\n"
-    );
-    let dir = std::env::temp_dir().join(format!("mm2-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("mm2.properties");
-    std::fs::write(&path, config).unwrap();
-    let mut child: Child = Command::new(env!("CARGO_BIN_EXE_connect-mirror-maker"))
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn connect-mirror-maker");
-    let addr = format!("127.0.0.1:{port}");
     // Wall time and CPU time both count from the spawn, startup included: an upper bound on
     // cost. Completion is seen through the metrics, published every second.
+    let mm2 = Mm2::spawn(a, b, &topic);
     let start = Instant::now();
     loop {
-        let n = replicated(&addr);
+        let n = replicated(&mm2.addr);
         if n >= count {
             break;
         }
@@ -207,14 +180,10 @@ fn run(size: usize, total_mb: u64, a: &str, b: &str) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let secs = start.elapsed().as_secs_f64();
-    let (cpu, rss) = usage(child.id());
+    let (cpu, rss) = usage(mm2.child.id());
     let cpu = cpu.max(0.01);
     let rate = mb(bytes) / secs;
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let _ = child.wait();
+    drop(mm2);
     println!("replication (connect-mirror-maker): {:>9.0} records/s {:>8.1} MB/s  ({secs:.1} s from process start)", count as f64 / secs, rate);
     println!(
         "  our process: {cpu:.1} CPU s = {:.2} CPU s/GB, {:.0} MB/s per core, peak RSS {rss:.0} MiB",
@@ -225,19 +194,193 @@ fn run(size: usize, total_mb: u64, a: &str, b: &str) {
         "  ratio to the brokers' limit: {:.0}% of min(produce, fetch)",
         100.0 * rate / produce_rate.min(fetch_rate)
     );
-    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn create_topic(bootstrap: &str, prefix: &str, partitions: i32) -> String {
+    let topic = format!("{prefix}-{:x}", rand::random::<u32>());
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(admin.create_topics(
+        &[NewTopic::new(
+            &topic,
+            partitions,
+            TopicReplication::Fixed(1),
+        )],
+        &AdminOptions::new(),
+    ))
+    .unwrap();
+    topic
+}
+
+/// The release binary replicating one topic; stopped with SIGTERM when dropped.
+struct Mm2 {
+    child: Child,
+    addr: String,
+    dir: std::path::PathBuf,
+}
+
+impl Mm2 {
+    fn spawn(a: &str, b: &str, topic: &str) -> Mm2 {
+        let port = free_port();
+        let config = format!(
+            "clusters = S, T\nS.bootstrap.servers = {a}\nT.bootstrap.servers = {b}\nS->T.enabled = true\nS->T.topics = {topic}\n\
+             emit.heartbeats.enabled = false\nreplication.factor = 1\noffset-syncs.topic.replication.factor = 1\n\
+             offset.storage.replication.factor = 1\ntasks.max = 2\nlisteners = http://127.0.0.1:{port}\n"
+        );
+        let dir = std::env::temp_dir().join(format!("mm2-bench-{:x}", rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("mm2.properties");
+        std::fs::write(&path, config).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_connect-mirror-maker"))
+            .arg(&path)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn connect-mirror-maker");
+        Mm2 {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+            dir,
+        }
+    }
+}
+
+impl Drop for Mm2 {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Produces `total` 1 KiB records to `topic` at `rate` per second over `partitions`, while
+/// `consumer` (assigned to where they arrive) measures source timestamp to arrival, in ms.
+fn measure_latency(
+    a: &str,
+    topic: &str,
+    partitions: i32,
+    rate: u64,
+    total: u64,
+    consumer: &BaseConsumer,
+) -> Vec<i64> {
+    let (a2, topic2) = (a.to_string(), topic.to_string());
+    let producer = std::thread::spawn(move || {
+        let p: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &a2)
+            .set("linger.ms", "1")
+            .create()
+            .unwrap();
+        let value = vec![b'x'; 1024];
+        let start = Instant::now();
+        for i in 0..total {
+            let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&topic2)
+                .partition((i % partitions as u64) as i32)
+                .payload(&value[..]);
+            let _ = p.send(rec);
+            p.poll(Duration::ZERO);
+        }
+        p.flush(Duration::from_secs(30)).unwrap();
+    });
+    let mut lat = Vec::with_capacity(total as usize);
+    let deadline = Instant::now() + Duration::from_secs(total / rate + 60);
+    while (lat.len() as u64) < total && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64;
+            if let Some(ts) = rdkafka::message::Message::timestamp(&m).to_millis() {
+                lat.push(now - ts);
+            }
+        }
+    }
+    producer.join().unwrap();
+    lat.sort_unstable();
+    lat
+}
+
+fn latency_consumer(bootstrap: &str, topic: &str, partitions: i32) -> BaseConsumer {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "bench-latency")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .expect("consumer");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while c
+        .fetch_metadata(Some(topic), Duration::from_secs(1))
+        .map(|m| m.topics()[0].partitions().len())
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "{topic} not created");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::End).unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    c
+}
+
+fn percentiles(what: &str, lat: &[i64]) {
+    let pct = |q: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(-1)
+    };
+    println!(
+        "{what}: p50 {} ms, p99 {} ms, max {} ms over {} records",
+        pct(0.5),
+        pct(0.99),
+        lat.last().copied().unwrap_or(-1),
+        lat.len()
+    );
+}
+
+/// End-to-end latency at a steady, moderate rate: first the broker alone (produce to A, consume
+/// from A), then through connect-mirror-maker (produce to A, consume the remote topic from B).
+fn latency(a: &str, b: &str, rate: u64, secs: u64, partitions: i32) {
+    println!(
+        "\n== latency: {rate} records/s of 1024 bytes for {secs} s over {partitions} partition(s)"
+    );
+    let total = rate * secs;
+    let topic = create_topic(a, "bench-latency-direct", partitions);
+    let c = latency_consumer(a, &topic, partitions);
+    percentiles(
+        "broker alone (A → consumer)      ",
+        &measure_latency(a, &topic, partitions, rate, total, &c),
+    );
+    let topic = create_topic(a, "bench-latency", partitions);
+    let mm2 = Mm2::spawn(a, b, &topic);
+    let c = latency_consumer(b, &format!("S.{topic}"), partitions);
+    percentiles(
+        "through connect-mirror-maker (A → B)",
+        &measure_latency(a, &topic, partitions, rate, total, &c),
+    );
+    drop(mm2);
 }
 
 fn main() {
     let (a, b) = (env("TEST_SOURCE_BOOTSTRAP"), env("TEST_TARGET_BOOTSTRAP"));
-    let big: u64 = std::env::var("BENCH_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1024);
-    let small: u64 = std::env::var("BENCH_SMALL_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    run(1024, big, &a, &b);
-    run(100, small, &a, &b);
+    let number = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    run(1024, number("BENCH_MB", 1024), &a, &b);
+    run(100, number("BENCH_SMALL_MB", 128), &a, &b);
+    latency(&a, &b, number("BENCH_LATENCY_RATE", 1000), 20, 1);
 }

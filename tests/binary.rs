@@ -61,7 +61,10 @@ fn stored_offsets(source: &str, topic: &str) -> Vec<(i32, i64)> {
             continue;
         };
         if connector == "MirrorSourceConnector" && part.topic == topic {
-            last.insert(part.partition, v.as_deref().and_then(parse_offset_value).unwrap());
+            last.insert(
+                part.partition,
+                v.as_deref().and_then(parse_offset_value).unwrap(),
+            );
         }
     }
     last.into_iter().collect()

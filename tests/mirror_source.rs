@@ -343,8 +343,10 @@ async fn target_outage_is_waited_out_without_losing_records() {
     produce(&source_bootstrap(), &topic, &all[..50]).await;
     // Short request timeouts, so the pause makes the producer time out and retry.
     let extra = format!("{a}->{b}.topics = {topic}\n{b}.producer.request.timeout.ms = 2000\n{b}.producer.socket.timeout.ms = 2000\n");
-    let config = flow_config(&a, &b, &extra)
-        .replace(&format!("{b}.bootstrap.servers = {}", target_bootstrap()), &format!("{b}.bootstrap.servers = {}", target.bootstrap));
+    let config = flow_config(&a, &b, &extra).replace(
+        &format!("{b}.bootstrap.servers = {}", target_bootstrap()),
+        &format!("{b}.bootstrap.servers = {}", target.bootstrap),
+    );
     let mm2 = Mm2::start(&config).await;
     let remote = format!("{a}.{topic}");
     read_exactly(&target.bootstrap, &remote, 2, 50, Duration::from_secs(60));
@@ -356,7 +358,11 @@ async fn target_outage_is_waited_out_without_losing_records() {
 
     let got = read_exactly(&target.bootstrap, &remote, 2, 100, Duration::from_secs(90));
     for p in 0..2 {
-        assert_eq!(partition_of(&got, p), partition_of(&all, p), "partition {p}");
+        assert_eq!(
+            partition_of(&got, p),
+            partition_of(&all, p),
+            "partition {p}"
+        );
     }
     mm2.stop().await;
 }

@@ -413,11 +413,18 @@ pub fn read_raw(bootstrap: &str, topic: &str, partition: i32) -> Vec<mm2::kafka:
 /// Every (key, value) of every partition of `topic`, read with one consumer until idle.
 pub fn read_topic(bootstrap: &str, topic: &str) -> Vec<mm2::kafka::log::LogRecord> {
     let c = consumer(bootstrap);
-    let md = c.fetch_metadata(Some(topic), Duration::from_secs(5)).expect("metadata");
-    let partitions = md.topics().first().map(|t| t.partitions().len() as i32).unwrap_or(0);
+    let md = c
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .expect("metadata");
+    let partitions = md
+        .topics()
+        .first()
+        .map(|t| t.partitions().len() as i32)
+        .unwrap_or(0);
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning).unwrap();
+        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
     }
     c.assign(&tpl).unwrap();
     let mut out = Vec::new();
@@ -441,19 +448,34 @@ pub struct OwnBroker {
 
 impl OwnBroker {
     pub fn start() -> OwnBroker {
-        let tansu = std::env::var("TEST_TANSU").expect("TEST_TANSU is not set: run scripts/test.sh");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let tansu =
+            std::env::var("TEST_TANSU").expect("TEST_TANSU is not set: run scripts/test.sh");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let dir = TempFile::new("broker.log", "");
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(tansu)
-            .args(["broker", "--cluster-id", &unique("own"), "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--cluster-id",
+                &unique("own"),
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .current_dir(dir.path.parent().unwrap())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("starts tansu");
-        wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        wait_for(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
         OwnBroker {
             child,
             bootstrap: format!("127.0.0.1:{port}"),
@@ -462,7 +484,11 @@ impl OwnBroker {
     }
 
     fn signal(&self, sig: &str) {
-        assert!(Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success());
+        assert!(Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
     }
 
     /// Freezes the broker: connections stay open and nothing is answered, as in a network

@@ -15,6 +15,7 @@ use crate::kafka::props::translate;
 use crate::metrics::Metrics;
 use crate::mirror::source_connector::{Assignment, SourceConnector};
 use crate::mirror::source_task::{self, SourceTaskSpec, TaskDeps};
+use crate::mirror::{checkpoint_task, heartbeat};
 
 use super::offsets::OffsetStore;
 use super::worker::{stop_all, TaskHandle};
@@ -33,17 +34,40 @@ fn setup_err(flow: &Flow, e: impl std::fmt::Display) -> HerderError {
     }
 }
 
-/// Runs one flow until `stop` turns true.
+/// Runs one flow until `stop` turns true: heartbeats always; when the flow is enabled, the
+/// source connector with its tasks and the checkpoint connector.
 pub async fn run(
     flow: Arc<Flow>,
     metrics: Metrics,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), HerderError> {
-    if !flow.settings.enabled {
+    let mut side = vec![tokio::spawn(heartbeat::run(flow.clone(), stop.clone()))];
+    let result = if flow.settings.enabled {
+        side.push(tokio::spawn(checkpoint_task::run(
+            flow.clone(),
+            metrics.clone(),
+            stop.clone(),
+        )));
+        run_source(&flow, &metrics, stop).await
+    } else {
         info!(flow = %flow.name(), "replication not enabled; heartbeats only");
-        let _ = crate::shutdown::stopped(&mut stop).await;
-        return Ok(());
+        crate::shutdown::stopped(&mut stop).await;
+        Ok(())
+    };
+    for task in side {
+        if let Ok(Err(e)) = task.await {
+            warn!(flow = %flow.name(), "{e}");
+        }
     }
+    result
+}
+
+async fn run_source(
+    flow: &Arc<Flow>,
+    metrics: &Metrics,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), HerderError> {
+    let (flow, metrics) = (flow.clone(), metrics.clone());
     let Some(offsets) = prepare(&flow, &mut stop).await? else {
         return Ok(());
     };

@@ -2,11 +2,13 @@
 //! give them (`kafka_connect_mirror_source_connector_record_count{source,target,topic,partition}`),
 //! so existing dashboards work. Served as text at `GET /metrics`.
 
+pub mod checkpoint;
 pub mod source;
 pub mod window;
 
 use prometheus::{Encoder, Registry, TextEncoder};
 
+pub use checkpoint::{CheckpointLatency, CheckpointMetrics};
 pub use source::{PartitionMetrics, SourceMetrics};
 
 /// Every metric of this process.
@@ -14,13 +16,19 @@ pub use source::{PartitionMetrics, SourceMetrics};
 pub struct Metrics {
     registry: Registry,
     pub source: SourceMetrics,
+    pub checkpoint: CheckpointMetrics,
 }
 
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let source = SourceMetrics::register(&registry);
-        Metrics { registry, source }
+        let checkpoint = CheckpointMetrics::register(&registry);
+        Metrics {
+            registry,
+            source,
+            checkpoint,
+        }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -1,7 +1,11 @@
 //! The MirrorMaker 2 connectors: MirrorSource (topics, configs, ACLs, records, offset syncs),
 //! with their byte formats (`wire`).
 
+pub mod checkpoint;
+pub mod checkpoint_task;
+pub mod heartbeat;
 pub mod offset_sync;
+pub mod offset_sync_store;
 pub mod source_connector;
 pub mod source_task;
 pub mod topic_sync;

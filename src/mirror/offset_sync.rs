@@ -5,8 +5,10 @@
 
 use std::collections::BTreeMap;
 
-/// Outstanding (unacknowledged) offset-sync sends allowed per task, as in Java.
-pub const MAX_OUTSTANDING: usize = 10;
+/// Outstanding (unacknowledged) offset-sync sends allowed per task. Java allows 10, but frees a
+/// permit on every acknowledgement as it arrives; this task serves acknowledgements in batches,
+/// so a larger window keeps a burst from replacing syncs that translation needs.
+pub const MAX_OUTSTANDING: usize = 100;
 
 /// One sync for the partition in slot `slot` of the task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,9 +169,10 @@ mod tests {
     }
 
     #[test]
-    fn at_most_ten_outstanding_and_latest_per_partition_wins() {
-        let mut w = OffsetSyncWriter::new(12, 0);
-        for slot in 0..12 {
+    fn outstanding_sends_are_bounded_and_latest_per_partition_wins() {
+        let n = MAX_OUTSTANDING + 2;
+        let mut w = OffsetSyncWriter::new(n, 0);
+        for slot in 0..n {
             w.record(slot, 0, 0);
             w.record(slot, 1, 1);
         }

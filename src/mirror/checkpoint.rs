@@ -1,0 +1,241 @@
+//! Checkpoint computation (`MirrorCheckpointTask`): translate a source group's committed offsets
+//! through the offset syncs, name the target-side topic, and emit only checkpoints that move
+//! forward (or follow a deliberate rewind of the source group).
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::policy::{ReplicationPolicy, TopicFilter};
+
+use super::offset_sync_store::OffsetSyncStore;
+use super::wire::Checkpoint;
+
+/// A committed source offset with its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceOffset {
+    pub offset: i64,
+    pub metadata: String,
+}
+
+/// The last checkpoint of every (group, target topic, partition), loaded from the checkpoints
+/// topic at start and updated with every emission.
+#[derive(Debug, Default)]
+pub struct CheckpointStore {
+    last: HashMap<String, HashMap<(String, i32), Checkpoint>>,
+}
+
+impl CheckpointStore {
+    /// Builds the store from the checkpoints topic, in order (later wins).
+    pub fn from_checkpoints(checkpoints: impl IntoIterator<Item = Checkpoint>) -> Self {
+        let mut store = CheckpointStore::default();
+        for c in checkpoints {
+            store.update(c);
+        }
+        store
+    }
+
+    pub fn update(&mut self, c: Checkpoint) {
+        self.last
+            .entry(c.group.clone())
+            .or_default()
+            .insert((c.topic.clone(), c.partition), c);
+    }
+
+    /// `checkpointIsMoreRecent`: new partition, a rewound source group, or a downstream offset
+    /// further ahead. Anything else would repeat or move the target backwards.
+    pub fn is_more_recent(&self, c: &Checkpoint) -> bool {
+        match self
+            .last
+            .get(&c.group)
+            .and_then(|g| g.get(&(c.topic.clone(), c.partition)))
+        {
+            None => true,
+            Some(last) => {
+                c.upstream_offset < last.upstream_offset
+                    || c.downstream_offset > last.downstream_offset
+            }
+        }
+    }
+
+    /// The latest checkpoints of a group: target topic-partition → (downstream offset, metadata).
+    pub fn group(&self, group: &str) -> BTreeMap<(String, i32), (i64, String)> {
+        self.last
+            .get(group)
+            .map(|g| {
+                g.iter()
+                    .map(|(tp, c)| (tp.clone(), (c.downstream_offset, c.metadata.clone())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn groups(&self) -> Vec<String> {
+        self.last.keys().cloned().collect()
+    }
+}
+
+/// What one flow's checkpoints need to know.
+pub struct Translator<'a> {
+    pub policy: &'a ReplicationPolicy,
+    pub topics: &'a TopicFilter,
+    pub source: &'a str,
+    pub target: &'a str,
+}
+
+impl Translator<'_> {
+    /// `renameTopicPartition`: a topic that came from the target goes back to its original name,
+    /// any other becomes the remote topic.
+    pub fn target_topic(&self, upstream_topic: &str) -> String {
+        if self.policy.topic_source(upstream_topic).as_deref() == Some(self.target) {
+            self.policy.original_topic(upstream_topic)
+        } else {
+            self.policy.format_remote_topic(self.source, upstream_topic)
+        }
+    }
+
+    /// The checkpoints to emit for one group's committed offsets.
+    pub fn checkpoints(
+        &self,
+        group: &str,
+        offsets: &BTreeMap<(String, i32), SourceOffset>,
+        syncs: &OffsetSyncStore,
+        previous: &CheckpointStore,
+    ) -> Vec<Checkpoint> {
+        offsets
+            .iter()
+            .filter(|((topic, _), _)| self.topics.should_replicate_topic(topic))
+            .filter_map(|((topic, partition), o)| {
+                let downstream = syncs.translate_downstream(topic, *partition, o.offset)?;
+                (downstream >= 0).then(|| Checkpoint {
+                    group: group.to_string(),
+                    topic: self.target_topic(topic),
+                    partition: *partition,
+                    upstream_offset: o.offset,
+                    downstream_offset: downstream,
+                    metadata: o.metadata.clone(),
+                })
+            })
+            .filter(|c| previous.is_more_recent(c))
+            .collect()
+    }
+}
+
+/// What to commit to a target group from its latest checkpoints: only partitions where the
+/// target has no offset or is behind (a group is never moved backwards).
+pub fn offsets_to_sync(
+    converted: &BTreeMap<(String, i32), (i64, String)>,
+    target: &BTreeMap<(String, i32), i64>,
+) -> BTreeMap<(String, i32), (i64, String)> {
+    converted
+        .iter()
+        .filter(|(tp, (offset, _))| target.get(*tp).is_none_or(|t| *t < 0 || t < offset))
+        .map(|(tp, v)| (tp.clone(), v.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Environment, Properties};
+    use crate::mirror::wire::OffsetSync;
+
+    fn flow() -> crate::config::Flow {
+        let text = "clusters = A, B\nA.bootstrap.servers = a\nB.bootstrap.servers = b\nA->B.enabled = true\n";
+        let cfg = config::from_properties(
+            Properties::parse(text.as_bytes()).unwrap(),
+            &[],
+            &Environment::Fixed(Default::default()),
+        )
+        .unwrap();
+        cfg.flow("A", "B").unwrap().clone()
+    }
+
+    fn offsets(pairs: &[(&str, i32, i64)]) -> BTreeMap<(String, i32), SourceOffset> {
+        pairs
+            .iter()
+            .map(|(t, p, o)| {
+                (
+                    (t.to_string(), *p),
+                    SourceOffset {
+                        offset: *o,
+                        metadata: "m".into(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn translates_renames_filters_and_moves_only_forward() {
+        let f = flow();
+        let policy = ReplicationPolicy::new(&f.settings.policy);
+        let topics = TopicFilter::new(&f.settings);
+        let t = Translator {
+            policy: &policy,
+            topics: &topics,
+            source: "A",
+            target: "B",
+        };
+        let mut syncs = OffsetSyncStore::new(true);
+        syncs.set_read_to_end();
+        for (topic, up, down) in [("orders", 100, 40), ("B.orders", 10, 7)] {
+            syncs.add(&OffsetSync {
+                topic: topic.into(),
+                partition: 0,
+                upstream_offset: up,
+                downstream_offset: down,
+            });
+        }
+        let mut store = CheckpointStore::default();
+        let group = offsets(&[
+            ("orders", 0, 150),
+            ("orders", 1, 5),
+            ("B.orders", 0, 10),
+            ("__consumer_offsets", 0, 1),
+        ]);
+        let cps = t.checkpoints("g", &group, &syncs, &store);
+        let got: Vec<(&str, i32, i64, i64)> = cps
+            .iter()
+            .map(|c| {
+                (
+                    c.topic.as_str(),
+                    c.partition,
+                    c.upstream_offset,
+                    c.downstream_offset,
+                )
+            })
+            .collect();
+        // orders-1 has no sync: no checkpoint; B.orders came from B: back to its own name.
+        assert_eq!(got, vec![("orders", 0, 10, 7), ("A.orders", 0, 150, 41)]);
+        assert!(cps.iter().all(|c| c.metadata == "m"));
+        for c in cps {
+            store.update(c);
+        }
+        assert!(
+            t.checkpoints("g", &group, &syncs, &store).is_empty(),
+            "repeats are not emitted"
+        );
+        let rewound = offsets(&[("orders", 0, 100)]);
+        assert_eq!(
+            t.checkpoints("g", &rewound, &syncs, &store)[0].downstream_offset,
+            40,
+            "a source rewind is followed"
+        );
+    }
+
+    #[test]
+    fn group_offsets_are_never_moved_backwards() {
+        let converted: BTreeMap<(String, i32), (i64, String)> = [
+            (("A.t".to_string(), 0), (10, String::new())),
+            (("A.t".to_string(), 1), (10, String::new())),
+            (("A.t".to_string(), 2), (10, String::new())),
+        ]
+        .into_iter()
+        .collect();
+        let target: BTreeMap<(String, i32), i64> =
+            [(("A.t".to_string(), 0), 12), (("A.t".to_string(), 1), 3)]
+                .into_iter()
+                .collect();
+        let sync = offsets_to_sync(&converted, &target);
+        assert_eq!(sync.keys().map(|(_, p)| *p).collect::<Vec<_>>(), vec![1, 2]);
+    }
+}

@@ -1,0 +1,460 @@
+//! MirrorCheckpointConnector at run time: finds the source's consumer groups, reads the offset
+//! syncs, writes checkpoints to `<source>.checkpoints.internal` on the target every
+//! `emit.checkpoints.interval.seconds`, and with `sync.group.offsets.enabled` commits the
+//! translated offsets to target groups that have no active members.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Side};
+use crate::kafka::admin::Admin;
+use crate::kafka::admin_ffi::{self, GroupOffset, GroupState};
+use crate::kafka::client::{create, LogContext};
+use crate::kafka::log::{ensure_compacted_topic, read_to_end};
+use crate::kafka::props::translate;
+use crate::metrics::{CheckpointLatency, Metrics};
+use crate::policy::{GroupFilter, ReplicationPolicy, TopicFilter};
+use crate::shutdown::stopped;
+
+use super::checkpoint::{offsets_to_sync, CheckpointStore, SourceOffset, Translator};
+use super::offset_sync_store::OffsetSyncStore;
+use super::wire::{Checkpoint, OffsetSync};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn join<E: std::fmt::Display>(e: Vec<E>) -> String {
+    e.iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Runs one flow's checkpoints until `stop`.
+pub async fn run(
+    flow: Arc<Flow>,
+    metrics: Metrics,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let Some(emit_every) = flow.settings.emit_checkpoints else {
+        return Ok(());
+    };
+    let mut backoff = Duration::from_secs(1);
+    let mut cp = loop {
+        tokio::select! {
+            r = Checkpointer::start(flow.clone(), &metrics) => match r {
+                Ok(cp) => break cp,
+                Err(e) => warn!(flow = %flow.name(), "MirrorCheckpointConnector cannot start: {e}; retrying in {backoff:?}"),
+            },
+            _ = stopped(&mut stop) => return Ok(()),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped(&mut stop) => return Ok(()),
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(60));
+    };
+    let ticker = |every: Option<Duration>, first: Duration| {
+        every.map(|p| {
+            let mut i = tokio::time::interval_at(tokio::time::Instant::now() + first, p);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        })
+    };
+    let s = &flow.settings;
+    let mut emit = ticker(Some(emit_every), emit_every);
+    let mut refresh = ticker(s.refresh_groups, Duration::ZERO);
+    let mut sync = ticker(
+        s.sync_group_offsets,
+        s.sync_group_offsets.unwrap_or_default(),
+    );
+    if s.refresh_groups.is_none() {
+        cp.refresh_groups().await;
+    }
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => return Ok(()),
+            _ = tick(&mut refresh) => cp.refresh_groups().await,
+            _ = tick(&mut emit) => cp.emit().await,
+            _ = tick(&mut sync) => cp.sync_group_offsets().await,
+        }
+    }
+}
+
+async fn tick(i: &mut Option<tokio::time::Interval>) {
+    match i {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads the offset-syncs topic into the translation index.
+struct SyncReader {
+    consumer: BaseConsumer<LogContext>,
+    store: OffsetSyncStore,
+}
+
+impl SyncReader {
+    /// Reads what has arrived since the last call (blocking; the first call reads to the end).
+    fn catch_up(mut self, topic: &str, timeout: Duration) -> Self {
+        let deadline = Instant::now() + timeout;
+        let high = self
+            .consumer
+            .fetch_watermarks(topic, 0, timeout)
+            .map(|(_, h)| h)
+            .unwrap_or(0);
+        loop {
+            let Some(m) = self.consumer.poll(Duration::from_millis(200)) else {
+                let pos = self
+                    .consumer
+                    .position()
+                    .ok()
+                    .and_then(|p| p.find_partition(topic, 0).map(|e| e.offset()));
+                let at_end = matches!(pos, Some(Offset::Offset(o)) if o >= high) || high == 0;
+                if at_end || Instant::now() > deadline {
+                    break;
+                }
+                continue;
+            };
+            match m {
+                Ok(m) => match OffsetSync::decode(
+                    m.key().unwrap_or_default(),
+                    m.payload().unwrap_or_default(),
+                ) {
+                    Ok(s) => self.store.add(&s),
+                    Err(e) => warn!(
+                        "skipping a malformed offset sync at offset {}: {e}",
+                        m.offset()
+                    ),
+                },
+                Err(e) => warn!("reading offset syncs: {e}"),
+            }
+        }
+        self.store.set_read_to_end();
+        self
+    }
+}
+
+struct Checkpointer {
+    flow: Arc<Flow>,
+    source: Admin,
+    target: Admin,
+    producer: FutureProducer<LogContext>,
+    syncs: Option<SyncReader>,
+    syncs_topic: String,
+    checkpoints_topic: String,
+    store: CheckpointStore,
+    groups: Vec<String>,
+    policy: ReplicationPolicy,
+    topic_filter: TopicFilter,
+    group_filter: GroupFilter,
+    latency: CheckpointLatency,
+}
+
+impl Checkpointer {
+    async fn start(flow: Arc<Flow>, metrics: &Metrics) -> Result<Self, String> {
+        let name = format!("{}|MirrorCheckpointConnector", flow.name());
+        let admin = |side: Side| -> Result<Admin, String> {
+            let (props, _) =
+                translate(&flow.client_props(side, ClientKind::Admin), &name).map_err(join)?;
+            let client = format!("{name}|checkpoint-{}-admin", side.as_str());
+            Admin::new(
+                &props,
+                flow.alias(side),
+                &client,
+                flow.settings.admin_timeout,
+            )
+            .map_err(|e| e.to_string())
+        };
+        let (source, target) = (admin(Side::Source)?, admin(Side::Target)?);
+        let policy = ReplicationPolicy::new(&flow.settings.policy);
+        let checkpoints_topic = policy.checkpoints_topic(&flow.source);
+        ensure_compacted_topic(
+            &target,
+            &checkpoints_topic,
+            1,
+            flow.settings.checkpoints_topic_replication_factor,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let (producer_props, _) =
+            translate(&flow.worker_client_props(ClientKind::Producer), &name).map_err(join)?;
+        let producer = create(
+            &producer_props,
+            &format!("{name}|producer"),
+            LogContext::new(&name),
+        )
+        .map_err(|e| e.to_string())?;
+
+        // Previous checkpoints: the monotonicity filter starts from them.
+        let (consumer_props, _) =
+            translate(&flow.worker_client_props(ClientKind::Consumer), &name).map_err(join)?;
+        let (topic, timeout, reader) = (
+            checkpoints_topic.clone(),
+            flow.settings.admin_timeout,
+            format!("{name}|checkpoints-reader"),
+        );
+        let loaded = tokio::task::spawn_blocking(move || {
+            read_to_end(&consumer_props, &reader, &topic, timeout)
+        })
+        .await
+        .expect("checkpoints reader");
+        let (store, keep_history) = match loaded {
+            Ok(records) => {
+                (
+                    CheckpointStore::from_checkpoints(records.iter().filter_map(|(k, v)| {
+                        Checkpoint::decode(k.as_deref()?, v.as_deref()?).ok()
+                    })),
+                    true,
+                )
+            }
+            Err(e) => {
+                warn!(flow = %flow.name(), "cannot read previous checkpoints ({e}); translating from the latest offset syncs only");
+                (CheckpointStore::default(), false)
+            }
+        };
+
+        let (side, other) = match flow.settings.offset_syncs_location {
+            OffsetSyncsLocation::Source => (Side::Source, &flow.target),
+            OffsetSyncsLocation::Target => (Side::Target, &flow.source),
+        };
+        let syncs_topic = policy.offset_syncs_topic(other);
+        let (mut props, _) =
+            translate(&flow.client_props(side, ClientKind::Consumer), &name).map_err(join)?;
+        props.set_default("group.id", format!("{}-mm2-checkpoints", flow.source));
+        props.set("enable.auto.commit", "false", false);
+        let consumer: BaseConsumer<LogContext> = create(
+            &props,
+            &format!("{name}|offset-syncs-{}-consumer", side.as_str()),
+            LogContext::new(&name),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&syncs_topic, 0, Offset::Beginning)
+            .map_err(|e| e.to_string())?;
+        consumer.assign(&tpl).map_err(|e| e.to_string())?;
+        let reader = SyncReader {
+            consumer,
+            store: OffsetSyncStore::new(keep_history),
+        };
+        let (topic, timeout) = (syncs_topic.clone(), flow.settings.admin_timeout);
+        let reader = tokio::task::spawn_blocking(move || reader.catch_up(&topic, timeout))
+            .await
+            .expect("syncs reader");
+        info!(flow = %flow.name(), "checkpointing consumer groups to `{checkpoints_topic}`");
+        Ok(Checkpointer {
+            latency: metrics.checkpoint.flow(&flow.source, &flow.target),
+            topic_filter: TopicFilter::new(&flow.settings),
+            group_filter: GroupFilter::new(&flow.settings),
+            flow,
+            source,
+            target,
+            producer,
+            syncs: Some(reader),
+            syncs_topic,
+            checkpoints_topic,
+            store,
+            groups: Vec::new(),
+            policy,
+        })
+    }
+
+    async fn group_offsets(
+        &self,
+        admin: &Admin,
+        group: &str,
+    ) -> Result<BTreeMap<(String, i32), GroupOffset>, String> {
+        admin_ffi::list_consumer_group_offsets(
+            admin.client(),
+            group,
+            self.flow.settings.admin_timeout,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    /// The source groups to checkpoint: allowed by `groups`/`groups.exclude`, with at least one
+    /// committed topic that is replicated.
+    async fn refresh_groups(&mut self) {
+        let listed = match admin_ffi::list_consumer_groups(
+            self.source.client(),
+            self.flow.settings.admin_timeout,
+        )
+        .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                return warn!(flow = %self.flow.name(), "listing consumer groups on {}: {e}", self.flow.source)
+            }
+        };
+        let mut groups = Vec::new();
+        for g in listed
+            .into_iter()
+            .filter(|g| self.group_filter.should_replicate_group(&g.group_id))
+        {
+            match self.group_offsets(&self.source, &g.group_id).await {
+                Ok(o)
+                    if o.keys()
+                        .any(|(t, _)| self.topic_filter.should_replicate_topic(t)) =>
+                {
+                    groups.push(g.group_id)
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(flow = %self.flow.name(), "listing offsets of group {}: {e}", g.group_id)
+                }
+            }
+        }
+        groups.sort();
+        if groups != self.groups {
+            info!(flow = %self.flow.name(), groups = groups.len(), "consumer groups to checkpoint changed");
+            self.groups = groups;
+        }
+    }
+
+    /// Translates every group's offsets and writes the checkpoints that move forward.
+    async fn emit(&mut self) {
+        if let Some(reader) = self.syncs.take() {
+            let (topic, timeout) = (self.syncs_topic.clone(), self.flow.settings.admin_timeout);
+            self.syncs = Some(
+                tokio::task::spawn_blocking(move || reader.catch_up(&topic, timeout))
+                    .await
+                    .expect("syncs reader"),
+            );
+        }
+        let Some(reader) = &self.syncs else { return };
+        let translator = Translator {
+            policy: &self.policy,
+            topics: &self.topic_filter,
+            source: &self.flow.source,
+            target: &self.flow.target,
+        };
+        let mut all = Vec::new();
+        for group in &self.groups {
+            let listed_at = now_ms();
+            let offsets = match self.group_offsets(&self.source, group).await {
+                Ok(o) => o,
+                Err(e) => {
+                    warn!(flow = %self.flow.name(), "listing offsets of group {group}: {e}");
+                    continue;
+                }
+            };
+            let offsets = offsets
+                .into_iter()
+                .map(|(tp, o)| {
+                    (
+                        tp,
+                        SourceOffset {
+                            offset: o.offset,
+                            metadata: o.metadata,
+                        },
+                    )
+                })
+                .collect();
+            all.extend(
+                translator
+                    .checkpoints(group, &offsets, &reader.store, &self.store)
+                    .into_iter()
+                    .map(|c| (c, listed_at)),
+            );
+        }
+        for (c, listed_at) in all {
+            let (key, value) = (c.record_key(), c.record_value());
+            let record = FutureRecord::to(&self.checkpoints_topic)
+                .partition(0)
+                .key(&key)
+                .payload(&value)
+                .timestamp(listed_at);
+            match self
+                .producer
+                .send(record, self.flow.settings.admin_timeout)
+                .await
+            {
+                Ok(_) => {
+                    self.latency
+                        .record(&c.group, &c.topic, c.partition, now_ms() - listed_at);
+                    self.store.update(c);
+                }
+                Err((e, _)) => warn!(flow = %self.flow.name(), "checkpoint not written: {e}"),
+            }
+        }
+    }
+
+    /// Commits the latest checkpoints to target groups that are empty (or do not exist yet);
+    /// an active group is never touched and no group is moved backwards.
+    async fn sync_group_offsets(&mut self) {
+        let groups = self.store.groups();
+        if groups.is_empty() {
+            return;
+        }
+        let timeout = self.flow.settings.admin_timeout;
+        let described = match admin_ffi::describe_consumer_groups(
+            self.target.client(),
+            &groups,
+            timeout,
+        )
+        .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                return warn!(flow = %self.flow.name(), "describing groups on {}: {e}", self.flow.target)
+            }
+        };
+        for d in described {
+            if !matches!(d.state, GroupState::Empty | GroupState::Dead) || d.members > 0 {
+                continue;
+            }
+            let target: BTreeMap<(String, i32), i64> = match self
+                .group_offsets(&self.target, &d.group_id)
+                .await
+            {
+                Ok(o) => o.into_iter().map(|(tp, o)| (tp, o.offset)).collect(),
+                Err(e) => {
+                    warn!(flow = %self.flow.name(), "listing offsets of group {} on {}: {e}", d.group_id, self.flow.target);
+                    continue;
+                }
+            };
+            let to_sync: BTreeMap<(String, i32), GroupOffset> =
+                offsets_to_sync(&self.store.group(&d.group_id), &target)
+                    .into_iter()
+                    .map(|(tp, (offset, metadata))| (tp, GroupOffset { offset, metadata }))
+                    .collect();
+            if to_sync.is_empty() {
+                continue;
+            }
+            match admin_ffi::alter_consumer_group_offsets(
+                self.target.client(),
+                &d.group_id,
+                &to_sync,
+                timeout,
+            )
+            .await
+            {
+                Ok(results) => {
+                    for ((t, p), r) in results {
+                        if let Err(e) = r {
+                            warn!(flow = %self.flow.name(), "group {} {t}-{p} not synced (likely consumers are using it): {e}", d.group_id);
+                        }
+                    }
+                }
+                Err(e) => {
+                    warn!(flow = %self.flow.name(), "syncing offsets of group {}: {e}", d.group_id)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! MirrorHeartbeatConnector: a one-partition compacted `heartbeats` topic on the target, and a
+//! heartbeat `{source, target, now}` every `emit.heartbeats.interval.seconds`. Heartbeat topics
+//! flow downstream with the data (`A.heartbeats` on B), which shows the replication topology.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::config::{ClientKind, Flow, Side};
+use crate::kafka::admin::Admin;
+use crate::kafka::client::{create, LogContext};
+use crate::kafka::log::ensure_compacted_topic;
+use crate::kafka::props::translate;
+use crate::policy::ReplicationPolicy;
+use crate::shutdown::stopped;
+
+use super::wire::Heartbeat;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn join<E: std::fmt::Display>(e: Vec<E>) -> String {
+    e.iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Runs one flow's heartbeats until `stop`.
+pub async fn run(flow: Arc<Flow>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+    let name = format!("{}|MirrorHeartbeatConnector", flow.name());
+    let (admin_props, _) =
+        translate(&flow.client_props(Side::Target, ClientKind::Admin), &name).map_err(join)?;
+    let admin = Admin::new(
+        &admin_props,
+        &flow.target,
+        &format!("{name}|heartbeats-target-admin"),
+        flow.settings.admin_timeout,
+    )
+    .map_err(|e| e.to_string())?;
+    let (producer_props, _) =
+        translate(&flow.worker_client_props(ClientKind::Producer), &name).map_err(join)?;
+    let producer: FutureProducer<LogContext> = create(
+        &producer_props,
+        &format!("{name}|producer"),
+        LogContext::new(&name),
+    )
+    .map_err(|e| e.to_string())?;
+    let topic = ReplicationPolicy::new(&flow.settings.policy)
+        .heartbeats_topic()
+        .to_string();
+    let rf = flow.settings.heartbeats_topic_replication_factor;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        tokio::select! {
+            r = ensure_compacted_topic(&admin, &topic, 1, rf) => match r {
+                Ok(()) => break,
+                Err(e) => warn!(flow = %flow.name(), "cannot create `{topic}`: {e}; retrying in {backoff:?}"),
+            },
+            _ = stopped(&mut stop) => return Ok(()),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped(&mut stop) => return Ok(()),
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(60));
+    }
+    let Some(interval) = flow.settings.emit_heartbeats else {
+        stopped(&mut stop).await;
+        return Ok(());
+    };
+    info!(flow = %flow.name(), "emitting heartbeats to `{topic}` every {interval:?}");
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped(&mut stop) => return Ok(()),
+        }
+        let now = now_ms();
+        let h = Heartbeat {
+            source_cluster_alias: flow.source.clone(),
+            target_cluster_alias: flow.target.clone(),
+            timestamp: now,
+        };
+        let (key, value) = (h.record_key(), h.record_value());
+        let record = FutureRecord::to(&topic)
+            .partition(0)
+            .key(&key)
+            .payload(&value)
+            .timestamp(now);
+        tokio::select! {
+            r = producer.send(record, interval) => if let Err((e, _)) = r {
+                warn!(flow = %flow.name(), "heartbeat not written: {e}");
+            },
+            _ = stopped(&mut stop) => return Ok(()),
+        }
+    }
+}

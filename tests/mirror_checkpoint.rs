@@ -1,0 +1,173 @@
+//! MirrorCheckpoint and MirrorHeartbeat against the two test brokers: a group's progress on the
+//! source becomes a checkpoint on the target that a consumer can resume from without missing
+//! anything, group offsets are synced to the target, and heartbeats flow both ways.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use mm2::mirror::wire::{Checkpoint, Heartbeat};
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+/// Commits `offset` for `group` on `topic` partition 0, as a consumer that stopped there would.
+fn commit(bootstrap: &str, group: &str, topic: &str, offset: i64) {
+    let c: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Offset(offset))
+        .unwrap();
+    c.commit(&tpl, CommitMode::Sync).expect("commit");
+}
+
+fn committed(bootstrap: &str, group: &str, topic: &str) -> Option<i64> {
+    let c: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, 0);
+    let got = c.committed_offsets(tpl, Duration::from_secs(5)).ok()?;
+    match got.find_partition(topic, 0)?.offset() {
+        Offset::Offset(o) => Some(o),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumers_fail_over_from_checkpoints_without_missing_records() {
+    let (a, b) = aliases();
+    let topic = unique("ckpt");
+    let group = unique("app");
+    create_topic(&source_bootstrap(), &topic, 1).await;
+    let sent = sample_records(300, 1);
+    produce(&source_bootstrap(), &topic, &sent).await;
+    let consumed = 295;
+    commit(&source_bootstrap(), &group, &topic, consumed);
+
+    let extra = format!(
+        "{a}->{b}.topics = {topic}\n{a}->{b}.groups = {group}\noffset.lag.max = 10\n\
+         emit.checkpoints.interval.seconds = 1\nrefresh.groups.interval.seconds = 1\n\
+         sync.group.offsets.enabled = true\nsync.group.offsets.interval.seconds = 1\n"
+    );
+    let mm2 = Mm2::start(&flow_config(&a, &b, &extra)).await;
+    let remote = format!("{a}.{topic}");
+    read_exactly(
+        &target_bootstrap(),
+        &remote,
+        1,
+        300,
+        Duration::from_secs(60),
+    );
+
+    // The checkpoints of the group, as Java's RemoteClusterUtils reads them (the last one wins).
+    // Early ones may be coarse while offset syncs are still arriving; they converge to within
+    // offset.lag.max + 1 records, never past what the group consumed, never moving backwards.
+    let checkpoints_topic = format!("{a}.checkpoints.internal");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let checkpoint = loop {
+        let ours: Vec<Checkpoint> = read_raw(&target_bootstrap(), &checkpoints_topic, 0)
+            .into_iter()
+            .filter_map(|(k, v)| Checkpoint::decode(&k?, &v?).ok())
+            .filter(|c| c.group == group)
+            .collect();
+        for pair in ours.windows(2) {
+            assert!(
+                pair[1].downstream_offset >= pair[0].downstream_offset,
+                "moved backwards: {ours:?}"
+            );
+        }
+        for c in &ours {
+            assert_eq!(
+                (c.topic.as_str(), c.partition, c.upstream_offset),
+                (remote.as_str(), 0, consumed)
+            );
+            assert!(
+                c.downstream_offset <= consumed,
+                "past what the group consumed: {c:?}"
+            );
+        }
+        match ours.last() {
+            Some(c) if consumed - c.downstream_offset <= 11 => break c.clone(),
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no precise checkpoint for {group}: {ours:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let d = checkpoint.downstream_offset;
+
+    // A consumer of the remote topic starting at the checkpoint misses nothing.
+    let resumed = read(
+        &target_bootstrap(),
+        &remote,
+        1,
+        300,
+        Duration::from_secs(10),
+    );
+    let from_checkpoint: Vec<&Rec> = resumed.iter().skip(d as usize).collect();
+    let not_yet_consumed: Vec<&Rec> = sent.iter().skip(consumed as usize).collect();
+    assert!(
+        from_checkpoint.ends_with(&not_yet_consumed),
+        "records after the checkpoint"
+    );
+
+    // With sync.group.offsets.enabled the group has the translated offset on the target.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while committed(&target_bootstrap(), &group, &remote) != Some(d) {
+        assert!(
+            Instant::now() < deadline,
+            "group offset not synced to the target"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    mm2.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_flow_both_ways_in_active_active() {
+    let (x, y) = aliases();
+    let topic = unique("hb");
+    let config = format!(
+        "{}{y}->{x}.enabled = true\ntopics = {topic}\nemit.heartbeats.enabled = true\n\
+         emit.heartbeats.interval.seconds = 1\nrefresh.topics.interval.seconds = 1\n",
+        flow_config(&x, &y, "")
+    );
+    let mm2 = Mm2::start(&config).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (bootstrap, source, target) in [(target_bootstrap(), &x, &y), (source_bootstrap(), &y, &x)]
+    {
+        // Emitted: heartbeats on each target from the other cluster.
+        loop {
+            let found = read_raw(&bootstrap, "heartbeats", 0)
+                .into_iter()
+                .filter_map(|(k, v)| Heartbeat::decode(&k?, &v?).ok())
+                .any(|h| &h.source_cluster_alias == source && &h.target_cluster_alias == target);
+            if found {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no heartbeat {source}->{target}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        // Replicated: the other cluster's heartbeats topic arrives as `<source>.heartbeats`,
+        // although `topics` does not include it; never `<target>.<source>.heartbeats`.
+        let remote = format!("{source}.heartbeats");
+        wait_for(Duration::from_secs(60), || {
+            topics(&bootstrap).contains_key(&remote)
+        });
+        let looped = format!("{target}.{source}.heartbeats");
+        assert!(
+            !topics(&bootstrap).contains_key(&looped),
+            "{looped} must never exist"
+        );
+    }
+    mm2.stop().await;
+}

@@ -9,9 +9,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-use crate::cli::ConfigArgs;
+use crate::cli::{ConfigArgs, TopologyArgs, TranslateArgs};
 use crate::config::{self, ConfigErrors, Environment, Mm2Config, Props, Warning};
 use crate::connect::herder;
+use crate::failover::{self, ToolError};
 use crate::kafka::props::translate;
 use crate::kafka::validate::check_clients;
 use crate::metrics::Metrics;
@@ -170,4 +171,59 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
         metrics,
         http,
     })
+}
+
+fn tool_runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))
+}
+
+fn tool_error(e: ToolError) -> AppError {
+    match e {
+        ToolError::Usage(m) => AppError::Config(ConfigErrors(vec![config::ConfigError::Invalid {
+            key: "arguments".into(),
+            origin: config::Origin::Unset,
+            message: m,
+        }])),
+        ToolError::Kafka(m) => AppError::Runtime(m),
+    }
+}
+
+/// `offsets translate`.
+pub fn translate_offsets(args: &TranslateArgs) -> Result<(), AppError> {
+    let config_args = ConfigArgs {
+        config: Some(args.config.clone()),
+        clusters: Vec::new(),
+    };
+    let (cfg, _) = load(&config_args, &Environment::Process)?;
+    let rt = tool_runtime()?;
+    let r = rt.block_on(failover::translate_offsets(
+        &cfg,
+        &args.source,
+        &args.target,
+        &args.group,
+        args.apply,
+        &mut std::io::stdout(),
+    ));
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    r.map_err(tool_error)
+}
+
+/// `topology`.
+pub fn topology(args: &TopologyArgs) -> Result<(), AppError> {
+    let config_args = ConfigArgs {
+        config: Some(args.config.clone()),
+        clusters: Vec::new(),
+    };
+    let (cfg, _) = load(&config_args, &Environment::Process)?;
+    let rt = tool_runtime()?;
+    let r = rt.block_on(failover::topology(
+        &cfg,
+        &args.cluster,
+        &mut std::io::stdout(),
+    ));
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    r.map_err(tool_error)
 }

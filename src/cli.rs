@@ -24,6 +24,47 @@ pub struct Cli {
 pub enum Command {
     /// Check mm2.properties and print the resolved flows, with secrets hidden.
     Validate(ConfigArgs),
+    /// Consumer-group offsets for failover.
+    #[command(subcommand)]
+    Offsets(OffsetsCommand),
+    /// Print the clusters upstream of a cluster and their replication hops, from heartbeat topics.
+    Topology(TopologyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OffsetsCommand {
+    /// Print a group's offsets on the target, translated from the source's checkpoints
+    /// (RemoteClusterUtils.translateOffsets); `--apply` commits them if the group is inactive.
+    Translate(TranslateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TranslateArgs {
+    /// The mm2.properties file.
+    #[arg(value_name = "mm2.properties")]
+    pub config: PathBuf,
+    /// The cluster the group consumed from.
+    #[arg(long)]
+    pub source: String,
+    /// The cluster to fail over to.
+    #[arg(long)]
+    pub target: String,
+    /// The consumer group.
+    #[arg(long)]
+    pub group: String,
+    /// Commit the translated offsets to the group on the target (only if it has no members).
+    #[arg(long)]
+    pub apply: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TopologyArgs {
+    /// The mm2.properties file.
+    #[arg(value_name = "mm2.properties")]
+    pub config: PathBuf,
+    /// The cluster to look from.
+    #[arg(long)]
+    pub cluster: String,
 }
 
 /// The configuration file and the target clusters this process serves.

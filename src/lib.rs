@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod connect;
+pub mod failover;
 pub mod kafka;
 pub mod metrics;
 pub mod mirror;

@@ -6,13 +6,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use mm2::app::{self, AppError};
-use mm2::cli::{Cli, Command};
+use mm2::cli::{Cli, Command, OffsetsCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     mm2::telemetry::init();
     let result = match cli.command {
         Some(Command::Validate(args)) => app::validate(&args, &mut std::io::stdout()),
+        Some(Command::Offsets(OffsetsCommand::Translate(args))) => app::translate_offsets(&args),
+        Some(Command::Topology(args)) => app::topology(&args),
         None => app::run(&cli.run),
     };
     match result {

@@ -155,6 +155,34 @@ impl ReplicationPolicy {
     }
 }
 
+/// `MirrorClient.upstreamClusters`/`replicationHops`: the clusters upstream of the cluster
+/// holding `topics`, each with its fewest hops, read from the names of heartbeat topics
+/// (`C.A.heartbeats` means A → C → here: C is 1 hop away, A is 2).
+pub fn upstream_hops<'a>(
+    policy: &ReplicationPolicy,
+    topics: impl IntoIterator<Item = &'a str>,
+) -> std::collections::BTreeMap<String, u32> {
+    let mut hops = std::collections::BTreeMap::new();
+    for topic in topics.into_iter().filter(|t| policy.is_heartbeats_topic(t)) {
+        let mut t = topic.to_string();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut n = 0;
+        while let Some(source) = policy.topic_source(&t) {
+            n += 1;
+            if !seen.insert(source.clone()) {
+                break; // a cycle in the name: stop, as Java's guard does
+            }
+            let best = hops.entry(source).or_insert(n);
+            *best = (*best).min(n);
+            match policy.upstream_topic(&t) {
+                Some(up) if up != t => t = up,
+                _ => break,
+            }
+        }
+    }
+    hops
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +252,26 @@ mod tests {
         assert!(p.is_cycle("C.B.orders", "B"));
         assert!(!p.is_cycle("C.orders", "B"));
         assert!(!p.is_cycle("orders", "B"));
+    }
+
+    #[test]
+    fn topology_from_heartbeat_topic_names() {
+        let p = default();
+        let hops = upstream_hops(
+            &p,
+            [
+                "heartbeats",
+                "A.heartbeats",
+                "C.A.heartbeats",
+                "C.heartbeats",
+                "orders",
+                "D.orders",
+            ],
+        );
+        let got: Vec<(&str, u32)> = hops.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(got, vec![("A", 1), ("C", 1)]);
+        let hops = upstream_hops(&p, ["C.A.heartbeats"]);
+        assert_eq!(hops.get("A"), Some(&2));
     }
 
     #[test]

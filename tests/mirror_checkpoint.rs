@@ -54,7 +54,8 @@ async fn consumers_fail_over_from_checkpoints_without_missing_records() {
     let extra = format!(
         "{a}->{b}.topics = {topic}\n{a}->{b}.groups = {group}\noffset.lag.max = 10\n\
          emit.checkpoints.interval.seconds = 1\nrefresh.groups.interval.seconds = 1\n\
-         sync.group.offsets.enabled = true\nsync.group.offsets.interval.seconds = 1\n"
+         sync.group.offsets.enabled = true\nsync.group.offsets.interval.seconds = 1\n\
+         listeners = http://127.0.0.1:0\n"
     );
     let mm2 = Mm2::start(&flow_config(&a, &b, &extra)).await;
     let remote = format!("{a}.{topic}");
@@ -119,6 +120,11 @@ async fn consumers_fail_over_from_checkpoints_without_missing_records() {
         from_checkpoint.ends_with(&not_yet_consumed),
         "records after the checkpoint"
     );
+
+    // checkpoint-latency-ms, labelled as Java's MBean is.
+    let (_, body) = http_get(mm2.http[0], "/metrics");
+    let series = format!("kafka_connect_mirror_checkpoint_connector_checkpoint_latency_ms_max{{group=\"{group}\",partition=\"0\",source=\"{a}\",target=\"{b}\",topic=\"{remote}\"}}");
+    assert!(body.contains(&series), "no `{series}` in:\n{body}");
 
     // With sync.group.offsets.enabled the group has the translated offset on the target.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -373,6 +373,11 @@ fn latency(a: &str, b: &str, rate: u64, secs: u64, partitions: i32) {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs bench targets too, without `--bench`: only build there.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("replicate: a benchmark; run it with scripts/bench.sh");
+        return;
+    }
     let (a, b) = (env("TEST_SOURCE_BOOTSTRAP"), env("TEST_TARGET_BOOTSTRAP"));
     let number = |name: &str, default: u64| {
         std::env::var(name)

@@ -3,7 +3,6 @@
 //! runs the MirrorSourceConnector, and (re)starts its tasks whenever the assignment changes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -13,6 +12,7 @@ use crate::kafka::admin::Admin;
 use crate::kafka::log::{ensure_compacted_topic, read_to_end};
 use crate::kafka::props::translate;
 use crate::metrics::Metrics;
+use crate::mirror::scheduler::retry;
 use crate::mirror::source_connector::{Assignment, SourceConnector};
 use crate::mirror::source_task::{self, SourceTaskSpec, TaskDeps};
 use crate::mirror::{checkpoint_task, heartbeat};
@@ -116,51 +116,35 @@ async fn prepare(
     )
     .map_err(|e| setup_err(flow, e))?;
     let w = &flow.worker_settings;
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        let attempt = async {
-            ensure_compacted_topic(
-                &admin,
-                &w.offset_storage_topic,
-                w.offset_storage_partitions,
-                w.offset_storage_replication_factor,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            let (props, topic, name) = (
-                consumer_props.clone(),
-                w.offset_storage_topic.clone(),
-                format!("{}|offsets-reader", flow.name()),
-            );
-            let timeout = flow.settings.admin_timeout;
-            let records =
-                tokio::task::spawn_blocking(move || read_to_end(&props, &name, &topic, timeout))
-                    .await
-                    .expect("offsets reader")
-                    .map_err(|e| e.to_string())?;
-            Ok::<_, String>(OffsetStore::from_records(
-                records.iter().map(|(k, v)| (k.as_deref(), v.as_deref())),
-            ))
-        };
-        let attempt = tokio::select! {
-            r = attempt => r,
-            _ = crate::shutdown::stopped(stop) => return Ok(None),
-        };
-        match attempt {
-            Ok(store) => {
-                info!(flow = %flow.name(), offsets = store.len(), topic = %w.offset_storage_topic, "loaded stored source offsets");
-                return Ok(Some(Arc::new(store)));
-            }
-            Err(e) => {
-                warn!(flow = %flow.name(), "cannot prepare the worker on {}: {e}; retrying in {backoff:?}", flow.target)
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = crate::shutdown::stopped(stop) => return Ok(None),
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(60));
-    }
+    let attempt = || async {
+        ensure_compacted_topic(
+            &admin,
+            &w.offset_storage_topic,
+            w.offset_storage_partitions,
+            w.offset_storage_replication_factor,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let (props, topic) = (consumer_props.clone(), w.offset_storage_topic.clone());
+        let (name, timeout) = (
+            format!("{}|offsets-reader", flow.name()),
+            flow.settings.admin_timeout,
+        );
+        let records =
+            tokio::task::spawn_blocking(move || read_to_end(&props, &name, &topic, timeout))
+                .await
+                .expect("offsets reader")
+                .map_err(|e| e.to_string())?;
+        Ok::<_, String>(OffsetStore::from_records(
+            records.iter().map(|(k, v)| (k.as_deref(), v.as_deref())),
+        ))
+    };
+    let what = format!("cannot prepare the worker on {}", flow.target);
+    let Some(store) = retry(&flow.name(), &what, stop, attempt).await else {
+        return Ok(None);
+    };
+    info!(flow = %flow.name(), offsets = store.len(), topic = %w.offset_storage_topic, "loaded stored source offsets");
+    Ok(Some(Arc::new(store)))
 }
 
 fn start_tasks(

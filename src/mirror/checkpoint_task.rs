@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -26,21 +26,8 @@ use crate::shutdown::stopped;
 
 use super::checkpoint::{offsets_to_sync, CheckpointStore, SourceOffset, Translator};
 use super::offset_sync_store::OffsetSyncStore;
+use super::scheduler::{every, join_errors, now_ms, retry, tick};
 use super::wire::{Checkpoint, OffsetSync};
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-fn join<E: std::fmt::Display>(e: Vec<E>) -> String {
-    e.iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
 
 /// Runs one flow's checkpoints until `stop`.
 pub async fn run(
@@ -51,32 +38,20 @@ pub async fn run(
     let Some(emit_every) = flow.settings.emit_checkpoints else {
         return Ok(());
     };
-    let mut backoff = Duration::from_secs(1);
-    let mut cp = loop {
-        tokio::select! {
-            r = Checkpointer::start(flow.clone(), &metrics) => match r {
-                Ok(cp) => break cp,
-                Err(e) => warn!(flow = %flow.name(), "MirrorCheckpointConnector cannot start: {e}; retrying in {backoff:?}"),
-            },
-            _ = stopped(&mut stop) => return Ok(()),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = stopped(&mut stop) => return Ok(()),
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(60));
-    };
-    let ticker = |every: Option<Duration>, first: Duration| {
-        every.map(|p| {
-            let mut i = tokio::time::interval_at(tokio::time::Instant::now() + first, p);
-            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            i
-        })
+    let started = retry(
+        &flow.name(),
+        "MirrorCheckpointConnector cannot start",
+        &mut stop,
+        || Checkpointer::start(flow.clone(), &metrics),
+    )
+    .await;
+    let Some(mut cp) = started else {
+        return Ok(());
     };
     let s = &flow.settings;
-    let mut emit = ticker(Some(emit_every), emit_every);
-    let mut refresh = ticker(s.refresh_groups, Duration::ZERO);
-    let mut sync = ticker(
+    let mut emit = every(Some(emit_every), emit_every);
+    let mut refresh = every(s.refresh_groups, Duration::ZERO);
+    let mut sync = every(
         s.sync_group_offsets,
         s.sync_group_offsets.unwrap_or_default(),
     );
@@ -90,15 +65,6 @@ pub async fn run(
             _ = tick(&mut emit) => cp.emit().await,
             _ = tick(&mut sync) => cp.sync_group_offsets().await,
         }
-    }
-}
-
-async fn tick(i: &mut Option<tokio::time::Interval>) {
-    match i {
-        Some(i) => {
-            i.tick().await;
-        }
-        None => std::future::pending().await,
     }
 }
 
@@ -169,8 +135,8 @@ impl Checkpointer {
     async fn start(flow: Arc<Flow>, metrics: &Metrics) -> Result<Self, String> {
         let name = format!("{}|MirrorCheckpointConnector", flow.name());
         let admin = |side: Side| -> Result<Admin, String> {
-            let (props, _) =
-                translate(&flow.client_props(side, ClientKind::Admin), &name).map_err(join)?;
+            let (props, _) = translate(&flow.client_props(side, ClientKind::Admin), &name)
+                .map_err(|e| join_errors(&e))?;
             let client = format!("{name}|checkpoint-{}-admin", side.as_str());
             Admin::new(
                 &props,
@@ -191,8 +157,8 @@ impl Checkpointer {
         )
         .await
         .map_err(|e| e.to_string())?;
-        let (producer_props, _) =
-            translate(&flow.worker_client_props(ClientKind::Producer), &name).map_err(join)?;
+        let (producer_props, _) = translate(&flow.worker_client_props(ClientKind::Producer), &name)
+            .map_err(|e| join_errors(&e))?;
         let producer = create(
             &producer_props,
             &format!("{name}|producer"),
@@ -201,8 +167,8 @@ impl Checkpointer {
         .map_err(|e| e.to_string())?;
 
         // Previous checkpoints: the monotonicity filter starts from them.
-        let (consumer_props, _) =
-            translate(&flow.worker_client_props(ClientKind::Consumer), &name).map_err(join)?;
+        let (consumer_props, _) = translate(&flow.worker_client_props(ClientKind::Consumer), &name)
+            .map_err(|e| join_errors(&e))?;
         let (topic, timeout, reader) = (
             checkpoints_topic.clone(),
             flow.settings.admin_timeout,
@@ -233,8 +199,8 @@ impl Checkpointer {
             OffsetSyncsLocation::Target => (Side::Target, &flow.source),
         };
         let syncs_topic = policy.offset_syncs_topic(other);
-        let (mut props, _) =
-            translate(&flow.client_props(side, ClientKind::Consumer), &name).map_err(join)?;
+        let (mut props, _) = translate(&flow.client_props(side, ClientKind::Consumer), &name)
+            .map_err(|e| join_errors(&e))?;
         props.set_default("group.id", format!("{}-mm2-checkpoints", flow.source));
         props.set("enable.auto.commit", "false", false);
         let consumer: BaseConsumer<LogContext> = create(

@@ -3,7 +3,6 @@
 //! flow downstream with the data (`A.heartbeats` on B), which shows the replication topology.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::watch;
@@ -17,27 +16,14 @@ use crate::kafka::props::translate;
 use crate::policy::ReplicationPolicy;
 use crate::shutdown::stopped;
 
+use super::scheduler::{join_errors, now_ms, retry};
 use super::wire::Heartbeat;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-fn join<E: std::fmt::Display>(e: Vec<E>) -> String {
-    e.iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
 
 /// Runs one flow's heartbeats until `stop`.
 pub async fn run(flow: Arc<Flow>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
     let name = format!("{}|MirrorHeartbeatConnector", flow.name());
-    let (admin_props, _) =
-        translate(&flow.client_props(Side::Target, ClientKind::Admin), &name).map_err(join)?;
+    let (admin_props, _) = translate(&flow.client_props(Side::Target, ClientKind::Admin), &name)
+        .map_err(|e| join_errors(&e))?;
     let admin = Admin::new(
         &admin_props,
         &flow.target,
@@ -45,8 +31,8 @@ pub async fn run(flow: Arc<Flow>, mut stop: watch::Receiver<bool>) -> Result<(),
         flow.settings.admin_timeout,
     )
     .map_err(|e| e.to_string())?;
-    let (producer_props, _) =
-        translate(&flow.worker_client_props(ClientKind::Producer), &name).map_err(join)?;
+    let (producer_props, _) = translate(&flow.worker_client_props(ClientKind::Producer), &name)
+        .map_err(|e| join_errors(&e))?;
     let producer: FutureProducer<LogContext> = create(
         &producer_props,
         &format!("{name}|producer"),
@@ -57,20 +43,15 @@ pub async fn run(flow: Arc<Flow>, mut stop: watch::Receiver<bool>) -> Result<(),
         .heartbeats_topic()
         .to_string();
     let rf = flow.settings.heartbeats_topic_replication_factor;
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        tokio::select! {
-            r = ensure_compacted_topic(&admin, &topic, 1, rf) => match r {
-                Ok(()) => break,
-                Err(e) => warn!(flow = %flow.name(), "cannot create `{topic}`: {e}; retrying in {backoff:?}"),
-            },
-            _ = stopped(&mut stop) => return Ok(()),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = stopped(&mut stop) => return Ok(()),
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(60));
+    let created = retry(
+        &flow.name(),
+        &format!("cannot create `{topic}`"),
+        &mut stop,
+        || ensure_compacted_topic(&admin, &topic, 1, rf),
+    )
+    .await;
+    if created.is_none() {
+        return Ok(());
     }
     let Some(interval) = flow.settings.emit_heartbeats else {
         stopped(&mut stop).await;

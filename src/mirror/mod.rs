@@ -6,6 +6,7 @@ pub mod checkpoint_task;
 pub mod heartbeat;
 pub mod offset_sync;
 pub mod offset_sync_store;
+pub mod scheduler;
 pub mod source_connector;
 pub mod source_task;
 pub mod topic_sync;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tracing::{info, warn};
 
 use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Side};
@@ -16,6 +15,7 @@ use crate::kafka::admin_ffi::TopicConfigChanges;
 use crate::kafka::log::ensure_compacted_topic;
 use crate::kafka::props::translate;
 
+use super::scheduler::{every, retry, tick};
 use super::topic_sync::{assign_tasks, TopicSelector};
 
 /// The partitions of each task.
@@ -63,23 +63,6 @@ fn admin(flow: &Flow, side: Side) -> Result<Admin, ConnectorError> {
     )?)
 }
 
-fn every(period: Option<Duration>, first: Duration) -> Option<tokio::time::Interval> {
-    period.map(|p| {
-        let mut i = interval_at(Instant::now() + first, p);
-        i.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        i
-    })
-}
-
-async fn tick(i: &mut Option<tokio::time::Interval>) {
-    match i {
-        Some(i) => {
-            i.tick().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
 impl SourceConnector<Admin> {
     pub fn new(flow: Arc<Flow>) -> Result<Self, ConnectorError> {
         let (source, target) = (admin(&flow, Side::Source)?, admin(&flow, Side::Target)?);
@@ -101,24 +84,14 @@ impl<A: TopicAdmin> SourceConnector<A> {
     /// Runs until `stop` turns true, publishing task assignments on `tasks`.
     pub async fn run(mut self, tasks: watch::Sender<Assignment>, mut stop: watch::Receiver<bool>) {
         let name = self.flow.name();
-        let mut backoff = Duration::from_secs(1);
-        let mut known = loop {
-            let started = tokio::select! {
-                r = self.start() => r,
-                _ = crate::shutdown::stopped(&mut stop) => return,
-            };
-            match started {
-                Ok(k) => break k,
-                Err(e) => {
-                    warn!(flow = %name, "MirrorSourceConnector cannot start: {e}; retrying in {backoff:?}")
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                _ = crate::shutdown::stopped(&mut stop) => return,
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(60));
-        };
+        let started = retry(
+            &name,
+            "MirrorSourceConnector cannot start",
+            &mut stop,
+            || self.start(),
+        )
+        .await;
+        let Some(mut known) = started else { return };
         let _ = tasks.send(self.assignment(&known));
         let s = &self.flow.settings;
         let mut refresh = every(s.refresh_topics, s.refresh_topics.unwrap_or_default());

@@ -14,7 +14,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -32,6 +32,7 @@ use crate::metrics::{PartitionMetrics, SourceMetrics};
 use crate::policy::ReplicationPolicy;
 
 use super::offset_sync::OffsetSyncWriter;
+use super::scheduler::now_ms;
 use super::wire::OffsetSyncRef;
 
 /// The connector name under which offsets are stored, as in Java.
@@ -181,13 +182,6 @@ struct Slot {
     expect_first: Option<i64>,
     failed: bool,
     metrics: PartitionMetrics,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn client_props(props: &crate::config::Props, label: &str) -> Result<ClientProps, TaskError> {

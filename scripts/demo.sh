@@ -9,21 +9,20 @@ install_build_deps
 cargo build --release --locked --bin connect-mirror-maker
 start_brokers
 
-"$TANSU" topic create orders --broker "tcp://$BOOTSTRAP_A" --partitions 3 >/dev/null
+RUST_LOG=error "$TANSU" topic create orders --broker "tcp://$BOOTSTRAP_A" --partitions 3 >/dev/null
 for i in 1 2 3 4 5; do
   printf '{"key": "order-%s", "value": {"id": %s, "item": "book"}}\n' "$i" "$i"
-done | "$TANSU" cat produce orders --broker "tcp://$BOOTSTRAP_A" >/dev/null
+done | RUST_LOG=error "$TANSU" cat produce orders --broker "tcp://$BOOTSTRAP_A" >/dev/null
 log "wrote 5 records to orders on A"
 
 export MM2_A_BOOTSTRAP_SERVERS="$BOOTSTRAP_A" MM2_B_BOOTSTRAP_SERVERS="$BOOTSTRAP_B"
 export MM2_LISTENERS="http://127.0.0.1:${DEMO_PORT:-8083}"
-export RUST_LOG="${RUST_LOG:-info}"
-target/release/connect-mirror-maker mm2.properties.example &
+RUST_LOG="${RUST_LOG:-info}" target/release/connect-mirror-maker mm2.properties.example &
 MM2_PID=$!
 trap 'kill -TERM $MM2_PID 2>/dev/null; wait $MM2_PID; stop_brokers' EXIT
 
 for _ in $(seq 1 60); do
-  out="$(timeout 3 "$TANSU" cat consume A.orders --broker "tcp://$BOOTSTRAP_B" 2>/dev/null || true)"
+  out="$(RUST_LOG=error timeout 3 "$TANSU" cat consume A.orders --broker "tcp://$BOOTSTRAP_B" 2>/dev/null || true)"
   if [ "$(grep -o '"key"' <<<"$out" | wc -l)" -ge 5 ]; then break; fi
   sleep 1
 done

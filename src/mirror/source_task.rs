@@ -410,7 +410,7 @@ impl Task {
             if offset > expected {
                 warn!(
                     topic = %slot.source.topic, partition = slot.source.partition,
-                    "source offsets {expected}..{} were deleted (retention?) before they were replicated", offset - 1
+                    "resuming at offset {offset}, not {expected}: offsets {expected}..{} are gone from the source (retention, compaction or transaction markers)", offset - 1
                 );
             }
         }
@@ -434,6 +434,11 @@ impl Task {
             match self.producer.send(record) {
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    // The target is slow or down: wait for acknowledgements, but give way to a
+                    // stop; this record was never sent, so it is read again next time.
+                    if self.deps.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
                     record = r;
                     self.producer.poll(Duration::from_millis(10));
                     self.drain_acks();

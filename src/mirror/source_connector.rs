@@ -289,6 +289,7 @@ mod tests {
     use crate::kafka::admin_ffi::{
         AclBinding, AclOperation, AclPatternType, AclPermission, AclResourceType, AlterKind,
     };
+    use crate::mirror::topic_sync::tests::entry;
 
     #[derive(Default)]
     struct Fake {
@@ -383,17 +384,6 @@ mod tests {
             source,
             target,
         )
-    }
-
-    fn entry(name: &str, value: &str, is_default: bool) -> ConfigEntry {
-        ConfigEntry {
-            name: name.into(),
-            value: Some(value.into()),
-            is_default,
-            is_read_only: false,
-            is_sensitive: false,
-            is_static_broker: false,
-        }
     }
 
     #[tokio::test]

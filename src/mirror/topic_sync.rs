@@ -131,7 +131,7 @@ pub fn assign_tasks(partitions: &[(String, i32)], max_tasks: usize) -> Vec<Vec<(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{self, Environment, Properties};
 
@@ -147,7 +147,8 @@ mod tests {
         TopicSelector::new(&f.settings, "A", "B")
     }
 
-    fn entry(name: &str, value: &str, is_default: bool) -> ConfigEntry {
+    /// A topic config entry as a broker describes it.
+    pub(crate) fn entry(name: &str, value: &str, is_default: bool) -> ConfigEntry {
         ConfigEntry {
             name: name.into(),
             value: Some(value.into()),

@@ -385,7 +385,14 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    run(1024, number("BENCH_MB", 1024), &a, &b);
-    run(100, number("BENCH_SMALL_MB", 128), &a, &b);
-    latency(&a, &b, number("BENCH_LATENCY_RATE", 1000), 20, 1);
+    // A size or rate of 0 skips that part.
+    for (size, mb) in [(1024, number("BENCH_MB", 1024)), (100, number("BENCH_SMALL_MB", 128))] {
+        if mb > 0 {
+            run(size, mb, &a, &b);
+        }
+    }
+    let rate = number("BENCH_LATENCY_RATE", 1000);
+    if rate > 0 {
+        latency(&a, &b, rate, 20, 1);
+    }
 }

@@ -386,7 +386,10 @@ fn main() {
             .unwrap_or(default)
     };
     // A size or rate of 0 skips that part.
-    for (size, mb) in [(1024, number("BENCH_MB", 1024)), (100, number("BENCH_SMALL_MB", 128))] {
+    for (size, mb) in [
+        (1024, number("BENCH_MB", 1024)),
+        (100, number("BENCH_SMALL_MB", 128)),
+    ] {
         if mb > 0 {
             run(size, mb, &a, &b);
         }

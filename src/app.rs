@@ -24,6 +24,9 @@ pub enum AppError {
     /// A bad configuration: exit status 2.
     #[error("{0}")]
     Config(#[from] ConfigErrors),
+    /// Bad arguments to a command: exit status 2.
+    #[error("{0}")]
+    Usage(String),
     /// A failure while running.
     #[error("{0}")]
     Runtime(String),
@@ -182,11 +185,7 @@ fn tool_runtime() -> Result<tokio::runtime::Runtime, AppError> {
 
 fn tool_error(e: ToolError) -> AppError {
     match e {
-        ToolError::Usage(m) => AppError::Config(ConfigErrors(vec![config::ConfigError::Invalid {
-            key: "arguments".into(),
-            origin: config::Origin::Unset,
-            message: m,
-        }])),
+        ToolError::Usage(m) => AppError::Usage(m),
         ToolError::Kafka(m) => AppError::Runtime(m),
     }
 }

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
                 eprintln!("connect-mirror-maker: error: {line}");
             }
             ExitCode::from(match e {
-                AppError::Config(_) => 2,
+                AppError::Config(_) | AppError::Usage(_) => 2,
                 AppError::Runtime(_) => 1,
             })
         }

@@ -73,9 +73,7 @@ fn stored_offsets(source: &str, topic: &str) -> Vec<(i32, i64)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_stores_offsets_and_exits_0() {
     let (a, b) = aliases();
-    let topic = unique("term");
-    create_topic(&source_bootstrap(), &topic, 2).await;
-    produce(&source_bootstrap(), &topic, &sample_records(50, 2)).await;
+    let (topic, _) = seeded_source_topic("term", 2, 50).await;
     // A long flush interval: the offsets must come from the shutdown itself.
     let config = flow_config(
         &a,
@@ -104,9 +102,7 @@ async fn sigterm_drains_stores_offsets_and_exits_0() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_cluster_is_named_retried_and_harms_nothing() {
     let (a, b) = aliases();
-    let topic = unique("unreach");
-    create_topic(&source_bootstrap(), &topic, 1).await;
-    produce(&source_bootstrap(), &topic, &sample_records(10, 1)).await;
+    let (topic, _) = seeded_source_topic("unreach", 1, 10).await;
     let remote = format!("{a}.{topic}");
     let mm2 = Mm2::start(&flow_config(
         &a,

@@ -10,7 +10,7 @@ use common::*;
 use mm2::mirror::wire::Checkpoint;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
 
 async fn write_checkpoints(topic: &str, checkpoints: &[Checkpoint]) {
     create_topic(&target_bootstrap(), topic, 1).await;
@@ -37,25 +37,6 @@ fn checkpoint(group: &str, topic: &str, partition: i32, downstream: i64) -> Chec
         upstream_offset: downstream + 1000,
         downstream_offset: downstream,
         metadata: "m".into(),
-    }
-}
-
-fn committed(group: &str, topic: &str, partition: i32) -> Option<i64> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", target_bootstrap())
-        .set("group.id", group)
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition(topic, partition);
-    match c
-        .committed_offsets(tpl, Duration::from_secs(5))
-        .ok()?
-        .find_partition(topic, partition)?
-        .offset()
-    {
-        Offset::Offset(o) => Some(o),
-        _ => None,
     }
 }
 
@@ -99,7 +80,7 @@ async fn offsets_translate_prints_and_applies_the_latest_checkpoints() {
         format!("TOPIC\tPARTITION\tOFFSET\tMETADATA\n{remote}\t0\t15\tm\n{remote}\t1\t20\tm\n")
     );
     assert_eq!(
-        committed(&group, &remote, 0),
+        committed(&target_bootstrap(), &group, &remote, 0),
         None,
         "nothing committed without --apply"
     );
@@ -124,7 +105,10 @@ async fn offsets_translate_prints_and_applies_the_latest_checkpoints() {
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains(&format!("committed 2 offsets to group {group} on {b}")));
     assert_eq!(
-        (committed(&group, &remote, 0), committed(&group, &remote, 1)),
+        (
+            committed(&target_bootstrap(), &group, &remote, 0),
+            committed(&target_bootstrap(), &group, &remote, 1)
+        ),
         (Some(15), Some(20))
     );
 
@@ -195,7 +179,7 @@ async fn offsets_translate_apply_refuses_an_active_group() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("is active on"), "{err}");
-    assert_eq!(committed(&group, &remote, 0), None);
+    assert_eq!(committed(&target_bootstrap(), &group, &remote, 0), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,48 +8,14 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use mm2::mirror::wire::{Checkpoint, Heartbeat};
-use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
-
-/// Commits `offset` for `group` on `topic` partition 0, as a consumer that stopped there would.
-fn commit(bootstrap: &str, group: &str, topic: &str, offset: i64) {
-    let c: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Offset(offset))
-        .unwrap();
-    c.commit(&tpl, CommitMode::Sync).expect("commit");
-}
-
-fn committed(bootstrap: &str, group: &str, topic: &str) -> Option<i64> {
-    let c: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition(topic, 0);
-    let got = c.committed_offsets(tpl, Duration::from_secs(5)).ok()?;
-    match got.find_partition(topic, 0)?.offset() {
-        Offset::Offset(o) => Some(o),
-        _ => None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_fail_over_from_checkpoints_without_missing_records() {
     let (a, b) = aliases();
-    let topic = unique("ckpt");
+    let (topic, sent) = seeded_source_topic("ckpt", 1, 300).await;
     let group = unique("app");
-    create_topic(&source_bootstrap(), &topic, 1).await;
-    let sent = sample_records(300, 1);
-    produce(&source_bootstrap(), &topic, &sent).await;
     let consumed = 295;
-    commit(&source_bootstrap(), &group, &topic, consumed);
+    commit(&source_bootstrap(), &group, &topic, 0, consumed);
 
     let extra = format!(
         "{a}->{b}.topics = {topic}\n{a}->{b}.groups = {group}\noffset.lag.max = 10\n\
@@ -128,7 +94,7 @@ async fn consumers_fail_over_from_checkpoints_without_missing_records() {
 
     // With sync.group.offsets.enabled the group has the translated offset on the target.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while committed(&target_bootstrap(), &group, &remote) != Some(d) {
+    while committed(&target_bootstrap(), &group, &remote, 0) != Some(d) {
         assert!(
             Instant::now() < deadline,
             "group offset not synced to the target"

@@ -12,10 +12,7 @@ use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicates_records_exactly_under_the_source_alias() {
     let (a, b) = aliases();
-    let topic = unique("orders");
-    create_topic(&source_bootstrap(), &topic, 3).await;
-    let sent = sample_records(60, 3);
-    produce(&source_bootstrap(), &topic, &sent).await;
+    let (topic, sent) = seeded_source_topic("orders", 3, 60).await;
 
     let mm2 = Mm2::start(&flow_config(
         &a,
@@ -36,13 +33,7 @@ async fn replicates_records_exactly_under_the_source_alias() {
         3,
         "same partition count as the source"
     );
-    for p in 0..3 {
-        assert_eq!(
-            partition_of(&got, p),
-            partition_of(&sent, p),
-            "partition {p}"
-        );
-    }
+    assert_same_partitions(&got, &sent, 3);
     mm2.stop().await;
 }
 
@@ -77,13 +68,7 @@ async fn resumes_from_stored_offsets_without_loss_or_duplicates() {
         Duration::from_secs(60),
     );
     let all: Vec<Rec> = first.iter().chain(second.iter()).cloned().collect();
-    for p in 0..2 {
-        assert_eq!(
-            partition_of(&got, p),
-            partition_of(&all, p),
-            "partition {p}"
-        );
-    }
+    assert_same_partitions(&got, &all, 2);
     mm2.stop().await;
 }
 
@@ -91,9 +76,7 @@ async fn resumes_from_stored_offsets_without_loss_or_duplicates() {
 async fn emits_offset_syncs_byte_compatible_on_the_source() {
     use mm2::mirror::wire::OffsetSync;
     let (a, b) = aliases();
-    let topic = unique("syncs");
-    create_topic(&source_bootstrap(), &topic, 2).await;
-    produce(&source_bootstrap(), &topic, &sample_records(300, 2)).await;
+    let (topic, _) = seeded_source_topic("syncs", 2, 300).await;
     let mm2 = Mm2::start(&flow_config(
         &a,
         &b,
@@ -238,9 +221,7 @@ async fn new_topics_start_replicating_without_a_restart() {
         10,
         Duration::from_secs(60),
     );
-    for p in 0..2 {
-        assert_eq!(partition_of(&got, p), partition_of(&recs, p));
-    }
+    assert_same_partitions(&got, &recs, 2);
     mm2.stop().await;
 }
 
@@ -291,9 +272,7 @@ async fn active_active_never_loops() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_per_partition_metrics() {
     let (a, b) = aliases();
-    let topic = unique("metrics");
-    create_topic(&source_bootstrap(), &topic, 2).await;
-    produce(&source_bootstrap(), &topic, &sample_records(20, 2)).await;
+    let (topic, _) = seeded_source_topic("metrics", 2, 20).await;
     let mm2 = Mm2::start(&flow_config(
         &a,
         &b,
@@ -357,12 +336,6 @@ async fn target_outage_is_waited_out_without_losing_records() {
     target.resume();
 
     let got = read_exactly(&target.bootstrap, &remote, 2, 100, Duration::from_secs(90));
-    for p in 0..2 {
-        assert_eq!(
-            partition_of(&got, p),
-            partition_of(&all, p),
-            "partition {p}"
-        );
-    }
+    assert_same_partitions(&got, &all, 2);
     mm2.stop().await;
 }

@@ -83,6 +83,25 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
+impl ConfigErrors {
+    /// One error per key and origin: a bad value read by several flows or clients is reported
+    /// once.
+    pub fn deduplicated(errors: Vec<ConfigError>) -> Self {
+        let mut seen = std::collections::BTreeSet::new();
+        ConfigErrors(
+            errors
+                .into_iter()
+                .filter(|e| match e {
+                    ConfigError::Invalid { key, origin, .. } => {
+                        seen.insert((key.clone(), origin.to_string()))
+                    }
+                    other => seen.insert((other.to_string(), String::new())),
+                })
+                .collect(),
+        )
+    }
+}
+
 impl From<ConfigError> for ConfigErrors {
     fn from(e: ConfigError) -> Self {
         ConfigErrors(vec![e])

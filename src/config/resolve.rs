@@ -2,8 +2,6 @@
 //! cluster-level (`A.<key>`) and flow-level (`A->B.<key>`) keys become each herder's connector
 //! and worker configuration. Unknown, ignored and misplaced keys become warnings.
 
-use std::collections::BTreeSet;
-
 use super::error::{ConfigError, ConfigErrors, Origin, Warning};
 use super::keys::{self, Scope, Support};
 use super::model::{DriverSettings, Flow, Mm2Config, Props};
@@ -62,7 +60,7 @@ pub fn resolve(mut props: Properties, targets: &[String]) -> Result<Mm2Config, C
     }
     let driver = driver_settings(&props, &mut errors);
     if !errors.is_empty() {
-        return Err(ConfigErrors(dedup(errors)));
+        return Err(ConfigErrors::deduplicated(errors));
     }
     Ok(Mm2Config {
         clusters,
@@ -77,20 +75,6 @@ fn origin(props: &Properties, key: &str) -> Origin {
         .get(key)
         .map(|s| s.origin.clone())
         .unwrap_or(Origin::Unset)
-}
-
-/// One bad value is reported once, not once per flow that reads it.
-fn dedup(errors: Vec<ConfigError>) -> Vec<ConfigError> {
-    let mut seen = BTreeSet::new();
-    errors
-        .into_iter()
-        .filter(|e| match e {
-            ConfigError::Invalid { key, origin, .. } => {
-                seen.insert((key.clone(), origin.to_string()))
-            }
-            other => seen.insert((other.to_string(), String::new())),
-        })
-        .collect()
 }
 
 /// Kafka 3.x names (`topics.blacklist`) still work, with a warning, unless the new name is set.

@@ -20,15 +20,10 @@ pub fn check_clients(config: &Mm2Config) -> Result<Vec<Warning>, ConfigErrors> {
     }
     // The same bad key reaches several clients; say it once per key and line.
     let mut seen = std::collections::BTreeSet::new();
-    errors.retain(|e| match e {
-        ConfigError::Invalid { key, origin, .. } => seen.insert((key.clone(), origin.to_string())),
-        _ => true,
-    });
-    let mut seen = std::collections::BTreeSet::new();
     warnings.retain(|w| seen.insert((w.key.clone(), w.origin.to_string())));
     if errors.is_empty() {
         Ok(warnings)
     } else {
-        Err(ConfigErrors(errors))
+        Err(ConfigErrors::deduplicated(errors))
     }
 }

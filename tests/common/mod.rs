@@ -520,3 +520,60 @@ impl Drop for OwnBroker {
         let _ = self.child.wait();
     }
 }
+
+/// Creates a source topic named after `prefix` with `partitions` and fills it with
+/// `sample_records(count, partitions)`; returns the topic and the records.
+pub async fn seeded_source_topic(
+    prefix: &str,
+    partitions: i32,
+    count: usize,
+) -> (String, Vec<Rec>) {
+    let topic = unique(prefix);
+    create_topic(&source_bootstrap(), &topic, partitions).await;
+    let records = sample_records(count, partitions);
+    produce(&source_bootstrap(), &topic, &records).await;
+    (topic, records)
+}
+
+/// Every partition of `got` holds exactly the records of `sent` for it, in order.
+pub fn assert_same_partitions(got: &[Rec], sent: &[Rec], partitions: i32) {
+    for p in 0..partitions {
+        assert_eq!(partition_of(got, p), partition_of(sent, p), "partition {p}");
+    }
+}
+
+/// Commits `offset` for `group` on a partition, as a consumer that stopped there would (an
+/// unsubscribed consumer: no group join).
+pub fn commit(bootstrap: &str, group: &str, topic: &str, partition: i32, offset: i64) {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, rdkafka::Offset::Offset(offset))
+        .unwrap();
+    c.commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+        .expect("commit");
+}
+
+/// The offset `group` has committed on a partition, if any.
+pub fn committed(bootstrap: &str, group: &str, topic: &str, partition: i32) -> Option<i64> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    match c
+        .committed_offsets(tpl, Duration::from_secs(5))
+        .ok()?
+        .find_partition(topic, partition)?
+        .offset()
+    {
+        rdkafka::Offset::Offset(o) => Some(o),
+        _ => None,
+    }
+}

@@ -11,7 +11,9 @@ use tracing::{info, warn};
 
 use crate::cli::{ConfigArgs, TopologyArgs, TranslateArgs};
 use crate::config::{self, ConfigErrors, Environment, Mm2Config, Props, Warning};
-use crate::connect::herder;
+use crate::config::{ClientKind, Flow};
+use crate::connect::herder::Herder;
+use crate::mirror::connectors::{connector_name, display_config, flow_connectors, FlowConnectors};
 use crate::failover::{self, ToolError};
 use crate::kafka::props::translate;
 use crate::kafka::validate::check_clients;
@@ -134,46 +136,86 @@ impl Running {
     }
 }
 
-/// Starts the HTTP listeners and one herder per flow; they stop when `stop` turns true.
+/// Starts the flows' connectors on one herder and the HTTP listeners; they stop when `stop`
+/// turns true.
 pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Running, AppError> {
     let metrics = Metrics::new();
     let mut tasks = JoinSet::new();
-    let mut http = Vec::new();
+    let mut listeners = Vec::new();
     if cfg.driver.listeners_set {
         for addr in &cfg.driver.listeners {
             let listener = rest::bind(addr).await.map_err(|e| {
                 AppError::Runtime(format!("cannot listen on {addr} (listeners): {e}"))
             })?;
-            http.extend(listener.local_addr().ok());
-            info!(
-                "serving HTTP on {}",
-                listener
-                    .local_addr()
-                    .map(|a| a.to_string())
-                    .unwrap_or_default()
-            );
-            let (m, s) = (metrics.clone(), stop.clone());
-            tasks.spawn(async move {
-                rest::serve(listener, m, s)
-                    .await
-                    .map_err(|e| format!("HTTP listener: {e}"))
-            });
+            listeners.push(listener);
         }
     }
-    for flow in cfg.flows {
-        info!(flow = %flow.name(), enabled = flow.settings.enabled, "starting herder");
-        let (m, s) = (metrics.clone(), stop.clone());
-        tasks.spawn(async move {
-            herder::run(Arc::new(flow), m, s)
+    let http: Vec<std::net::SocketAddr> =
+        listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let flows: Vec<Arc<Flow>> = cfg.flows.into_iter().map(Arc::new).collect();
+    let factory = FlowConnectors {
+        flows: flows.clone(),
+        metrics: metrics.clone(),
+    };
+    let herder = Herder::new(rest::worker_id(http.first().copied()), Arc::new(factory))
+        .read_only("connect-mirror-maker runs the connectors of its mm2.properties; change that file and restart to change them");
+    for flow in &flows {
+        info!(flow = %flow.name(), enabled = flow.settings.enabled, "starting flow");
+        for short in flow_connectors(flow) {
+            herder
+                .put(&connector_name(flow, short), display_config(flow, short))
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| AppError::Runtime(e.to_string()))?;
+        }
+    }
+    let api = rest::Api {
+        herder: herder.clone(),
+        metrics: metrics.clone(),
+        cluster_id: Default::default(),
+    };
+    if let Some(flow) = flows.first() {
+        tasks.spawn(find_cluster_id(flow.clone(), api.cluster_id.clone()));
+    }
+    for listener in listeners {
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        info!("serving the REST API and metrics on {addr}");
+        let (a, s) = (api.clone(), stop.clone());
+        tasks.spawn(async move {
+            rest::serve(listener, a, s)
+                .await
+                .map_err(|e| format!("HTTP listener: {e}"))
         });
     }
+    let mut s = stop;
+    tasks.spawn(async move {
+        crate::shutdown::stopped(&mut s).await;
+        herder.shutdown().await;
+        Ok(())
+    });
     Ok(Running {
         tasks,
         metrics,
         http,
     })
+}
+
+/// Learns the Kafka cluster id of the first flow's target, for `GET /`.
+async fn find_cluster_id(
+    flow: Arc<Flow>,
+    cell: Arc<std::sync::OnceLock<String>>,
+) -> Result<(), String> {
+    let label = format!("{} worker", flow.name());
+    let Ok((props, _)) = translate(&flow.worker_client_props(ClientKind::Admin), &label) else {
+        return Ok(());
+    };
+    let id = tokio::task::spawn_blocking(move || crate::kafka::admin::cluster_id(&props))
+        .await
+        .ok()
+        .flatten();
+    if let Some(id) = id {
+        let _ = cell.set(id);
+    }
+    Ok(())
 }
 
 fn tool_runtime() -> Result<tokio::runtime::Runtime, AppError> {

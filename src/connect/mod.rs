@@ -1,6 +1,13 @@
-//! The Connect runtime pieces MirrorMaker 2 runs on: stored source offsets in Connect's format,
-//! task threads, and the per-flow herder.
+//! The Kafka Connect runtime: connectors and their tasks, the herder that runs them with their
+//! target states and statuses, converters, and source offsets in Connect's format.
 
+pub mod connector;
+pub mod converter;
+pub mod env;
+pub mod sink_runner;
+pub mod source_runner;
 pub mod herder;
 pub mod offsets;
+pub mod plugin;
+pub mod status;
 pub mod worker;

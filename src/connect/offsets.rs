@@ -3,10 +3,19 @@
 //! `{"offset":N}` (compact JSON, fields in the order Java's HashMap emits them), in the
 //! `mm2-offsets.<source>.internal` topic of the target, partitioned by murmur2 of the key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::connector::OffsetEntry;
+use crate::kafka::client::{create, LogContext};
+use crate::kafka::props::ClientProps;
 
 /// MirrorSourceConnector's source partition: `{"cluster":..,"partition":..,"topic":..}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,61 +51,259 @@ pub fn parse_offset_value(value: &[u8]) -> Option<i64> {
         .map(|v| v.offset)
 }
 
-/// The stored source offsets of one herder, loaded from the offsets topic at start and kept
-/// current by the tasks' own writes. The value is the upstream offset of the last record the
-/// target acknowledged; replication resumes at the next one.
-#[derive(Debug, Default)]
+/// Where a worker keeps its source offsets: Connect's offsets topic (distributed workers and
+/// connect-mirror-maker) or `offset.storage.file.filename` (connect-standalone).
+pub enum Backing {
+    /// Nothing persisted here: the tasks write the topic themselves (tests).
+    Memory,
+    /// A JSON file of `{"<key>": <value>}`, rewritten atomically on each write.
+    File(PathBuf),
+    /// The offsets topic, written through a producer created on first use.
+    Topic {
+        props: ClientProps,
+        topic: String,
+        producer: Mutex<Option<BaseProducer<WriteContext>>>,
+    },
+}
+
+/// The stored source offsets of one worker, keyed by connector and source partition, loaded at
+/// start and kept current by every write. A MirrorSourceConnector offset is the upstream offset
+/// of the last record the target acknowledged; replication resumes at the next one.
 pub struct OffsetStore {
-    map: Mutex<HashMap<(String, MirrorPartition), i64>>,
+    map: Mutex<HashMap<Vec<u8>, Value>>,
+    backing: Backing,
+}
+
+impl std::fmt::Debug for OffsetStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OffsetStore({} offsets)", self.len())
+    }
+}
+
+impl Default for OffsetStore {
+    fn default() -> Self {
+        OffsetStore::from_records(std::iter::empty(), Backing::Memory)
+    }
+}
+
+/// The canonical key bytes (partition fields sorted, as Java's HashMap of MirrorMaker 2 keys
+/// happens to emit them too).
+fn key_of(connector: &str, partition: &Value) -> Vec<u8> {
+    serde_json::to_vec(&(connector, partition)).expect("serializable")
 }
 
 impl OffsetStore {
-    /// Builds the store from the records of the offsets topic, in order (later wins, a
-    /// tombstone deletes). Records of other shapes (other connectors) are skipped.
+    /// Builds the store from the records of the offsets topic (or file), in order: later wins,
+    /// a tombstone deletes, and records that are not Connect offsets are skipped.
     pub fn from_records<'a>(
         records: impl IntoIterator<Item = (Option<&'a [u8]>, Option<&'a [u8]>)>,
+        backing: Backing,
     ) -> Self {
         let mut map = HashMap::new();
         for (key, value) in records {
-            let Some(key) = key.and_then(parse_source_offset_key) else {
+            let Some((connector, partition)) =
+                key.and_then(|k| serde_json::from_slice::<(String, Value)>(k).ok())
+            else {
                 continue;
             };
-            match value.and_then(parse_offset_value) {
-                Some(offset) => {
-                    map.insert(key, offset);
+            let key = key_of(&connector, &partition);
+            match value.and_then(|v| serde_json::from_slice::<Value>(v).ok()) {
+                Some(v) if !v.is_null() => {
+                    map.insert(key, v);
                 }
-                None => {
+                _ => {
                     map.remove(&key);
                 }
             }
         }
         OffsetStore {
             map: Mutex::new(map),
+            backing,
         }
     }
 
-    pub fn get(&self, connector: &str, partition: &MirrorPartition) -> Option<i64> {
-        self.map
-            .lock()
-            .expect("offset store lock")
-            .get(&(connector.to_string(), partition.clone()))
-            .copied()
+    /// Loads `offset.storage.file.filename`; a missing file is an empty store.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => b"{}".to_vec(),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let entries: BTreeMap<String, Value> = serde_json::from_slice(&text)
+            .map_err(|e| format!("{} is not an offsets file: {e}", path.display()))?;
+        let values: Vec<(Vec<u8>, Vec<u8>)> = entries
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), serde_json::to_vec(v).expect("json")))
+            .collect();
+        Ok(OffsetStore::from_records(
+            values.iter().map(|(k, v)| (Some(&k[..]), Some(&v[..]))),
+            Backing::File(path.to_path_buf()),
+        ))
     }
 
-    /// Records an offset that has been written to the offsets topic.
+    /// A MirrorSourceConnector offset.
+    pub fn get(&self, connector: &str, partition: &MirrorPartition) -> Option<i64> {
+        let partition = serde_json::to_value(partition).expect("serializable");
+        self.get_value(connector, &partition)
+            .and_then(|v| v.get("offset").and_then(Value::as_i64))
+    }
+
+    pub fn get_value(&self, connector: &str, partition: &Value) -> Option<Value> {
+        self.lock().get(&key_of(connector, partition)).cloned()
+    }
+
+    /// Records a MirrorSourceConnector offset that its task has written to the offsets topic.
     pub fn put(&self, connector: &str, partition: MirrorPartition, offset: i64) {
-        self.map
+        let partition = serde_json::to_value(partition).expect("serializable");
+        self.lock()
+            .insert(key_of(connector, &partition), json!({ "offset": offset }));
+    }
+
+    /// Every offset of one connector, in KIP-875's shape.
+    pub fn entries(&self, connector: &str) -> Vec<OffsetEntry> {
+        let mut out: Vec<OffsetEntry> = self
             .lock()
-            .expect("offset store lock")
-            .insert((connector.to_string(), partition), offset);
+            .iter()
+            .filter_map(|(k, v)| {
+                let (c, partition) = serde_json::from_slice::<(String, Value)>(k).ok()?;
+                (c == connector).then(|| OffsetEntry {
+                    partition,
+                    offset: Some(v.clone()),
+                })
+            })
+            .collect();
+        out.sort_by_key(|e| e.partition.to_string());
+        out
+    }
+
+    /// Stores offsets (a `None` offset removes one) durably, then in memory. Blocking.
+    pub fn write(&self, connector: &str, entries: &[OffsetEntry]) -> Result<(), String> {
+        let records: Vec<(Vec<u8>, Option<Value>)> = entries
+            .iter()
+            .map(|e| (key_of(connector, &e.partition), e.offset.clone()))
+            .collect();
+        match &self.backing {
+            Backing::Memory => {}
+            Backing::File(_) => {}
+            Backing::Topic {
+                props,
+                topic,
+                producer,
+            } => write_topic(props, topic, producer, &records)?,
+        }
+        {
+            let mut map = self.lock();
+            for (k, v) in records {
+                match v {
+                    Some(v) if !v.is_null() => map.insert(k, v),
+                    _ => map.remove(&k),
+                };
+            }
+        }
+        if let Backing::File(path) = &self.backing {
+            self.save_file(path)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every offset of one connector. Blocking.
+    pub fn reset(&self, connector: &str) -> Result<(), String> {
+        let gone: Vec<OffsetEntry> = self
+            .entries(connector)
+            .into_iter()
+            .map(|e| OffsetEntry {
+                offset: None,
+                ..e
+            })
+            .collect();
+        self.write(connector, &gone)
+    }
+
+    fn save_file(&self, path: &Path) -> Result<(), String> {
+        let entries: BTreeMap<String, Value> = self
+            .lock()
+            .iter()
+            .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.clone()))
+            .collect();
+        let text = serde_json::to_vec_pretty(&entries).expect("json");
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Value>> {
+        self.map.lock().expect("offset store lock")
     }
 
     pub fn len(&self) -> usize {
-        self.map.lock().expect("offset store lock").len()
+        self.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+fn write_topic(
+    props: &ClientProps,
+    topic: &str,
+    producer: &Mutex<Option<BaseProducer<WriteContext>>>,
+    records: &[(Vec<u8>, Option<Value>)],
+) -> Result<(), String> {
+    let mut guard = producer.lock().expect("offsets producer lock");
+    if guard.is_none() {
+        let mut props = props.clone();
+        props.set_default("partitioner", "murmur2_random");
+        props.set_default("acks", "all");
+        let ctx = WriteContext {
+            log: LogContext::new("offsets-writer"),
+            failed: Mutex::new(None),
+        };
+        let p: BaseProducer<WriteContext> = create(&props, "offsets-writer", ctx)
+            .map_err(|e| format!("cannot create the offsets producer: {e}"))?;
+        *guard = Some(p);
+    }
+    let p = guard.as_ref().expect("created");
+    for (key, value) in records {
+        let value = value
+            .as_ref()
+            .filter(|v| !v.is_null())
+            .map(|v| serde_json::to_vec(v).expect("json"));
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).key(&key[..]);
+        if let Some(v) = &value {
+            record = record.payload(&v[..]);
+        }
+        p.send(record)
+            .map_err(|(e, _)| format!("cannot write offsets to {topic}: {e}"))?;
+    }
+    p.flush(Duration::from_secs(30))
+        .map_err(|e| format!("cannot write offsets to {topic}: {e}"))?;
+    let failed = p.context().failed.lock().expect("failed lock").take();
+    match failed {
+        Some(e) => Err(format!("cannot write offsets to {topic}: {e}")),
+        None => Ok(()),
+    }
+}
+
+/// Remembers a failed offset write, which `flush` alone does not report.
+pub struct WriteContext {
+    log: LogContext,
+    failed: Mutex<Option<String>>,
+}
+
+impl ClientContext for WriteContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        self.log.log(level, fac, msg);
+    }
+}
+
+impl ProducerContext for WriteContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            *self.failed.lock().expect("failed lock") = Some(e.to_string());
+        }
     }
 }
 
@@ -136,9 +343,26 @@ mod tests {
             (Some(other.as_slice()), Some(v5.as_slice())),
             (Some(k0.as_slice()), Some(v9.as_slice())),
             (Some(k1.as_slice()), None),
-        ]);
+        ], Backing::Memory);
         assert_eq!(store.get("MirrorSourceConnector", &orders(0)), Some(9));
         assert_eq!(store.get("MirrorSourceConnector", &orders(1)), None);
-        assert_eq!(store.len(), 1);
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.entries("MirrorSourceConnector").len(), 1);
+    }
+
+    #[test]
+    fn file_backing_survives_a_reload() {
+        let path = std::env::temp_dir().join(format!("mm2-offsets-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let store = OffsetStore::from_file(&path).unwrap();
+        let p = json!({"filename": "/tmp/in.txt"});
+        let entry = |o: Option<Value>| OffsetEntry { partition: p.clone(), offset: o };
+        store.write("file-source", &[entry(Some(json!({"position": 42})))]).unwrap();
+        let again = OffsetStore::from_file(&path).unwrap();
+        assert_eq!(again.get_value("file-source", &p), Some(json!({"position": 42})));
+        assert_eq!(again.entries("file-source"), vec![entry(Some(json!({"position": 42})))]);
+        again.reset("file-source").unwrap();
+        assert!(OffsetStore::from_file(&path).unwrap().is_empty());
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -1,5 +1,6 @@
-//! Runs source tasks on threads of their own and restarts a failed task from its stored offsets
-//! after a backoff, as Connect's worker does with a task that the operator restarts.
+//! Runs tasks on threads of their own, reports their status, and runs a failed task again from
+//! its stored offsets after a backoff (1 s doubling to 60 s), so a replication flow heals
+//! itself; the failure stays visible as FAILED with its trace until the task runs again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -7,6 +8,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tracing::error;
+
+use super::connector::TaskBody;
+use super::status::{Reporter, State, Status};
 
 /// A running task: its stop flag and thread.
 pub struct TaskHandle {
@@ -16,24 +20,29 @@ pub struct TaskHandle {
 }
 
 impl TaskHandle {
-    /// Starts `body` on a thread, again and again after failures (1 s, doubling to 60 s), until
-    /// the stop flag is set. `body` receives the flag and must return soon after it is set.
-    pub fn spawn<E, F>(name: String, body: F) -> TaskHandle
-    where
-        E: std::fmt::Display,
-        F: Fn(Arc<AtomicBool>) -> Result<(), E> + Send + 'static,
-    {
+    /// Starts `body` on a thread, again after each failure, until the stop flag is set. `body`
+    /// receives the flag and must return soon after it is set.
+    pub fn spawn(name: String, status: Option<Reporter>, mut body: TaskBody) -> TaskHandle {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread_name = name.clone();
+        let report = move |s: Status| {
+            if let Some(r) = &status {
+                r.set(s);
+            }
+        };
         let thread = std::thread::Builder::new()
             .name(name.chars().take(15).collect())
             .spawn(move || {
                 let mut backoff = Duration::from_secs(1);
                 loop {
-                    match body(flag.clone()) {
+                    report(Status::of(State::Running));
+                    match body(&flag) {
                         Ok(()) => return,
-                        Err(e) => error!(task = %thread_name, "task failed: {e}; restarting in {backoff:?}"),
+                        Err(e) => {
+                            error!(task = %thread_name, "task failed: {e}; restarting in {backoff:?}");
+                            report(Status::failed(e));
+                        }
                     }
                     let until = Instant::now() + backoff;
                     while Instant::now() < until {
@@ -76,30 +85,91 @@ pub fn stop_all(tasks: Vec<TaskHandle>) {
     }
 }
 
+/// Runs an async task body on a thread of its own with a single-threaded runtime, turning the
+/// stop flag into the `watch` the async code waits on.
+pub fn run_async<F, Fut>(stop: &Arc<AtomicBool>, body: F) -> Result<(), String>
+where
+    F: FnOnce(tokio::sync::watch::Receiver<bool>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a task runtime: {e}"))?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let flag = stop.clone();
+    let result = rt.block_on(async move {
+        let watcher = async move {
+            while !flag.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = tx.send(true);
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            r = body(rx) => r,
+            _ = watcher => unreachable!("the watcher never finishes"),
+        }
+    });
+    // A request to an unreachable cluster may still wait on a blocking thread; it holds
+    // nothing to save, so do not wait for its timeout.
+    rt.shutdown_background();
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connect::status::{StatusBoard, Unit};
     use std::sync::atomic::AtomicUsize;
 
     #[test]
-    fn failed_task_is_restarted_until_stopped() {
+    fn failed_task_is_reported_and_restarted_until_stopped() {
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
-        let h = TaskHandle::spawn("t".into(), move |stop: Arc<AtomicBool>| {
-            if r.fetch_add(1, Ordering::SeqCst) == 0 {
-                return Err("boom");
-            }
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Ok(())
-        });
+        let board = StatusBoard::default();
+        let unit = Unit::Task("c".into(), 0);
+        let h = TaskHandle::spawn(
+            "t".into(),
+            Some(board.reporter(unit.clone())),
+            Box::new(move |stop: &Arc<AtomicBool>| {
+                if r.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err("boom".into());
+                }
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Ok(())
+            }),
+        );
         let deadline = Instant::now() + Duration::from_secs(5);
+        while runs.load(Ordering::SeqCst) < 1 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(board.get(&unit), Some(Status::failed("boom")));
         while runs.load(Ordering::SeqCst) < 2 {
             assert!(Instant::now() < deadline, "not restarted");
             std::thread::sleep(Duration::from_millis(20));
         }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(board.get(&unit), Some(Status::of(State::Running)));
         h.stop_and_join();
         assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn async_body_sees_the_stop_flag() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            s.store(true, Ordering::Relaxed);
+        });
+        let r = run_async(&stop, |mut rx| async move {
+            crate::shutdown::stopped(&mut rx).await;
+            Ok(())
+        });
+        assert_eq!(r, Ok(()));
     }
 }

@@ -1,36 +1,81 @@
-//! The HTTP listener (`listeners`): `GET /metrics` in Prometheus text format and `GET /` with the
-//! version, on Kafka Connect's paths.
+//! The HTTP listener (`listeners`): Kafka Connect's REST API on its paths, with its JSON shapes,
+//! status codes and `{"error_code","message"}` errors, plus `GET /metrics` in Prometheus format.
 
-use std::net::SocketAddr;
+mod connectors;
+mod error;
+mod loggers;
+mod plugins;
+
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::connect::herder::Herder;
 use crate::metrics::Metrics;
 
+pub use error::ApiError;
+
+/// What the handlers serve.
+#[derive(Clone)]
+pub struct Api {
+    pub herder: Herder,
+    pub metrics: Metrics,
+    /// The id of the Kafka cluster the worker uses, once known.
+    pub cluster_id: Arc<OnceLock<String>>,
+}
+
 /// The routes, testable without a socket.
-pub fn router(metrics: Metrics) -> Router {
+pub fn router(api: Api) -> Router {
+    use connectors as c;
     Router::new()
         .route("/", get(root))
         .route("/metrics", get(prometheus))
-        .with_state(metrics)
+        .route("/connectors", get(c::list).post(c::create))
+        .route("/connectors/{name}", get(c::info).delete(c::delete))
+        .route("/connectors/{name}/config", get(c::config).put(c::put_config))
+        .route("/connectors/{name}/status", get(c::status))
+        .route("/connectors/{name}/tasks", get(c::tasks))
+        .route("/connectors/{name}/tasks/{id}/status", get(c::task_status))
+        .route("/connectors/{name}/tasks/{id}/restart", post(c::restart_task))
+        .route("/connectors/{name}/restart", post(c::restart))
+        .route("/connectors/{name}/pause", put(c::pause))
+        .route("/connectors/{name}/resume", put(c::resume))
+        .route("/connectors/{name}/stop", put(c::stop))
+        .route("/connectors/{name}/topics", get(c::topics))
+        .route("/connectors/{name}/topics/reset", put(c::reset_topics))
+        .route(
+            "/connectors/{name}/offsets",
+            get(c::offsets).patch(c::alter_offsets).delete(c::reset_offsets),
+        )
+        .route("/connector-plugins", get(plugins::list))
+        .route(
+            "/connector-plugins/{plugin}/config/validate",
+            put(plugins::validate),
+        )
+        .route("/admin/loggers", get(loggers::list))
+        .route("/admin/loggers/{name}", get(loggers::get).put(loggers::set))
+        .fallback(error::not_found)
+        .with_state(api)
 }
 
-async fn root() -> Json<serde_json::Value> {
-    Json(
-        json!({ "version": env!("CARGO_PKG_VERSION"), "commit": option_env!("MM2_GIT_COMMIT").unwrap_or("unknown") }),
-    )
+async fn root(State(api): State<Api>) -> Json<serde_json::Value> {
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": option_env!("MM2_GIT_COMMIT").unwrap_or("unknown"),
+        "kafka_cluster_id": api.cluster_id.get(),
+    }))
 }
 
-async fn prometheus(State(metrics): State<Metrics>) -> impl IntoResponse {
+async fn prometheus(State(api): State<Api>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        metrics.render(),
+        api.metrics.render(),
     )
 }
 
@@ -46,13 +91,24 @@ pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
 /// Serves until `stop` turns true.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    metrics: Metrics,
+    api: Api,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let _: Option<SocketAddr> = listener.local_addr().ok();
-    axum::serve(listener, router(metrics))
+    axum::serve(listener, router(api))
         .with_graceful_shutdown(async move {
-            let _ = crate::shutdown::stopped(&mut stop).await;
+            crate::shutdown::stopped(&mut stop).await;
         })
         .await
+}
+
+/// The worker id Connect shows in statuses: the advertised `host:port` of the REST listener.
+pub fn worker_id(bound: Option<std::net::SocketAddr>) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    match bound {
+        Some(a) if a.ip().is_unspecified() => format!("{host}:{}", a.port()),
+        Some(a) => a.to_string(),
+        None => host,
+    }
 }

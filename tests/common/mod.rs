@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -425,11 +426,13 @@ fn read_until_idle(
     let c = consumer(bootstrap);
     let mut tpl = TopicPartitionList::new();
     for p in partitions {
-        if c.fetch_watermarks(topic, *p, Duration::from_secs(5))
-            .expect("watermarks")
-            .1
-            > 0
-        {
+        // A topic not created yet has nothing to read.
+        let high = match c.fetch_watermarks(topic, *p, Duration::from_secs(5)) {
+            Ok((_, high)) => high,
+            Err(KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownPartition)) => 0,
+            Err(e) => panic!("watermarks of {topic}-{p}: {e}"),
+        };
+        if high > 0 {
             tpl.add_partition_offset(topic, *p, rdkafka::Offset::Beginning)
                 .unwrap();
         }

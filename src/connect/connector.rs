@@ -1,0 +1,94 @@
+//! What the runtime needs of a connector: a long-running job that decides the task configs,
+//! and a way to build each task. Plugins (FileStream, Mirror) implement [`Connector`]; the
+//! herder runs them without knowing which they are.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use super::status::ConnectorType;
+
+/// A boxed future that can move between threads.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A connector or task configuration, as Connect stores it: a string map.
+pub type ConfigMap = BTreeMap<String, String>;
+
+/// The body of a task: run on its own thread until the stop flag is set. An error fails the
+/// task; the worker reports it and runs the body again after a backoff.
+pub type TaskBody = Box<dyn FnMut(&Arc<AtomicBool>) -> Result<(), String> + Send>;
+
+/// A running connector instance.
+pub trait Connector: Send + Sync {
+    fn kind(&self) -> ConnectorType;
+
+    /// Runs the connector's own work (watching topics, groups, files) until `stop`, publishing
+    /// each new list of task configs on `tasks`. Returning `Err` fails the connector.
+    fn run(
+        self: Arc<Self>,
+        tasks: watch::Sender<Option<Vec<ConfigMap>>>,
+        stop: watch::Receiver<bool>,
+    ) -> BoxFuture<'static, Result<(), String>>;
+
+    /// Builds task `id` from the config the connector published for it.
+    fn task(&self, id: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String>;
+
+    /// The connector's stored offsets (KIP-875).
+    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
+        Box::pin(async { Err("this connector does not store offsets".to_string()) })
+    }
+
+    /// Writes offsets for some partitions (`None` removes one); the connector is stopped.
+    fn alter_offsets(&self, _: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(async { Err("this connector does not support altering offsets".to_string()) })
+    }
+
+    /// Removes every stored offset; the connector is stopped.
+    fn reset_offsets(&self) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(async { Err("this connector does not support resetting offsets".to_string()) })
+    }
+}
+
+/// One partition's offset in KIP-875's shape: `{"partition":{..},"offset":{..}}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OffsetEntry {
+    pub partition: serde_json::Value,
+    pub offset: Option<serde_json::Value>,
+}
+
+/// What the worker gives each task besides its config.
+#[derive(Clone, Default)]
+pub struct TaskContext {
+    /// The connector's active topics (KIP-558), for `GET /connectors/{name}/topics`.
+    pub topics: TopicTracker,
+}
+
+/// The topics a connector has produced to or consumed from since it was created or reset.
+#[derive(Debug, Clone, Default)]
+pub struct TopicTracker {
+    inner: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl TopicTracker {
+    pub fn record(&self, topic: &str) {
+        let mut set = self.inner.lock().expect("topics lock");
+        if !set.contains(topic) {
+            set.insert(topic.to_string());
+        }
+    }
+
+    pub fn topics(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .expect("topics lock")
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    pub fn reset(&self) {
+        self.inner.lock().expect("topics lock").clear();
+    }
+}

@@ -1,0 +1,148 @@
+//! Connector and task states as Kafka Connect reports them (`GET /connectors/{name}/status`),
+//! kept on a board that running connectors and tasks write to and the REST API reads.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+/// Connect's states, spelled as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    Unassigned,
+    Running,
+    Paused,
+    Failed,
+    Restarting,
+    Stopped,
+}
+
+/// `source` or `sink`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorType {
+    Source,
+    Sink,
+}
+
+/// One state with the failure that caused it, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub state: State,
+    pub trace: Option<String>,
+}
+
+impl Status {
+    pub fn of(state: State) -> Self {
+        Status { state, trace: None }
+    }
+
+    pub fn failed(trace: impl Into<String>) -> Self {
+        Status {
+            state: State::Failed,
+            trace: Some(trace.into()),
+        }
+    }
+}
+
+/// What a connector or task is, for the board.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Unit {
+    Connector(String),
+    Task(String, usize),
+}
+
+/// The current status of every connector and task this worker runs. Cheap to clone; shared
+/// between the herder, the task threads and the REST API.
+#[derive(Debug, Clone, Default)]
+pub struct StatusBoard {
+    inner: Arc<Mutex<HashMap<Unit, Status>>>,
+}
+
+impl StatusBoard {
+    pub fn set(&self, unit: Unit, status: Status) {
+        self.inner.lock().expect("status lock").insert(unit, status);
+    }
+
+    pub fn get(&self, unit: &Unit) -> Option<Status> {
+        self.inner.lock().expect("status lock").get(unit).cloned()
+    }
+
+    /// Forgets a connector and its tasks.
+    pub fn remove_connector(&self, name: &str) {
+        self.inner.lock().expect("status lock").retain(|u, _| match u {
+            Unit::Connector(n) | Unit::Task(n, _) => n != name,
+        });
+    }
+
+    /// Forgets the tasks of a connector from `from` on.
+    pub fn remove_tasks_from(&self, name: &str, from: usize) {
+        self.inner
+            .lock()
+            .expect("status lock")
+            .retain(|u, _| !matches!(u, Unit::Task(n, i) if n == name && *i >= from));
+    }
+
+    /// A handle through which one unit reports its own status.
+    pub fn reporter(&self, unit: Unit) -> Reporter {
+        Reporter {
+            board: self.clone(),
+            unit,
+        }
+    }
+}
+
+/// Reports the status of one connector or task.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    board: StatusBoard,
+    unit: Unit,
+}
+
+impl Reporter {
+    pub fn set(&self, status: Status) {
+        self.board.set(self.unit.clone(), status);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_spelled_as_connect_spells_them() {
+        let all = [
+            State::Unassigned,
+            State::Running,
+            State::Paused,
+            State::Failed,
+            State::Restarting,
+            State::Stopped,
+        ];
+        let json = serde_json::to_string(&all).unwrap();
+        assert_eq!(
+            json,
+            r#"["UNASSIGNED","RUNNING","PAUSED","FAILED","RESTARTING","STOPPED"]"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ConnectorType::Sink).unwrap(),
+            r#""sink""#
+        );
+    }
+
+    #[test]
+    fn removing_a_connector_forgets_its_tasks_only() {
+        let board = StatusBoard::default();
+        board.set(Unit::Connector("a".into()), Status::of(State::Running));
+        board.set(Unit::Task("a".into(), 0), Status::of(State::Running));
+        board.set(Unit::Task("a".into(), 1), Status::failed("boom"));
+        board.set(Unit::Task("b".into(), 0), Status::of(State::Running));
+        board.remove_tasks_from("a", 1);
+        assert!(board.get(&Unit::Task("a".into(), 1)).is_none());
+        assert!(board.get(&Unit::Task("a".into(), 0)).is_some());
+        board.remove_connector("a");
+        assert!(board.get(&Unit::Connector("a".into())).is_none());
+        assert!(board.get(&Unit::Task("b".into(), 0)).is_some());
+    }
+}

@@ -1,0 +1,453 @@
+//! MirrorMaker 2's three connectors as the Connect runtime runs them, one set per flow:
+//! MirrorSourceConnector (task config `task.assigned.partitions`, as Java's), the
+//! MirrorCheckpointConnector and the MirrorHeartbeatConnector (one task each).
+//! In connect-mirror-maker they are named `<source>-><target>.<Connector>`, as Strimzi names
+//! them, e.g. `A->B.MirrorSourceConnector` (`A-%3EB.MirrorSourceConnector` in a URL).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::config::{ClientKind, Flow};
+use crate::connect::connector::{
+    BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
+};
+use crate::connect::herder::ConnectorFactory;
+use crate::connect::offsets::{Backing, OffsetStore};
+use crate::connect::plugin::{names_class, KeyDef, PluginInfo, Validation};
+use crate::connect::status::ConnectorType;
+use crate::connect::worker::run_async;
+use crate::kafka::admin::Admin;
+use crate::kafka::log::{ensure_compacted_topic, read_to_end};
+use crate::kafka::props::translate;
+use crate::metrics::Metrics;
+use crate::policy::ReplicationPolicy;
+
+use super::scheduler::{join_errors, retry};
+use super::source_connector::SourceConnector;
+use super::source_task::{self, SourceTaskSpec, TaskDeps, CONNECTOR};
+use super::{checkpoint_task, heartbeat};
+
+pub const SOURCE: &str = "MirrorSourceConnector";
+pub const CHECKPOINT: &str = "MirrorCheckpointConnector";
+pub const HEARTBEAT: &str = "MirrorHeartbeatConnector";
+
+/// The Java class of each MirrorMaker 2 connector.
+pub fn java_class(short: &str) -> String {
+    format!("org.apache.kafka.connect.mirror.{short}")
+}
+
+/// The name of a flow's connector in connect-mirror-maker.
+pub fn connector_name(flow: &Flow, short: &str) -> String {
+    format!("{}.{short}", flow.name())
+}
+
+/// The connectors of one flow: all three when replication is enabled, else heartbeats only.
+pub fn flow_connectors(flow: &Flow) -> Vec<&'static str> {
+    if flow.settings.enabled {
+        vec![SOURCE, CHECKPOINT, HEARTBEAT]
+    } else {
+        vec![HEARTBEAT]
+    }
+}
+
+/// The connector config a flow's connector shows through REST: the flow's connector settings
+/// with secrets hidden, plus the class and cluster aliases.
+pub fn display_config(flow: &Flow, short: &str) -> ConfigMap {
+    let mut config: ConfigMap = flow
+        .connector
+        .iter()
+        .map(|(k, s)| {
+            let v = if s.sensitive { "[hidden]" } else { &s.value };
+            (k.clone(), v.to_string())
+        })
+        .collect();
+    config.insert("connector.class".into(), java_class(short));
+    config.insert("source.cluster.alias".into(), flow.source.clone());
+    config.insert("target.cluster.alias".into(), flow.target.clone());
+    config
+}
+
+/// connect-mirror-maker's connectors: those of its flows, found by class and cluster aliases.
+pub struct FlowConnectors {
+    pub flows: Vec<Arc<Flow>>,
+    pub metrics: Metrics,
+}
+
+impl ConnectorFactory for FlowConnectors {
+    fn create(&self, _name: &str, config: &ConfigMap) -> Result<Arc<dyn Connector>, Vec<String>> {
+        let get = |k: &str| config.get(k).map(String::as_str).unwrap_or_default();
+        let (source, target) = (get("source.cluster.alias"), get("target.cluster.alias"));
+        let flow = self
+            .flows
+            .iter()
+            .find(|f| f.source == source && f.target == target)
+            .ok_or_else(|| vec![format!("no flow {source}->{target} in mm2.properties")])?
+            .clone();
+        let class = get("connector.class");
+        let short = class.rsplit('.').next().unwrap_or_default();
+        Ok(match short {
+            SOURCE => Arc::new(MirrorSource::new(flow, self.metrics.clone())),
+            CHECKPOINT => Arc::new(MirrorCheckpoint {
+                flow,
+                metrics: self.metrics.clone(),
+            }),
+            HEARTBEAT => Arc::new(MirrorHeartbeat { flow }),
+            _ => return Err(vec![format!("connector.class: unknown class {class}")]),
+        })
+    }
+
+    fn plugins(&self) -> Vec<PluginInfo> {
+        [CHECKPOINT, HEARTBEAT, SOURCE]
+            .iter()
+            .map(|short| PluginInfo {
+                class: java_class(short),
+                kind: ConnectorType::Source,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .collect()
+    }
+
+    fn validate(&self, plugin: &str, config: &ConfigMap) -> Option<Validation> {
+        let class = [SOURCE, CHECKPOINT, HEARTBEAT]
+            .iter()
+            .map(|s| java_class(s))
+            .find(|c| names_class(plugin, c))?;
+        let mut v = Validation::new(&class, MIRROR_KEYS);
+        v.check_types(config);
+        let get = |k: &str| config.get(k).map(String::as_str).unwrap_or_default();
+        let (source, target) = (get("source.cluster.alias"), get("target.cluster.alias"));
+        if !self.flows.iter().any(|f| f.source == source && f.target == target) {
+            v.error(
+                "source.cluster.alias",
+                format!("connect-mirror-maker runs no flow {source}->{target}"),
+            );
+        }
+        Some(v)
+    }
+}
+
+/// The keys that name a MirrorMaker 2 connector's clusters.
+const MIRROR_KEYS: &[KeyDef] = &[
+    KeyDef::new("source.cluster.alias", "STRING", "Alias of source cluster").required(),
+    KeyDef::new("target.cluster.alias", "STRING", "Alias of target cluster").default("target"),
+];
+
+/// MirrorSourceConnector of one flow. Its offsets live in the worker's offsets topic on the
+/// target, loaded when the connector starts.
+pub struct MirrorSource {
+    flow: Arc<Flow>,
+    metrics: Metrics,
+    offsets: OnceLock<Arc<OffsetStore>>,
+}
+
+impl MirrorSource {
+    pub fn new(flow: Arc<Flow>, metrics: Metrics) -> Self {
+        MirrorSource {
+            flow,
+            metrics,
+            offsets: OnceLock::new(),
+        }
+    }
+}
+
+impl Connector for MirrorSource {
+    fn kind(&self) -> ConnectorType {
+        ConnectorType::Source
+    }
+
+    fn run(
+        self: Arc<Self>,
+        tasks: watch::Sender<Option<Vec<ConfigMap>>>,
+        mut stop: watch::Receiver<bool>,
+    ) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(async move {
+            if self.offsets.get().is_none() {
+                let Some(store) = prepare(&self.flow, &mut stop).await? else {
+                    return Ok(());
+                };
+                let _ = self.offsets.set(Arc::new(store));
+            }
+            let connector = SourceConnector::new(self.flow.clone()).map_err(|e| e.to_string())?;
+            let (assign_tx, mut assign_rx) = watch::channel(Vec::new());
+            let job = tokio::spawn(connector.run(assign_tx, stop.clone()));
+            while assign_rx.changed().await.is_ok() {
+                let configs = assign_rx
+                    .borrow_and_update()
+                    .iter()
+                    .map(|partitions| {
+                        let list: Vec<String> =
+                            partitions.iter().map(|(t, p)| format!("{t}-{p}")).collect();
+                        ConfigMap::from([("task.assigned.partitions".into(), list.join(","))])
+                    })
+                    .collect();
+                let _ = tasks.send(Some(configs));
+            }
+            let _ = job.await;
+            Ok(())
+        })
+    }
+
+    fn task(&self, id: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
+        let offsets = self
+            .offsets
+            .get()
+            .ok_or("the offsets are not loaded yet")?
+            .clone();
+        let partitions = parse_partitions(
+            config
+                .get("task.assigned.partitions")
+                .map(String::as_str)
+                .unwrap_or_default(),
+        )?;
+        let policy = ReplicationPolicy::new(&self.flow.settings.policy);
+        for (topic, _) in &partitions {
+            ctx.topics.record(&policy.format_remote_topic(&self.flow.source, topic));
+        }
+        let spec = SourceTaskSpec {
+            flow: self.flow.clone(),
+            task: id,
+            partitions,
+        };
+        let metrics = self.metrics.source.clone();
+        Ok(Box::new(move |stop: &Arc<AtomicBool>| {
+            let deps = TaskDeps {
+                offsets: offsets.clone(),
+                metrics: metrics.clone(),
+                stop: stop.clone(),
+            };
+            source_task::run(spec.clone(), deps).map_err(|e| e.to_string())
+        }))
+    }
+
+    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
+        let store = self.offsets.get().cloned();
+        Box::pin(async move { Ok(store.map(|s| s.entries(CONNECTOR)).unwrap_or_default()) })
+    }
+
+    fn alter_offsets(&self, entries: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), String>> {
+        let store = self.offsets.get().cloned();
+        Box::pin(async move {
+            let store = store.ok_or("the offsets are not loaded yet")?;
+            for e in &entries {
+                check_mirror_offset(e)?;
+            }
+            tokio::task::spawn_blocking(move || store.write(CONNECTOR, &entries))
+                .await
+                .map_err(|e| e.to_string())?
+        })
+    }
+
+    fn reset_offsets(&self) -> BoxFuture<'static, Result<(), String>> {
+        let store = self.offsets.get().cloned();
+        Box::pin(async move {
+            let store = store.ok_or("the offsets are not loaded yet")?;
+            tokio::task::spawn_blocking(move || store.reset(CONNECTOR))
+                .await
+                .map_err(|e| e.to_string())?
+        })
+    }
+}
+
+/// A MirrorSourceConnector offset must name cluster, topic and partition, and hold a
+/// non-negative `offset`, as Java's `alterOffsets` checks.
+fn check_mirror_offset(e: &OffsetEntry) -> Result<(), String> {
+    let p = &e.partition;
+    let ok = p.get("cluster").is_some_and(|v| v.is_string())
+        && p.get("topic").is_some_and(|v| v.is_string())
+        && p.get("partition").is_some_and(|v| v.is_i64());
+    if !ok {
+        return Err(format!(
+            "Source partition {p} must have the fields cluster (string), topic (string) and partition (integer)"
+        ));
+    }
+    match &e.offset {
+        None => Ok(()),
+        Some(o) if o.get("offset").and_then(|v| v.as_i64()).is_some_and(|v| v >= 0) => Ok(()),
+        Some(o) => Err(format!(
+            "Source offset {o} for partition {p} must have a non-negative integer field offset"
+        )),
+    }
+}
+
+/// `topic-0,topic-1` (Java's TopicPartition strings) into pairs; topic names may hold `-`.
+fn parse_partitions(list: &str) -> Result<Vec<(String, i32)>, String> {
+    list.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|tp| {
+            let (topic, p) = tp
+                .rsplit_once('-')
+                .ok_or_else(|| format!("task.assigned.partitions: bad entry {tp}"))?;
+            let p = p
+                .parse()
+                .map_err(|_| format!("task.assigned.partitions: bad entry {tp}"))?;
+            Ok((topic.to_string(), p))
+        })
+        .collect()
+}
+
+/// Creates the worker's offsets topic on the target and loads the stored offsets, retrying
+/// while the target is down. `None` when stopped first.
+async fn prepare(
+    flow: &Arc<Flow>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Option<OffsetStore>, String> {
+    let label = format!("{} worker", flow.name());
+    let (admin_props, _) =
+        translate(&flow.worker_client_props(ClientKind::Admin), &label).map_err(|e| join_errors(&e))?;
+    let (consumer_props, _) = translate(&flow.worker_client_props(ClientKind::Consumer), &label)
+        .map_err(|e| join_errors(&e))?;
+    let (producer_props, _) = translate(&flow.worker_client_props(ClientKind::Producer), &label)
+        .map_err(|e| join_errors(&e))?;
+    let name = format!("{}|worker-admin", flow.name());
+    let admin = Admin::new(&admin_props, &flow.target, &name, flow.settings.admin_timeout)
+        .map_err(|e| e.to_string())?;
+    let w = &flow.worker_settings;
+    let attempt = || async {
+        ensure_compacted_topic(
+            &admin,
+            &w.offset_storage_topic,
+            w.offset_storage_partitions,
+            w.offset_storage_replication_factor,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let (props, topic) = (consumer_props.clone(), w.offset_storage_topic.clone());
+        let (name, timeout) = (
+            format!("{}|offsets-reader", flow.name()),
+            flow.settings.admin_timeout,
+        );
+        tokio::task::spawn_blocking(move || read_to_end(&props, &name, &topic, timeout))
+            .await
+            .expect("offsets reader")
+            .map_err(|e| e.to_string())
+    };
+    let what = format!("cannot prepare the worker on {}", flow.target);
+    let Some(records) = retry(&flow.name(), &what, stop, attempt).await else {
+        return Ok(None);
+    };
+    let store = OffsetStore::from_records(
+        records.iter().map(|(k, v)| (k.as_deref(), v.as_deref())),
+        Backing::Topic {
+            props: producer_props,
+            topic: w.offset_storage_topic.clone(),
+            producer: Default::default(),
+        },
+    );
+    info!(flow = %flow.name(), offsets = store.entries(CONNECTOR).len(), topic = %w.offset_storage_topic, "loaded stored source offsets");
+    Ok(Some(store))
+}
+
+/// Publishes `tasks` task configs, then waits to be stopped.
+fn fixed_tasks(
+    n: usize,
+    tasks: watch::Sender<Option<Vec<ConfigMap>>>,
+    mut stop: watch::Receiver<bool>,
+) -> BoxFuture<'static, Result<(), String>> {
+    Box::pin(async move {
+        let _ = tasks.send(Some(vec![ConfigMap::new(); n]));
+        crate::shutdown::stopped(&mut stop).await;
+        Ok(())
+    })
+}
+
+/// MirrorCheckpointConnector of one flow: one task that checkpoints every selected group.
+pub struct MirrorCheckpoint {
+    flow: Arc<Flow>,
+    metrics: Metrics,
+}
+
+impl Connector for MirrorCheckpoint {
+    fn kind(&self) -> ConnectorType {
+        ConnectorType::Source
+    }
+
+    fn run(
+        self: Arc<Self>,
+        tasks: watch::Sender<Option<Vec<ConfigMap>>>,
+        stop: watch::Receiver<bool>,
+    ) -> BoxFuture<'static, Result<(), String>> {
+        // As Java: no task when checkpoints are not emitted.
+        let n = usize::from(self.flow.settings.emit_checkpoints.is_some());
+        fixed_tasks(n, tasks, stop)
+    }
+
+    fn task(&self, _: usize, _: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
+        let policy = ReplicationPolicy::new(&self.flow.settings.policy);
+        ctx.topics.record(&policy.checkpoints_topic(&self.flow.source));
+        let (flow, metrics) = (self.flow.clone(), self.metrics.clone());
+        Ok(Box::new(move |stop: &Arc<AtomicBool>| {
+            let (flow, metrics) = (flow.clone(), metrics.clone());
+            run_async(stop, move |rx| checkpoint_task::run(flow, metrics, rx))
+        }))
+    }
+
+    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+/// MirrorHeartbeatConnector of one flow: one task emitting heartbeats to the target.
+pub struct MirrorHeartbeat {
+    flow: Arc<Flow>,
+}
+
+impl Connector for MirrorHeartbeat {
+    fn kind(&self) -> ConnectorType {
+        ConnectorType::Source
+    }
+
+    fn run(
+        self: Arc<Self>,
+        tasks: watch::Sender<Option<Vec<ConfigMap>>>,
+        stop: watch::Receiver<bool>,
+    ) -> BoxFuture<'static, Result<(), String>> {
+        let n = usize::from(self.flow.settings.emit_heartbeats.is_some());
+        fixed_tasks(n, tasks, stop)
+    }
+
+    fn task(&self, _: usize, _: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
+        let policy = ReplicationPolicy::new(&self.flow.settings.policy);
+        ctx.topics.record(&policy.heartbeats_topic());
+        let flow = self.flow.clone();
+        Ok(Box::new(move |stop: &Arc<AtomicBool>| {
+            let flow = flow.clone();
+            run_async(stop, move |rx| heartbeat::run(flow, rx))
+        }))
+    }
+
+    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assigned_partitions_round_trip_java_strings() {
+        assert_eq!(
+            parse_partitions("orders-0,my-topic-12").unwrap(),
+            vec![("orders".into(), 0), ("my-topic".into(), 12)]
+        );
+        assert_eq!(parse_partitions("").unwrap(), vec![]);
+        assert!(parse_partitions("orders").is_err());
+        assert!(parse_partitions("orders-x").is_err());
+    }
+
+    #[test]
+    fn mirror_offsets_are_checked_as_java_checks_them() {
+        let e = |p: serde_json::Value, o: Option<serde_json::Value>| OffsetEntry {
+            partition: p,
+            offset: o,
+        };
+        let p = serde_json::json!({"cluster": "A", "topic": "t", "partition": 0});
+        assert!(check_mirror_offset(&e(p.clone(), Some(serde_json::json!({"offset": 5})))).is_ok());
+        assert!(check_mirror_offset(&e(p.clone(), None)).is_ok());
+        assert!(check_mirror_offset(&e(p, Some(serde_json::json!({"offset": -1})))).is_err());
+        assert!(check_mirror_offset(&e(serde_json::json!({"topic": "t"}), None)).is_err());
+    }
+}

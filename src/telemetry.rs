@@ -21,18 +21,25 @@ static LEVELS: OnceLock<Mutex<Levels>> = OnceLock::new();
 
 /// Installs the global subscriber once; later calls do nothing (tests call it freely).
 pub fn init() {
+    install(false);
+}
+
+/// As [`init`], writing through the test harness (shown for failing tests only).
+pub fn init_for_tests() {
+    install(true);
+}
+
+fn install(test: bool) {
     let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
     let filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("info"));
     let (layer, handle) = reload::Layer::new(filter);
-    let installed = tracing_subscriber::registry()
-        .with(layer)
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_target(false),
-        )
-        .try_init()
-        .is_ok();
+    let fmt = tracing_subscriber::fmt::layer().with_target(false);
+    let registry = tracing_subscriber::registry().with(layer);
+    let installed = if test {
+        registry.with(fmt.with_test_writer()).try_init().is_ok()
+    } else {
+        registry.with(fmt.with_writer(std::io::stderr)).try_init().is_ok()
+    };
     if installed {
         let (root, loggers) = parse(&spec);
         let _ = LEVELS.set(Mutex::new(Levels {

@@ -243,13 +243,7 @@ impl Mm2 {
     /// Starts the flows of an mm2.properties text.
     pub async fn start(text: &str) -> Mm2 {
         // Logs go through the test harness: shown for a failing test only.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "info".into()),
-            )
-            .with_test_writer()
-            .try_init();
+        mm2::telemetry::init_for_tests();
         let props = mm2::config::Properties::parse(text.as_bytes()).expect("syntax");
         let cfg = mm2::config::from_properties(
             props,
@@ -359,11 +353,18 @@ pub fn partition_of(recs: &[Rec], p: i32) -> Vec<&Rec> {
 
 /// `GET path` on a local HTTP server; returns (status, body).
 pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    http(addr, "GET", path, None)
+}
+
+/// One HTTP/1.1 request with an optional JSON body; returns the status and the body.
+pub fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let body = body.unwrap_or("");
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut text = String::new();
@@ -378,6 +379,23 @@ pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (status, body)
+}
+
+/// A request whose JSON answer is parsed; panics on another status than `expect`.
+pub fn http_json(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    expect: u16,
+) -> serde_json::Value {
+    let (status, text) = http(addr, method, path, body);
+    assert_eq!(status, expect, "{method} {path}: {text}");
+    if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+    }
 }
 
 /// A topic's config value on a cluster, as the broker describes it.

@@ -1,0 +1,88 @@
+//! The connector plugins of connect-standalone and connect-distributed, found by their Java
+//! class names and aliases (FileStreamSource, FileStreamSink).
+
+pub mod file_io;
+pub mod file_sink;
+pub mod file_source;
+
+use std::sync::Arc;
+
+use crate::connect::connector::{ConfigMap, Connector};
+use crate::connect::env::WorkerEnv;
+use crate::connect::herder::ConnectorFactory;
+use crate::connect::plugin::{names_class, KeyDef, PluginInfo, Validation};
+use crate::connect::status::ConnectorType;
+
+/// A connector plugin.
+struct Plugin {
+    class: &'static str,
+    kind: ConnectorType,
+    keys: &'static [KeyDef],
+    /// Plugin-specific checks beyond the key types.
+    check: fn(&ConfigMap, &mut Validation),
+    create: fn(&str, &ConfigMap, &Arc<WorkerEnv>) -> Result<Arc<dyn Connector>, String>,
+}
+
+const PLUGINS: &[Plugin] = &[
+    Plugin {
+        class: file_source::CLASS,
+        kind: ConnectorType::Source,
+        keys: file_source::KEYS,
+        check: file_source::check,
+        create: file_source::create,
+    },
+    Plugin {
+        class: file_sink::CLASS,
+        kind: ConnectorType::Sink,
+        keys: file_sink::KEYS,
+        check: file_sink::check,
+        create: file_sink::create,
+    },
+];
+
+fn find(name: &str) -> Option<&'static Plugin> {
+    PLUGINS.iter().find(|p| names_class(name, p.class))
+}
+
+/// The plugins, bound to a worker.
+pub struct Plugins {
+    pub env: Arc<WorkerEnv>,
+}
+
+impl ConnectorFactory for Plugins {
+    fn create(&self, name: &str, config: &ConfigMap) -> Result<Arc<dyn Connector>, Vec<String>> {
+        let class = config.get("connector.class").map(String::as_str).unwrap_or_default();
+        let v = self
+            .validate(class, config)
+            .ok_or_else(|| vec![format!("connector.class: Failed to find any class that implements Connector and which name matches {class}")])?;
+        if v.error_count() > 0 {
+            return Err(v.messages());
+        }
+        let plugin = find(class).expect("validated");
+        (plugin.create)(name, config, &self.env).map_err(|e| vec![e])
+    }
+
+    fn plugins(&self) -> Vec<PluginInfo> {
+        PLUGINS
+            .iter()
+            .map(|p| PluginInfo {
+                class: p.class.to_string(),
+                kind: p.kind,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .collect()
+    }
+
+    fn validate(&self, plugin: &str, config: &ConfigMap) -> Option<Validation> {
+        let p = find(plugin)?;
+        let mut v = Validation::new(p.class, p.keys);
+        v.check_types(config);
+        for which in ["key", "value"] {
+            if let Err(e) = self.env.converter(which, config) {
+                v.error(&format!("{which}.converter"), e);
+            }
+        }
+        (p.check)(config, &mut v);
+        Some(v)
+    }
+}

@@ -1,0 +1,164 @@
+//! `connect-standalone worker.properties connector.properties ...`: one worker, its source
+//! offsets in `offset.storage.file.filename`, the connectors of the given files started at
+//! once, and the REST API on `listeners` (default `http://:8083`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::app::AppError;
+use crate::config::{ConfigError, ConfigErrors, Origin, Properties, Props, Setting};
+use crate::connect::connector::ConfigMap;
+use crate::connect::converter::Converter;
+use crate::connect::env::{prefixed, Client, WorkerEnv};
+use crate::connect::herder::Herder;
+use crate::connect::offsets::OffsetStore;
+use crate::connectors::Plugins;
+use crate::metrics::Metrics;
+use crate::rest;
+
+/// A loaded worker configuration.
+pub struct Worker {
+    pub env: Arc<WorkerEnv>,
+    pub listeners: Vec<String>,
+}
+
+fn invalid(key: &str, origin: &Origin, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        origin: origin.clone(),
+        message: message.into(),
+    }
+}
+
+/// Reads the worker properties of connect-standalone.
+pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
+    let file = Properties::from_file(path).map_err(|e| ConfigErrors(vec![e]))?;
+    let mut props: Props = file.iter().map(|(k, s)| (k.clone(), s.clone())).collect();
+    props
+        .entry("bootstrap.servers".into())
+        .or_insert_with(|| Setting::default_for("bootstrap.servers", "localhost:9092"));
+    let map: ConfigMap = props.iter().map(|(k, s)| (k.clone(), s.value.clone())).collect();
+    let mut errors = Vec::new();
+    let converter = |which: &str, errors: &mut Vec<ConfigError>| {
+        let key = format!("{which}.converter");
+        match props.get(&key) {
+            None => {
+                errors.push(invalid(&key, &Origin::Unset, format!("Missing required configuration \"{key}\" which has no default value.")));
+                None
+            }
+            Some(s) => Converter::from_config(&s.value, &prefixed(&map, &key))
+                .map_err(|e| errors.push(invalid(&key, &s.origin, e)))
+                .ok(),
+        }
+    };
+    let key_converter = converter("key", &mut errors);
+    let value_converter = converter("value", &mut errors);
+    let offsets = match props.get("offset.storage.file.filename") {
+        None => {
+            errors.push(invalid("offset.storage.file.filename", &Origin::Unset, "Missing required configuration \"offset.storage.file.filename\" which has no default value."));
+            None
+        }
+        Some(s) => OffsetStore::from_file(&PathBuf::from(&s.value))
+            .map_err(|e| errors.push(invalid(&s.key, &s.origin, e)))
+            .ok(),
+    };
+    let flush = match props.get("offset.flush.interval.ms") {
+        None => Some(Duration::from_secs(60)),
+        Some(s) => s.value.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| {
+            errors.push(invalid(&s.key, &s.origin, format!("Invalid value {} for configuration offset.flush.interval.ms: Not a number of type LONG", s.value)))
+        }).ok(),
+    };
+    let listeners = match props.get("listeners") {
+        None => vec![":8083".to_string()],
+        Some(s) => {
+            let mut out = Vec::new();
+            for l in s.value.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+                match l.strip_prefix("http://") {
+                    Some(hostport) => out.push(hostport.to_string()),
+                    None => errors.push(invalid(&s.key, &s.origin, format!("only http:// listeners are supported, not {l}"))),
+                }
+            }
+            out
+        }
+    };
+    for k in props.keys() {
+        if k == "plugin.path" || k.starts_with("rest.") {
+            warn!("`{k}` has no effect here: the plugins are built in");
+        }
+    }
+    match (key_converter, value_converter, offsets, flush) {
+        (Some(key_converter), Some(value_converter), Some(offsets), Some(flush)) if errors.is_empty() => {
+            let env = WorkerEnv {
+                props,
+                offsets: Arc::new(offsets),
+                offset_flush_interval: flush,
+                key_converter,
+                value_converter,
+            };
+            for kind in [Client::Producer, Client::Consumer, Client::Admin] {
+                env.client(kind, &ConfigMap::new()).map_err(AppError::Usage)?;
+            }
+            Ok(Worker { env: Arc::new(env), listeners })
+        }
+        _ => Err(ConfigErrors::deduplicated(errors).into()),
+    }
+}
+
+/// Reads a connector properties file.
+pub fn load_connector(path: &Path) -> Result<ConfigMap, AppError> {
+    let file = Properties::from_file(path).map_err(|e| ConfigErrors(vec![e]))?;
+    Ok(file.iter().map(|(k, s)| (k.clone(), s.value.clone())).collect())
+}
+
+/// Runs the worker until SIGINT or SIGTERM.
+pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
+    let w = load_worker(worker)?;
+    let configs = connectors
+        .iter()
+        .map(|p| load_connector(p).map(|c| (p.clone(), c)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
+    let result = rt.block_on(async {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut listeners = Vec::new();
+        for addr in &w.listeners {
+            listeners.push(rest::bind(addr).await.map_err(|e| {
+                AppError::Runtime(format!("cannot listen on {addr} (listeners): {e}"))
+            })?);
+        }
+        let first = listeners.first().and_then(|l| l.local_addr().ok());
+        let herder = Herder::new(rest::worker_id(first), Arc::new(Plugins { env: w.env.clone() }));
+        for (path, config) in configs {
+            let name = config.get("name").cloned().unwrap_or_default();
+            herder.put(&name, config).await.map_err(|e| {
+                AppError::Usage(format!("{}: {e}", path.display()))
+            })?;
+        }
+        let api = rest::Api {
+            herder: herder.clone(),
+            metrics: Metrics::new(),
+            cluster_id: Default::default(),
+        };
+        let mut served = Vec::new();
+        for l in listeners {
+            info!("serving the REST API on {}", l.local_addr().map(|a| a.to_string()).unwrap_or_default());
+            served.push(tokio::spawn(rest::serve(l, api.clone(), stop_rx.clone())));
+        }
+        crate::shutdown::signal().await;
+        let _ = stop_tx.send(true);
+        herder.shutdown().await;
+        for s in served {
+            let _ = s.await;
+        }
+        Ok(())
+    });
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
+}

@@ -13,11 +13,11 @@ use crate::cli::{ConfigArgs, TopologyArgs, TranslateArgs};
 use crate::config::{self, ConfigErrors, Environment, Mm2Config, Props, Warning};
 use crate::config::{ClientKind, Flow};
 use crate::connect::herder::Herder;
-use crate::mirror::connectors::{connector_name, display_config, flow_connectors, FlowConnectors};
 use crate::failover::{self, ToolError};
 use crate::kafka::props::translate;
 use crate::kafka::validate::check_clients;
 use crate::metrics::Metrics;
+use crate::mirror::connectors::{connector_name, display_config, flow_connectors, FlowConnectors};
 use crate::rest;
 
 /// Why the process stops with an error.
@@ -150,8 +150,10 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
             listeners.push(listener);
         }
     }
-    let http: Vec<std::net::SocketAddr> =
-        listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let http: Vec<std::net::SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     let flows: Vec<Arc<Flow>> = cfg.flows.into_iter().map(Arc::new).collect();
     let factory = FlowConnectors {
         flows: flows.clone(),
@@ -177,7 +179,10 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
         tasks.spawn(find_cluster_id(flow.clone(), api.cluster_id.clone()));
     }
     for listener in listeners {
-        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         info!("serving the REST API and metrics on {addr}");
         let (a, s) = (api.clone(), stop.clone());
         tasks.spawn(async move {

@@ -41,13 +41,20 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
     props
         .entry("bootstrap.servers".into())
         .or_insert_with(|| Setting::default_for("bootstrap.servers", "localhost:9092"));
-    let map: ConfigMap = props.iter().map(|(k, s)| (k.clone(), s.value.clone())).collect();
+    let map: ConfigMap = props
+        .iter()
+        .map(|(k, s)| (k.clone(), s.value.clone()))
+        .collect();
     let mut errors = Vec::new();
     let converter = |which: &str, errors: &mut Vec<ConfigError>| {
         let key = format!("{which}.converter");
         match props.get(&key) {
             None => {
-                errors.push(invalid(&key, &Origin::Unset, format!("Missing required configuration \"{key}\" which has no default value.")));
+                errors.push(invalid(
+                    &key,
+                    &Origin::Unset,
+                    format!("Missing required configuration \"{key}\" which has no default value."),
+                ));
                 None
             }
             Some(s) => Converter::from_config(&s.value, &prefixed(&map, &key))
@@ -79,7 +86,11 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
             for l in s.value.split(',').map(str::trim).filter(|l| !l.is_empty()) {
                 match l.strip_prefix("http://") {
                     Some(hostport) => out.push(hostport.to_string()),
-                    None => errors.push(invalid(&s.key, &s.origin, format!("only http:// listeners are supported, not {l}"))),
+                    None => errors.push(invalid(
+                        &s.key,
+                        &s.origin,
+                        format!("only http:// listeners are supported, not {l}"),
+                    )),
                 }
             }
             out
@@ -91,7 +102,9 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
         }
     }
     match (key_converter, value_converter, offsets, flush) {
-        (Some(key_converter), Some(value_converter), Some(offsets), Some(flush)) if errors.is_empty() => {
+        (Some(key_converter), Some(value_converter), Some(offsets), Some(flush))
+            if errors.is_empty() =>
+        {
             let env = WorkerEnv {
                 props,
                 offsets: Arc::new(offsets),
@@ -100,9 +113,13 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
                 value_converter,
             };
             for kind in [Client::Producer, Client::Consumer, Client::Admin] {
-                env.client(kind, &ConfigMap::new()).map_err(AppError::Usage)?;
+                env.client(kind, &ConfigMap::new())
+                    .map_err(AppError::Usage)?;
             }
-            Ok(Worker { env: Arc::new(env), listeners })
+            Ok(Worker {
+                env: Arc::new(env),
+                listeners,
+            })
         }
         _ => Err(ConfigErrors::deduplicated(errors).into()),
     }
@@ -111,7 +128,10 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
 /// Reads a connector properties file.
 pub fn load_connector(path: &Path) -> Result<ConfigMap, AppError> {
     let file = Properties::from_file(path).map_err(|e| ConfigErrors(vec![e]))?;
-    Ok(file.iter().map(|(k, s)| (k.clone(), s.value.clone())).collect())
+    Ok(file
+        .iter()
+        .map(|(k, s)| (k.clone(), s.value.clone()))
+        .collect())
 }
 
 /// Runs the worker until SIGINT or SIGTERM.
@@ -134,12 +154,16 @@ pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
             })?);
         }
         let first = listeners.first().and_then(|l| l.local_addr().ok());
-        let herder = Herder::new(rest::worker_id(first), Arc::new(Plugins { env: w.env.clone() }));
+        let herder = Herder::new(
+            rest::worker_id(first),
+            Arc::new(Plugins { env: w.env.clone() }),
+        );
         for (path, config) in configs {
             let name = config.get("name").cloned().unwrap_or_default();
-            herder.put(&name, config).await.map_err(|e| {
-                AppError::Usage(format!("{}: {e}", path.display()))
-            })?;
+            herder
+                .put(&name, config)
+                .await
+                .map_err(|e| AppError::Usage(format!("{}: {e}", path.display())))?;
         }
         let api = rest::Api {
             herder: herder.clone(),
@@ -148,7 +172,10 @@ pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
         };
         let mut served = Vec::new();
         for l in listeners {
-            info!("serving the REST API on {}", l.local_addr().map(|a| a.to_string()).unwrap_or_default());
+            info!(
+                "serving the REST API on {}",
+                l.local_addr().map(|a| a.to_string()).unwrap_or_default()
+            );
             served.push(tokio::spawn(rest::serve(l, api.clone(), stop_rx.clone())));
         }
         crate::shutdown::signal().await;

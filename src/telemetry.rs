@@ -38,7 +38,10 @@ fn install(test: bool) {
     let installed = if test {
         registry.with(fmt.with_test_writer()).try_init().is_ok()
     } else {
-        registry.with(fmt.with_writer(std::io::stderr)).try_init().is_ok()
+        registry
+            .with(fmt.with_writer(std::io::stderr))
+            .try_init()
+            .is_ok()
     };
     if installed {
         let (root, loggers) = parse(&spec);
@@ -116,7 +119,8 @@ pub fn set_level(logger: &str, level: &str) -> Result<Vec<String>, String> {
     for (k, v) in &l.loggers {
         spec.push_str(&format!(",{k}={v}"));
     }
-    let filter = EnvFilter::try_new(&spec).map_err(|e| format!("Invalid logger '{logger}': {e}"))?;
+    let filter =
+        EnvFilter::try_new(&spec).map_err(|e| format!("Invalid logger '{logger}': {e}"))?;
     l.handle
         .reload(filter)
         .map_err(|e| format!("cannot change the log filter: {e}"))?;

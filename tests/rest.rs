@@ -20,7 +20,11 @@ fn wait_state(addr: std::net::SocketAddr, name: &str, state: &str, tasks: usize)
         let s = http_json(addr, "GET", &format!("{}/status", path(name)), None, 200);
         let ok = s["connector"]["state"] == state
             && s["tasks"].as_array().map(Vec::len) == Some(tasks)
-            && s["tasks"].as_array().unwrap().iter().all(|t| t["state"] == state);
+            && s["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t["state"] == state);
         if ok {
             return s;
         }
@@ -50,17 +54,29 @@ async fn connect_rest_api_steers_the_flows() {
     // GET /: version, commit, cluster id.
     let root = http_json(addr, "GET", "/", None, 200);
     assert_eq!(root["version"], env!("CARGO_PKG_VERSION"));
-    assert!(root.get("commit").is_some() && root.get("kafka_cluster_id").is_some(), "{root}");
+    assert!(
+        root.get("commit").is_some() && root.get("kafka_cluster_id").is_some(),
+        "{root}"
+    );
 
     // The flow's three connectors, by Strimzi's names.
     let list = http_json(addr, "GET", "/connectors", None, 200);
     let mut expected = vec![checkpoint.clone(), heartbeat.clone(), source.clone()];
     expected.sort();
     assert_eq!(list, json!(expected));
-    let expanded = http_json(addr, "GET", "/connectors?expand=status&expand=info", None, 200);
+    let expanded = http_json(
+        addr,
+        "GET",
+        "/connectors?expand=status&expand=info",
+        None,
+        200,
+    );
     assert_eq!(expanded[&source]["info"]["type"], "source");
     assert_eq!(expanded[&source]["status"]["name"], source.as_str());
-    assert_eq!(expanded[&source]["info"]["config"]["connector.class"], "org.apache.kafka.connect.mirror.MirrorSourceConnector");
+    assert_eq!(
+        expanded[&source]["info"]["config"]["connector.class"],
+        "org.apache.kafka.connect.mirror.MirrorSourceConnector"
+    );
     let only_status = http_json(addr, "GET", "/connectors?expand=status", None, 200);
     assert!(only_status[&source].get("info").is_none());
 
@@ -73,15 +89,26 @@ async fn connect_rest_api_steers_the_flows() {
     assert_eq!(config["topics"], topic.as_str());
     let tasks = http_json(addr, "GET", &format!("{}/tasks", path(&source)), None, 200);
     assert_eq!(tasks[0]["id"], json!({"connector": source, "task": 0}));
-    let assigned = tasks[0]["config"]["task.assigned.partitions"].as_str().unwrap();
+    let assigned = tasks[0]["config"]["task.assigned.partitions"]
+        .as_str()
+        .unwrap();
     // Heartbeat topics are always replicated, as in Java.
     for p in [format!("{topic}-0"), format!("{topic}-1")] {
         assert!(assigned.split(',').any(|a| a == p), "{assigned}");
     }
     let status = wait_state(addr, &source, "RUNNING", 1);
     assert_eq!(status["type"], "source");
-    assert!(status["connector"]["worker_id"].as_str().unwrap().contains(':'));
-    let task = http_json(addr, "GET", &format!("{}/tasks/0/status", path(&source)), None, 200);
+    assert!(status["connector"]["worker_id"]
+        .as_str()
+        .unwrap()
+        .contains(':'));
+    let task = http_json(
+        addr,
+        "GET",
+        &format!("{}/tasks/0/status", path(&source)),
+        None,
+        200,
+    );
     assert_eq!(task["id"], 0);
     assert_eq!(task["state"], "RUNNING");
     wait_state(addr, &checkpoint, "RUNNING", 1);
@@ -92,7 +119,13 @@ async fn connect_rest_api_steers_the_flows() {
     let topics = http_json(addr, "GET", &format!("{}/topics", path(&source)), None, 200);
     let used = topics[&source]["topics"].as_array().unwrap().clone();
     assert!(used.contains(&json!(remote)), "{topics}");
-    http_json(addr, "PUT", &format!("{}/topics/reset", path(&source)), None, 202);
+    http_json(
+        addr,
+        "PUT",
+        &format!("{}/topics/reset", path(&source)),
+        None,
+        202,
+    );
     let topics = http_json(addr, "GET", &format!("{}/topics", path(&source)), None, 200);
     assert_eq!(topics[&source]["topics"], json!([]));
 
@@ -102,23 +135,63 @@ async fn connect_rest_api_steers_the_flows() {
     let more = sample_records(10, 2);
     produce(&source_bootstrap(), &topic, &more).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(read_topic(&target_bootstrap(), &remote).len(), 20, "replicated while paused");
+    assert_eq!(
+        read_topic(&target_bootstrap(), &remote).len(),
+        20,
+        "replicated while paused"
+    );
     http_json(addr, "PUT", &format!("{}/resume", path(&source)), None, 202);
     wait_state(addr, &source, "RUNNING", 1);
     read_exactly(&target_bootstrap(), &remote, 2, 30, Duration::from_secs(60));
 
     // Restarts: connector only (204), with tasks (202 and the states), one task (204).
-    http_json(addr, "POST", &format!("{}/restart", path(&source)), None, 204);
-    let r = http_json(addr, "POST", &format!("{}/restart?includeTasks=true", path(&source)), None, 202);
+    http_json(
+        addr,
+        "POST",
+        &format!("{}/restart", path(&source)),
+        None,
+        204,
+    );
+    let r = http_json(
+        addr,
+        "POST",
+        &format!("{}/restart?includeTasks=true", path(&source)),
+        None,
+        202,
+    );
     assert_eq!(r["name"], source.as_str());
     assert_eq!(r["tasks"].as_array().unwrap().len(), 1);
-    http_json(addr, "POST", &format!("{}/tasks/0/restart", path(&source)), None, 204);
+    http_json(
+        addr,
+        "POST",
+        &format!("{}/tasks/0/restart", path(&source)),
+        None,
+        204,
+    );
     wait_state(addr, &source, "RUNNING", 1);
-    let r = http_json(addr, "POST", &format!("{}/restart?includeTasks=true&onlyFailed=true", path(&source)), None, 202);
-    assert_eq!(r["connector"]["state"], "RUNNING", "nothing failed, nothing restarted: {r}");
+    let r = http_json(
+        addr,
+        "POST",
+        &format!(
+            "{}/restart?includeTasks=true&onlyFailed=true",
+            path(&source)
+        ),
+        None,
+        202,
+    );
+    assert_eq!(
+        r["connector"]["state"], "RUNNING",
+        "nothing failed, nothing restarted: {r}"
+    );
 
     // Offsets (KIP-875): readable while running, changeable only when stopped.
-    let offsets = http_json(addr, "GET", &format!("{}/offsets", path(&source)), None, 200);
+    let offsets = http_json(
+        addr,
+        "GET",
+        &format!("{}/offsets", path(&source)),
+        None,
+        200,
+    );
     let entries: Vec<Value> = offsets["offsets"]
         .as_array()
         .unwrap()
@@ -128,20 +201,57 @@ async fn connect_rest_api_steers_the_flows() {
         .collect();
     assert_eq!(entries.len(), 2, "{offsets}");
     assert_eq!(entries[0]["partition"]["cluster"], a.as_str());
-    let p0 = sent.iter().chain(&more).filter(|r| r.partition == 0).count();
+    let p0 = sent
+        .iter()
+        .chain(&more)
+        .filter(|r| r.partition == 0)
+        .count();
     assert_eq!(entries[0]["partition"]["partition"], 0);
     assert_eq!(entries[0]["offset"]["offset"], p0 - 1);
-    let patch = json!({"offsets": [{"partition": entries[0]["partition"], "offset": {"offset": 4}}]}).to_string();
-    let err = http_json(addr, "PATCH", &format!("{}/offsets", path(&source)), Some(&patch), 400);
-    assert!(err["message"].as_str().unwrap().contains("STOPPED"), "{err}");
+    let patch =
+        json!({"offsets": [{"partition": entries[0]["partition"], "offset": {"offset": 4}}]})
+            .to_string();
+    let err = http_json(
+        addr,
+        "PATCH",
+        &format!("{}/offsets", path(&source)),
+        Some(&patch),
+        400,
+    );
+    assert!(
+        err["message"].as_str().unwrap().contains("STOPPED"),
+        "{err}"
+    );
     http_json(addr, "PUT", &format!("{}/stop", path(&source)), None, 204);
     let stopped = http_json(addr, "GET", &format!("{}/status", path(&source)), None, 200);
     assert_eq!(stopped["connector"]["state"], "STOPPED");
     assert_eq!(stopped["tasks"], json!([]));
-    let ok = http_json(addr, "PATCH", &format!("{}/offsets", path(&source)), Some(&patch), 200);
-    assert_eq!(ok["message"], "The offsets for this connector have been altered successfully");
-    let after = http_json(addr, "GET", &format!("{}/offsets", path(&source)), None, 200);
-    assert!(after["offsets"].as_array().unwrap().iter().any(|e| e["offset"]["offset"] == 4), "{after}");
+    let ok = http_json(
+        addr,
+        "PATCH",
+        &format!("{}/offsets", path(&source)),
+        Some(&patch),
+        200,
+    );
+    assert_eq!(
+        ok["message"],
+        "The offsets for this connector have been altered successfully"
+    );
+    let after = http_json(
+        addr,
+        "GET",
+        &format!("{}/offsets", path(&source)),
+        None,
+        200,
+    );
+    assert!(
+        after["offsets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["offset"]["offset"] == 4),
+        "{after}"
+    );
     // Resumed from offset 4: partition 0's records after it are replicated again.
     http_json(addr, "PUT", &format!("{}/resume", path(&source)), None, 202);
     wait_state(addr, &source, "RUNNING", 1);
@@ -151,22 +261,63 @@ async fn connect_rest_api_steers_the_flows() {
 
     // Plugins and validation.
     let plugins = http_json(addr, "GET", "/connector-plugins", None, 200);
-    let classes: Vec<&str> = plugins.as_array().unwrap().iter().map(|p| p["class"].as_str().unwrap()).collect();
-    assert!(classes.contains(&"org.apache.kafka.connect.mirror.MirrorSourceConnector"), "{plugins}");
+    let classes: Vec<&str> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["class"].as_str().unwrap())
+        .collect();
+    assert!(
+        classes.contains(&"org.apache.kafka.connect.mirror.MirrorSourceConnector"),
+        "{plugins}"
+    );
     let body = json!({"connector.class": "MirrorSourceConnector", "name": "x", "source.cluster.alias": a, "target.cluster.alias": b}).to_string();
-    let v = http_json(addr, "PUT", "/connector-plugins/MirrorSource/config/validate", Some(&body), 200);
+    let v = http_json(
+        addr,
+        "PUT",
+        "/connector-plugins/MirrorSource/config/validate",
+        Some(&body),
+        200,
+    );
     assert_eq!(v["error_count"], 0, "{v}");
-    let v = http_json(addr, "PUT", "/connector-plugins/MirrorSourceConnector/config/validate", Some(r#"{"tasks.max":"x"}"#), 200);
+    let v = http_json(
+        addr,
+        "PUT",
+        "/connector-plugins/MirrorSourceConnector/config/validate",
+        Some(r#"{"tasks.max":"x"}"#),
+        200,
+    );
     assert!(v["error_count"].as_u64().unwrap() >= 2, "{v}");
 
     // Loggers: read and change the level live.
     let loggers = http_json(addr, "GET", "/admin/loggers", None, 200);
     assert!(loggers.get("root").is_some(), "{loggers}");
-    let changed = http_json(addr, "PUT", "/admin/loggers/mm2::mirror", Some(r#"{"level":"DEBUG"}"#), 200);
+    let changed = http_json(
+        addr,
+        "PUT",
+        "/admin/loggers/mm2::mirror",
+        Some(r#"{"level":"DEBUG"}"#),
+        200,
+    );
     assert_eq!(changed, json!(["mm2::mirror"]));
-    assert_eq!(http_json(addr, "GET", "/admin/loggers/mm2::mirror", None, 200)["level"], "DEBUG");
-    http_json(addr, "PUT", "/admin/loggers/mm2::mirror", Some(r#"{"level":"LOUD"}"#), 400);
-    http_json(addr, "PUT", "/admin/loggers/mm2::mirror", Some(r#"{"level":"INFO"}"#), 200);
+    assert_eq!(
+        http_json(addr, "GET", "/admin/loggers/mm2::mirror", None, 200)["level"],
+        "DEBUG"
+    );
+    http_json(
+        addr,
+        "PUT",
+        "/admin/loggers/mm2::mirror",
+        Some(r#"{"level":"LOUD"}"#),
+        400,
+    );
+    http_json(
+        addr,
+        "PUT",
+        "/admin/loggers/mm2::mirror",
+        Some(r#"{"level":"INFO"}"#),
+        200,
+    );
 
     // Metrics on the same listener.
     let (status, text) = http_get(addr, "/metrics");
@@ -175,15 +326,39 @@ async fn connect_rest_api_steers_the_flows() {
 
     // Errors: Connect's body, never a 500.
     let e = http_json(addr, "GET", "/connectors/nope/status", None, 404);
-    assert_eq!(e, json!({"error_code": 404, "message": "Connector nope not found"}));
-    http_json(addr, "GET", &format!("{}/tasks/7/status", path(&source)), None, 404);
+    assert_eq!(
+        e,
+        json!({"error_code": 404, "message": "Connector nope not found"})
+    );
+    http_json(
+        addr,
+        "GET",
+        &format!("{}/tasks/7/status", path(&source)),
+        None,
+        404,
+    );
     http_json(addr, "PUT", "/connectors/nope/pause", None, 404);
     let e = http_json(addr, "POST", "/connectors", Some("{not json"), 400);
     assert_eq!(e["error_code"], 400);
-    let e = http_json(addr, "POST", "/connectors", Some(r#"{"name":"n","config":{"connector.class":"FileStreamSource"}}"#), 400);
-    assert!(e["message"].as_str().unwrap().contains("mm2.properties"), "{e}");
+    let e = http_json(
+        addr,
+        "POST",
+        "/connectors",
+        Some(r#"{"name":"n","config":{"connector.class":"FileStreamSource"}}"#),
+        400,
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("mm2.properties"),
+        "{e}"
+    );
     http_json(addr, "DELETE", &path(&source), None, 400);
-    http_json(addr, "PUT", &format!("{}/config", path(&source)), Some("{}"), 400);
+    http_json(
+        addr,
+        "PUT",
+        &format!("{}/config", path(&source)),
+        Some("{}"),
+        400,
+    );
     http_json(addr, "GET", "/no/such/path", None, 404);
     mm2.stop().await;
 }

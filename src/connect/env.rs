@@ -59,7 +59,10 @@ impl WorkerEnv {
         let overrides = format!("{}override.", kind.prefix());
         for (k, v) in connector {
             if let Some(rest) = k.strip_prefix(&overrides) {
-                props.insert(rest.to_string(), Setting::new(k.clone(), v.clone(), Origin::Default));
+                props.insert(
+                    rest.to_string(),
+                    Setting::new(k.clone(), v.clone(), Origin::Default),
+                );
             }
         }
         let label = format!("worker {}", kind.prefix().trim_end_matches('.'));

@@ -165,7 +165,11 @@ impl Herder {
     }
 
     /// Creates a connector (POST /connectors).
-    pub async fn create(&self, name: &str, config: ConfigMap) -> Result<ConnectorInfo, HerderError> {
+    pub async fn create(
+        &self,
+        name: &str,
+        config: ConfigMap,
+    ) -> Result<ConnectorInfo, HerderError> {
         self.check_writable()?;
         if self.inner.lock().await.contains_key(name) {
             return Err(HerderError::AlreadyExists(name.to_string()));
@@ -224,7 +228,11 @@ impl Herder {
         };
         let entry = map.get_mut(name).expect("just inserted");
         self.apply_target(name, entry).await;
-        info!(connector = name, "connector {}", if created { "created" } else { "reconfigured" });
+        info!(
+            connector = name,
+            "connector {}",
+            if created { "created" } else { "reconfigured" }
+        );
         Ok((self.info_of(name, entry), created))
     }
 

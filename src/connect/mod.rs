@@ -4,10 +4,10 @@
 pub mod connector;
 pub mod converter;
 pub mod env;
-pub mod sink_runner;
-pub mod source_runner;
 pub mod herder;
 pub mod offsets;
 pub mod plugin;
+pub mod sink_runner;
+pub mod source_runner;
 pub mod status;
 pub mod worker;

@@ -211,10 +211,7 @@ impl OffsetStore {
         let gone: Vec<OffsetEntry> = self
             .entries(connector)
             .into_iter()
-            .map(|e| OffsetEntry {
-                offset: None,
-                ..e
-            })
+            .map(|e| OffsetEntry { offset: None, ..e })
             .collect();
         self.write(connector, &gone)
     }
@@ -337,13 +334,16 @@ mod tests {
                 .to_vec();
         let v = |o| offset_value(o);
         let (v5, v9, v3) = (v(5), v(9), v(3));
-        let store = OffsetStore::from_records([
-            (Some(k0.as_slice()), Some(v5.as_slice())),
-            (Some(k1.as_slice()), Some(v3.as_slice())),
-            (Some(other.as_slice()), Some(v5.as_slice())),
-            (Some(k0.as_slice()), Some(v9.as_slice())),
-            (Some(k1.as_slice()), None),
-        ], Backing::Memory);
+        let store = OffsetStore::from_records(
+            [
+                (Some(k0.as_slice()), Some(v5.as_slice())),
+                (Some(k1.as_slice()), Some(v3.as_slice())),
+                (Some(other.as_slice()), Some(v5.as_slice())),
+                (Some(k0.as_slice()), Some(v9.as_slice())),
+                (Some(k1.as_slice()), None),
+            ],
+            Backing::Memory,
+        );
         assert_eq!(store.get("MirrorSourceConnector", &orders(0)), Some(9));
         assert_eq!(store.get("MirrorSourceConnector", &orders(1)), None);
         assert_eq!(store.len(), 2);
@@ -356,11 +356,22 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let store = OffsetStore::from_file(&path).unwrap();
         let p = json!({"filename": "/tmp/in.txt"});
-        let entry = |o: Option<Value>| OffsetEntry { partition: p.clone(), offset: o };
-        store.write("file-source", &[entry(Some(json!({"position": 42})))]).unwrap();
+        let entry = |o: Option<Value>| OffsetEntry {
+            partition: p.clone(),
+            offset: o,
+        };
+        store
+            .write("file-source", &[entry(Some(json!({"position": 42})))])
+            .unwrap();
         let again = OffsetStore::from_file(&path).unwrap();
-        assert_eq!(again.get_value("file-source", &p), Some(json!({"position": 42})));
-        assert_eq!(again.entries("file-source"), vec![entry(Some(json!({"position": 42})))]);
+        assert_eq!(
+            again.get_value("file-source", &p),
+            Some(json!({"position": 42}))
+        );
+        assert_eq!(
+            again.entries("file-source"),
+            vec![entry(Some(json!({"position": 42})))]
+        );
         again.reset("file-source").unwrap();
         assert!(OffsetStore::from_file(&path).unwrap().is_empty());
         let _ = std::fs::remove_file(&path);

@@ -117,11 +117,18 @@ impl SinkRunner<'_> {
             partition: m.partition(),
             offset: m.offset(),
             key: self.key_converter.deserialize(m.key()).map_err(wrap)?,
-            value: self.value_converter.deserialize(m.payload()).map_err(wrap)?,
+            value: self
+                .value_converter
+                .deserialize(m.payload())
+                .map_err(wrap)?,
         })
     }
 
-    fn commit(&self, consumer: &BaseConsumer<LogContext>, task: &mut dyn SinkTask) -> Result<(), String> {
+    fn commit(
+        &self,
+        consumer: &BaseConsumer<LogContext>,
+        task: &mut dyn SinkTask,
+    ) -> Result<(), String> {
         task.flush()?;
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => Ok(()),
@@ -129,7 +136,10 @@ impl SinkRunner<'_> {
             Err(rdkafka::error::KafkaError::ConsumerCommit(
                 rdkafka::types::RDKafkaErrorCode::NoOffset,
             )) => Ok(()),
-            Err(e) => Err(format!("cannot commit offsets of group {}: {e}", group_id(self.connector))),
+            Err(e) => Err(format!(
+                "cannot commit offsets of group {}: {e}",
+                group_id(self.connector)
+            )),
         }
     }
 }

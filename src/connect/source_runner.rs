@@ -62,7 +62,10 @@ impl ProducerContext for Ctx {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         if let Err((e, _)) = result {
-            self.failed.lock().expect("failed lock").get_or_insert(e.clone());
+            self.failed
+                .lock()
+                .expect("failed lock")
+                .get_or_insert(e.clone());
         }
     }
 }
@@ -114,7 +117,10 @@ impl SourceRunner<'_> {
         r: &SourceRecord,
         stop: &AtomicBool,
     ) -> Result<(), String> {
-        let key = self.key_converter.serialize(&r.key).map_err(|e| e.to_string())?;
+        let key = self
+            .key_converter
+            .serialize(&r.key)
+            .map_err(|e| e.to_string())?;
         let value = self
             .value_converter
             .serialize(&r.value)
@@ -149,7 +155,13 @@ impl SourceRunner<'_> {
         producer
             .flush(Duration::from_secs(60))
             .map_err(|e| format!("records not acknowledged: {e}"))?;
-        if let Some(e) = producer.context().failed.lock().expect("failed lock").take() {
+        if let Some(e) = producer
+            .context()
+            .failed
+            .lock()
+            .expect("failed lock")
+            .take()
+        {
             return Err(format!("a record was not delivered: {e}"));
         }
         if pending.is_empty() {

@@ -71,9 +71,12 @@ impl StatusBoard {
 
     /// Forgets a connector and its tasks.
     pub fn remove_connector(&self, name: &str) {
-        self.inner.lock().expect("status lock").retain(|u, _| match u {
-            Unit::Connector(n) | Unit::Task(n, _) => n != name,
-        });
+        self.inner
+            .lock()
+            .expect("status lock")
+            .retain(|u, _| match u {
+                Unit::Connector(n) | Unit::Task(n, _) => n != name,
+            });
     }
 
     /// Forgets the tasks of a connector from `from` on.

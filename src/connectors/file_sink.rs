@@ -19,17 +19,35 @@ use crate::connect::status::ConnectorType;
 pub const CLASS: &str = "org.apache.kafka.connect.file.FileStreamSinkConnector";
 
 pub const KEYS: &[KeyDef] = &[
-    KeyDef::new("file", "STRING", "Destination filename. If not specified, the standard output will be used"),
-    KeyDef::new("topics", "LIST", "List of topics to consume, separated by commas"),
-    KeyDef::new("topics.regex", "STRING", "Regular expression giving topics to consume"),
+    KeyDef::new(
+        "file",
+        "STRING",
+        "Destination filename. If not specified, the standard output will be used",
+    ),
+    KeyDef::new(
+        "topics",
+        "LIST",
+        "List of topics to consume, separated by commas",
+    ),
+    KeyDef::new(
+        "topics.regex",
+        "STRING",
+        "Regular expression giving topics to consume",
+    ),
 ];
 
 pub fn check(config: &ConfigMap, v: &mut Validation) {
-    let topics = config.get("topics").map(|t| split_list(t)).unwrap_or_default();
+    let topics = config
+        .get("topics")
+        .map(|t| split_list(t))
+        .unwrap_or_default();
     let regex = config.get("topics.regex").filter(|r| !r.is_empty());
     match (topics.is_empty(), regex) {
         (true, None) => v.error("topics", "Must configure one of topics or topics.regex"),
-        (false, Some(_)) => v.error("topics", "topics and topics.regex are mutually exclusive options, but both are set."),
+        (false, Some(_)) => v.error(
+            "topics",
+            "topics and topics.regex are mutually exclusive options, but both are set.",
+        ),
         _ => {}
     }
     if let Some(r) = regex {
@@ -39,11 +57,18 @@ pub fn check(config: &ConfigMap, v: &mut Validation) {
     }
     match config.get("file") {
         Some(f) if !f.is_empty() => {}
-        _ => v.error("file", "writing to standard output is not supported; set 'file'"),
+        _ => v.error(
+            "file",
+            "writing to standard output is not supported; set 'file'",
+        ),
     }
 }
 
-pub fn create(name: &str, config: &ConfigMap, env: &Arc<WorkerEnv>) -> Result<Arc<dyn Connector>, String> {
+pub fn create(
+    name: &str,
+    config: &ConfigMap,
+    env: &Arc<WorkerEnv>,
+) -> Result<Arc<dyn Connector>, String> {
     Ok(Arc::new(FileSink {
         name: name.to_string(),
         config: config.clone(),
@@ -69,7 +94,10 @@ impl Connector for FileSink {
     ) -> BoxFuture<'static, Result<(), String>> {
         Box::pin(async move {
             let mut task = self.config.clone();
-            task.insert("task.class".into(), "org.apache.kafka.connect.file.FileStreamSinkTask".into());
+            task.insert(
+                "task.class".into(),
+                "org.apache.kafka.connect.file.FileStreamSinkTask".into(),
+            );
             let _ = tasks.send(Some(vec![task]));
             crate::shutdown::stopped(&mut stop).await;
             Ok(())
@@ -85,11 +113,16 @@ impl Connector for FileSink {
         let value_converter = env.converter("value", config)?;
         let subscription = match config.get("topics.regex").filter(|r| !r.is_empty()) {
             Some(r) => Subscription::Regex(r.clone()),
-            None => Subscription::Topics(split_list(config.get("topics").map(String::as_str).unwrap_or_default())),
+            None => Subscription::Topics(split_list(
+                config.get("topics").map(String::as_str).unwrap_or_default(),
+            )),
         };
         Ok(Box::new(move |stop: &Arc<AtomicBool>| {
             let file = FileAppender::open(&path).map_err(|e| {
-                format!("Couldn't find or create file '{}' for FileStreamSinkTask: {e}", path.display())
+                format!(
+                    "Couldn't find or create file '{}' for FileStreamSinkTask: {e}",
+                    path.display()
+                )
             })?;
             let runner = SinkRunner {
                 connector: &name,

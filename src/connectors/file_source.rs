@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::file_io::FileTail;
-use crate::connect::connector::{BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext};
+use crate::connect::connector::{
+    BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
+};
 use crate::connect::converter::{Data, SchemaAndValue};
 use crate::connect::env::{Client, WorkerEnv};
 use crate::connect::plugin::{KeyDef, Validation};
@@ -33,16 +35,26 @@ pub fn check(config: &ConfigMap, v: &mut Validation) {
     }
     match config.get("file") {
         Some(f) if !f.is_empty() => {}
-        _ => v.error("file", "reading standard input is not supported; set 'file'"),
+        _ => v.error(
+            "file",
+            "reading standard input is not supported; set 'file'",
+        ),
     }
     if let Some(b) = config.get("batch.size") {
         if b.trim().parse::<usize>().map_or(true, |n| n == 0) {
-            v.error("batch.size", format!("Invalid value {b} for configuration batch.size: Value must be at least 1"));
+            v.error(
+                "batch.size",
+                format!("Invalid value {b} for configuration batch.size: Value must be at least 1"),
+            );
         }
     }
 }
 
-pub fn create(name: &str, config: &ConfigMap, env: &Arc<WorkerEnv>) -> Result<Arc<dyn Connector>, String> {
+pub fn create(
+    name: &str,
+    config: &ConfigMap,
+    env: &Arc<WorkerEnv>,
+) -> Result<Arc<dyn Connector>, String> {
     Ok(Arc::new(FileSource {
         name: name.to_string(),
         config: config.clone(),
@@ -74,7 +86,10 @@ impl Connector for FileSource {
     ) -> BoxFuture<'static, Result<(), String>> {
         Box::pin(async move {
             let mut task = self.config.clone();
-            task.insert("task.class".into(), "org.apache.kafka.connect.file.FileStreamSourceTask".into());
+            task.insert(
+                "task.class".into(),
+                "org.apache.kafka.connect.file.FileStreamSourceTask".into(),
+            );
             let _ = tasks.send(Some(vec![task]));
             crate::shutdown::stopped(&mut stop).await;
             Ok(())
@@ -85,8 +100,16 @@ impl Connector for FileSource {
         let env = self.env.clone();
         let name = self.name.clone();
         let path = PathBuf::from(config.get("file").cloned().unwrap_or_default());
-        let topic = config.get("topic").cloned().unwrap_or_default().trim().to_string();
-        let batch: usize = config.get("batch.size").and_then(|b| b.trim().parse().ok()).unwrap_or(2000);
+        let topic = config
+            .get("topic")
+            .cloned()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let batch: usize = config
+            .get("batch.size")
+            .and_then(|b| b.trim().parse().ok())
+            .unwrap_or(2000);
         let producer = env.client(Client::Producer, config)?;
         let key_converter = env.converter("key", config)?;
         let value_converter = env.converter("value", config)?;
@@ -99,7 +122,13 @@ impl Connector for FileSource {
                 .unwrap_or(0);
             let tail = FileTail::open(&path, position)
                 .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-            let mut task = LineTask { tail, batch, topic: topic.clone(), partition: partition.clone(), path: path.clone() };
+            let mut task = LineTask {
+                tail,
+                batch,
+                topic: topic.clone(),
+                partition: partition.clone(),
+                path: path.clone(),
+            };
             let runner = SourceRunner {
                 connector: &name,
                 producer: producer.clone(),
@@ -145,11 +174,17 @@ fn check_offset(e: &OffsetEntry) -> Result<(), String> {
     if e.partition.get("filename").is_none() {
         return Err("Partition objects should contain the key 'filename'".into());
     }
-    let Some(offset) = &e.offset else { return Ok(()) };
+    let Some(offset) = &e.offset else {
+        return Ok(());
+    };
     match offset.get("position") {
         None => Err("Offset objects should either be null or contain the key 'position'".into()),
-        Some(p) if p.as_i64().is_none() => Err("The value for the 'position' key in the offset is expected to be a Long value".into()),
-        Some(p) if p.as_i64() < Some(0) => Err("The value for the 'position' key in the offset should be a non-negative value".into()),
+        Some(p) if p.as_i64().is_none() => Err(
+            "The value for the 'position' key in the offset is expected to be a Long value".into(),
+        ),
+        Some(p) if p.as_i64() < Some(0) => Err(
+            "The value for the 'position' key in the offset should be a non-negative value".into(),
+        ),
         Some(_) => Ok(()),
     }
 }

@@ -13,6 +13,9 @@ use crate::connect::herder::ConnectorFactory;
 use crate::connect::plugin::{names_class, KeyDef, PluginInfo, Validation};
 use crate::connect::status::ConnectorType;
 
+/// Builds a connector of a plugin for a worker.
+type Create = fn(&str, &ConfigMap, &Arc<WorkerEnv>) -> Result<Arc<dyn Connector>, String>;
+
 /// A connector plugin.
 struct Plugin {
     class: &'static str,
@@ -20,7 +23,7 @@ struct Plugin {
     keys: &'static [KeyDef],
     /// Plugin-specific checks beyond the key types.
     check: fn(&ConfigMap, &mut Validation),
-    create: fn(&str, &ConfigMap, &Arc<WorkerEnv>) -> Result<Arc<dyn Connector>, String>,
+    create: Create,
 }
 
 const PLUGINS: &[Plugin] = &[
@@ -51,7 +54,10 @@ pub struct Plugins {
 
 impl ConnectorFactory for Plugins {
     fn create(&self, name: &str, config: &ConfigMap) -> Result<Arc<dyn Connector>, Vec<String>> {
-        let class = config.get("connector.class").map(String::as_str).unwrap_or_default();
+        let class = config
+            .get("connector.class")
+            .map(String::as_str)
+            .unwrap_or_default();
         let v = self
             .validate(class, config)
             .ok_or_else(|| vec![format!("connector.class: Failed to find any class that implements Connector and which name matches {class}")])?;

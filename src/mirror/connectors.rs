@@ -119,7 +119,11 @@ impl ConnectorFactory for FlowConnectors {
         v.check_types(config);
         let get = |k: &str| config.get(k).map(String::as_str).unwrap_or_default();
         let (source, target) = (get("source.cluster.alias"), get("target.cluster.alias"));
-        if !self.flows.iter().any(|f| f.source == source && f.target == target) {
+        if !self
+            .flows
+            .iter()
+            .any(|f| f.source == source && f.target == target)
+        {
             v.error(
                 "source.cluster.alias",
                 format!("connect-mirror-maker runs no flow {source}->{target}"),
@@ -204,7 +208,8 @@ impl Connector for MirrorSource {
         )?;
         let policy = ReplicationPolicy::new(&self.flow.settings.policy);
         for (topic, _) in &partitions {
-            ctx.topics.record(&policy.format_remote_topic(&self.flow.source, topic));
+            ctx.topics
+                .record(&policy.format_remote_topic(&self.flow.source, topic));
         }
         let spec = SourceTaskSpec {
             flow: self.flow.clone(),
@@ -265,7 +270,13 @@ fn check_mirror_offset(e: &OffsetEntry) -> Result<(), String> {
     }
     match &e.offset {
         None => Ok(()),
-        Some(o) if o.get("offset").and_then(|v| v.as_i64()).is_some_and(|v| v >= 0) => Ok(()),
+        Some(o)
+            if o.get("offset")
+                .and_then(|v| v.as_i64())
+                .is_some_and(|v| v >= 0) =>
+        {
+            Ok(())
+        }
         Some(o) => Err(format!(
             "Source offset {o} for partition {p} must have a non-negative integer field offset"
         )),
@@ -295,15 +306,20 @@ async fn prepare(
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Option<OffsetStore>, String> {
     let label = format!("{} worker", flow.name());
-    let (admin_props, _) =
-        translate(&flow.worker_client_props(ClientKind::Admin), &label).map_err(|e| join_errors(&e))?;
+    let (admin_props, _) = translate(&flow.worker_client_props(ClientKind::Admin), &label)
+        .map_err(|e| join_errors(&e))?;
     let (consumer_props, _) = translate(&flow.worker_client_props(ClientKind::Consumer), &label)
         .map_err(|e| join_errors(&e))?;
     let (producer_props, _) = translate(&flow.worker_client_props(ClientKind::Producer), &label)
         .map_err(|e| join_errors(&e))?;
     let name = format!("{}|worker-admin", flow.name());
-    let admin = Admin::new(&admin_props, &flow.target, &name, flow.settings.admin_timeout)
-        .map_err(|e| e.to_string())?;
+    let admin = Admin::new(
+        &admin_props,
+        &flow.target,
+        &name,
+        flow.settings.admin_timeout,
+    )
+    .map_err(|e| e.to_string())?;
     let w = &flow.worker_settings;
     let attempt = || async {
         ensure_compacted_topic(
@@ -376,7 +392,8 @@ impl Connector for MirrorCheckpoint {
 
     fn task(&self, _: usize, _: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
         let policy = ReplicationPolicy::new(&self.flow.settings.policy);
-        ctx.topics.record(&policy.checkpoints_topic(&self.flow.source));
+        ctx.topics
+            .record(&policy.checkpoints_topic(&self.flow.source));
         let (flow, metrics) = (self.flow.clone(), self.metrics.clone());
         Ok(Box::new(move |stop: &Arc<AtomicBool>| {
             let (flow, metrics) = (flow.clone(), metrics.clone());
@@ -410,7 +427,7 @@ impl Connector for MirrorHeartbeat {
 
     fn task(&self, _: usize, _: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
         let policy = ReplicationPolicy::new(&self.flow.settings.policy);
-        ctx.topics.record(&policy.heartbeats_topic());
+        ctx.topics.record(policy.heartbeats_topic());
         let flow = self.flow.clone();
         Ok(Box::new(move |stop: &Arc<AtomicBool>| {
             let flow = flow.clone();

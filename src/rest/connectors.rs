@@ -225,17 +225,22 @@ pub async fn alter_offsets(
     bytes: Bytes,
 ) -> Result<Response> {
     let req: OffsetsRequest = body(&bytes)?;
-    let offsets = req
-        .offsets
-        .filter(|o| !o.is_empty())
-        .ok_or_else(|| ApiError::bad_request("Partitions / offsets need to be provided for an alter offsets request"))?;
+    let offsets = req.offsets.filter(|o| !o.is_empty()).ok_or_else(|| {
+        ApiError::bad_request(
+            "Partitions / offsets need to be provided for an alter offsets request",
+        )
+    })?;
     api.herder.alter_offsets(&name, Some(offsets)).await?;
-    Ok(Json(json!({ "message": "The offsets for this connector have been altered successfully" }))
-        .into_response())
+    Ok(
+        Json(json!({ "message": "The offsets for this connector have been altered successfully" }))
+            .into_response(),
+    )
 }
 
 pub async fn reset_offsets(State(api): State<Api>, Path(name): Path<String>) -> Result<Response> {
     api.herder.alter_offsets(&name, None).await?;
-    Ok(Json(json!({ "message": "The offsets for this connector have been reset successfully" }))
-        .into_response())
+    Ok(
+        Json(json!({ "message": "The offsets for this connector have been reset successfully" }))
+            .into_response(),
+    )
 }

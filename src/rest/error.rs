@@ -54,7 +54,10 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::BAD_REQUEST,
         };
-        ApiError::new(status, format!("Request body is not valid: {}", e.body_text()))
+        ApiError::new(
+            status,
+            format!("Request body is not valid: {}", e.body_text()),
+        )
     }
 }
 

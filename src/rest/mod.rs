@@ -38,11 +38,17 @@ pub fn router(api: Api) -> Router {
         .route("/metrics", get(prometheus))
         .route("/connectors", get(c::list).post(c::create))
         .route("/connectors/{name}", get(c::info).delete(c::delete))
-        .route("/connectors/{name}/config", get(c::config).put(c::put_config))
+        .route(
+            "/connectors/{name}/config",
+            get(c::config).put(c::put_config),
+        )
         .route("/connectors/{name}/status", get(c::status))
         .route("/connectors/{name}/tasks", get(c::tasks))
         .route("/connectors/{name}/tasks/{id}/status", get(c::task_status))
-        .route("/connectors/{name}/tasks/{id}/restart", post(c::restart_task))
+        .route(
+            "/connectors/{name}/tasks/{id}/restart",
+            post(c::restart_task),
+        )
         .route("/connectors/{name}/restart", post(c::restart))
         .route("/connectors/{name}/pause", put(c::pause))
         .route("/connectors/{name}/resume", put(c::resume))
@@ -51,7 +57,9 @@ pub fn router(api: Api) -> Router {
         .route("/connectors/{name}/topics/reset", put(c::reset_topics))
         .route(
             "/connectors/{name}/offsets",
-            get(c::offsets).patch(c::alter_offsets).delete(c::reset_offsets),
+            get(c::offsets)
+                .patch(c::alter_offsets)
+                .delete(c::reset_offsets),
         )
         .route("/connector-plugins", get(plugins::list))
         .route(

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod connect;
 pub mod connectors;
+pub mod distributed;
 pub mod failover;
 pub mod kafka;
 pub mod metrics;

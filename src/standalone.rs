@@ -26,6 +26,32 @@ pub struct Worker {
     pub listeners: Vec<String>,
 }
 
+/// The worker settings both modes share.
+pub struct WorkerBase {
+    pub props: Props,
+    pub key_converter: Converter,
+    pub value_converter: Converter,
+    pub flush: Duration,
+    pub listeners: Vec<String>,
+}
+
+/// A required key's value, or an error naming it.
+pub fn required<'a>(
+    props: &'a Props,
+    key: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<&'a Setting> {
+    let s = props.get(key);
+    if s.is_none() {
+        errors.push(invalid(
+            key,
+            &Origin::Unset,
+            format!("Missing required configuration \"{key}\" which has no default value."),
+        ));
+    }
+    s
+}
+
 fn invalid(key: &str, origin: &Origin, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_string(),
@@ -36,6 +62,36 @@ fn invalid(key: &str, origin: &Origin, message: impl Into<String>) -> ConfigErro
 
 /// Reads the worker properties of connect-standalone.
 pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
+    let mut errors = Vec::new();
+    let (props, base) = load_base(path, &mut errors)?;
+    let offsets = required(&props, "offset.storage.file.filename", &mut errors).and_then(|s| {
+        OffsetStore::from_file(&PathBuf::from(&s.value))
+            .map_err(|e| errors.push(invalid(&s.key, &s.origin, e)))
+            .ok()
+    });
+    match (base, offsets) {
+        (Some(base), Some(offsets)) if errors.is_empty() => {
+            let env = WorkerEnv {
+                props: base.props,
+                offsets: Arc::new(offsets),
+                offset_flush_interval: base.flush,
+                key_converter: base.key_converter,
+                value_converter: base.value_converter,
+            };
+            Ok(Worker {
+                env: Arc::new(env),
+                listeners: base.listeners,
+            })
+        }
+        _ => Err(ConfigErrors::deduplicated(errors).into()),
+    }
+}
+
+/// Reads the settings every worker has; problems go to `errors`.
+pub fn load_base(
+    path: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> Result<(Props, Option<WorkerBase>), AppError> {
     let file = Properties::from_file(path).map_err(|e| ConfigErrors(vec![e]))?;
     let mut props: Props = file.iter().map(|(k, s)| (k.clone(), s.clone())).collect();
     props
@@ -45,7 +101,6 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
         .iter()
         .map(|(k, s)| (k.clone(), s.value.clone()))
         .collect();
-    let mut errors = Vec::new();
     let converter = |which: &str, errors: &mut Vec<ConfigError>| {
         let key = format!("{which}.converter");
         match props.get(&key) {
@@ -62,17 +117,8 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
                 .ok(),
         }
     };
-    let key_converter = converter("key", &mut errors);
-    let value_converter = converter("value", &mut errors);
-    let offsets = match props.get("offset.storage.file.filename") {
-        None => {
-            errors.push(invalid("offset.storage.file.filename", &Origin::Unset, "Missing required configuration \"offset.storage.file.filename\" which has no default value."));
-            None
-        }
-        Some(s) => OffsetStore::from_file(&PathBuf::from(&s.value))
-            .map_err(|e| errors.push(invalid(&s.key, &s.origin, e)))
-            .ok(),
-    };
+    let key_converter = converter("key", errors);
+    let value_converter = converter("value", errors);
     let flush = match props.get("offset.flush.interval.ms") {
         None => Some(Duration::from_secs(60)),
         Some(s) => s.value.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| {
@@ -101,28 +147,29 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
             warn!("`{k}` has no effect here: the plugins are built in");
         }
     }
-    match (key_converter, value_converter, offsets, flush) {
-        (Some(key_converter), Some(value_converter), Some(offsets), Some(flush))
-            if errors.is_empty() =>
-        {
-            let env = WorkerEnv {
-                props,
-                offsets: Arc::new(offsets),
-                offset_flush_interval: flush,
-                key_converter,
-                value_converter,
-            };
-            for kind in [Client::Producer, Client::Consumer, Client::Admin] {
-                env.client(kind, &ConfigMap::new())
-                    .map_err(AppError::Usage)?;
-            }
-            Ok(Worker {
-                env: Arc::new(env),
-                listeners,
-            })
-        }
-        _ => Err(ConfigErrors::deduplicated(errors).into()),
+    let probe = WorkerEnv {
+        props: props.clone(),
+        offsets: Arc::default(),
+        offset_flush_interval: Duration::ZERO,
+        key_converter: Converter::ByteArray,
+        value_converter: Converter::ByteArray,
+    };
+    for kind in [Client::Producer, Client::Consumer, Client::Admin] {
+        probe
+            .client(kind, &ConfigMap::new())
+            .map_err(AppError::Usage)?;
     }
+    let base = match (key_converter, value_converter, flush) {
+        (Some(key_converter), Some(value_converter), Some(flush)) => Some(WorkerBase {
+            props: props.clone(),
+            key_converter,
+            value_converter,
+            flush,
+            listeners,
+        }),
+        _ => None,
+    };
+    Ok((props, base))
 }
 
 /// Reads a connector properties file.

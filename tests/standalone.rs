@@ -7,27 +7,16 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Worker {
-    child: Child,
-    addr: std::net::SocketAddr,
-}
+struct Worker;
 
 impl Worker {
-    fn start(worker: &Path, connectors: &[&Path]) -> Worker {
+    fn start(worker: &Path, connectors: &[&Path]) -> ConnectProcess {
         let text = std::fs::read_to_string(worker).unwrap();
         let port: u16 = text
             .lines()
@@ -35,27 +24,9 @@ impl Worker {
             .unwrap()
             .parse()
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_connect-standalone"))
-            .arg(worker)
-            .args(connectors)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        wait_for(Duration::from_secs(30), || {
-            std::net::TcpStream::connect(addr).is_ok()
-        });
-        Worker { child, addr }
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "worker exited with {status}");
+        let mut args = vec![worker];
+        args.extend_from_slice(connectors);
+        ConnectProcess::start(env!("CARGO_BIN_EXE_connect-standalone"), &args, port)
     }
 }
 

@@ -2,6 +2,11 @@
 //! paused, stopped) and tasks, and every operation Kafka Connect's REST API offers on them.
 //! A connector's job publishes task configs; the herder (re)starts the tasks whenever they
 //! change. Statuses go to a [`StatusBoard`] that the REST API reads.
+//!
+//! Alone (connect-standalone, connect-mirror-maker) the herder's own state is the truth and it
+//! runs everything. In a group (connect-distributed) every change is written to the config
+//! topic and applied when it is read back, by every worker alike, and each worker runs only the
+//! connectors and tasks its group membership gives it ([`Ownership`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,7 +17,9 @@ use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use super::config_log::{ConfigLog, ConfigRecord, Snapshot, Update};
 use super::connector::{ConfigMap, Connector, OffsetEntry, TaskContext};
+use super::membership::Ownership;
 use super::plugin::{PluginInfo, Validation};
 use super::status::{ConnectorType, State, Status, StatusBoard, Unit};
 use super::worker::{stop_all, TaskHandle};
@@ -112,30 +119,59 @@ struct Entry {
     /// Increases with every start of the connector, so a stale job's task configs are ignored.
     generation: u64,
     task_configs: Vec<ConfigMap>,
-    tasks: Vec<Option<TaskHandle>>,
+    tasks: BTreeMap<usize, TaskHandle>,
     ctx: TaskContext,
+}
+
+struct Inner {
+    entries: BTreeMap<String, Entry>,
+    ownership: Ownership,
 }
 
 /// The connectors of one worker. Cheap to clone.
 #[derive(Clone)]
 pub struct Herder {
-    inner: Arc<Mutex<BTreeMap<String, Entry>>>,
+    inner: Arc<Mutex<Inner>>,
     board: StatusBoard,
-    worker_id: String,
     factory: Arc<dyn ConnectorFactory>,
     /// When set, connectors cannot be created, changed or deleted (connect-mirror-maker, whose
     /// connectors come from mm2.properties); the message says why.
     read_only: Option<String>,
+    /// The group's config topic, for a distributed worker.
+    log: Option<Arc<ConfigLog>>,
 }
 
 impl Herder {
+    /// A herder that runs every connector itself.
     pub fn new(worker_id: String, factory: Arc<dyn ConnectorFactory>) -> Self {
+        Herder::with_board(StatusBoard::new(worker_id), factory, None)
+    }
+
+    /// A herder reporting to `board`; with `log`, a member of a distributed group that owns
+    /// nothing until the group assigns it work.
+    pub fn with_board(
+        board: StatusBoard,
+        factory: Arc<dyn ConnectorFactory>,
+        log: Option<Arc<ConfigLog>>,
+    ) -> Self {
+        let ownership = if log.is_some() {
+            Ownership {
+                generation: 0,
+                partitions: None,
+                slots: 1,
+            }
+        } else {
+            Ownership::all()
+        };
         Herder {
-            inner: Arc::default(),
-            board: StatusBoard::default(),
-            worker_id,
+            inner: Arc::new(Mutex::new(Inner {
+                entries: BTreeMap::new(),
+                ownership,
+            })),
+            board,
             factory,
             read_only: None,
+            log,
         }
     }
 
@@ -146,7 +182,11 @@ impl Herder {
     }
 
     pub fn worker_id(&self) -> &str {
-        &self.worker_id
+        self.board.worker_id()
+    }
+
+    pub fn board(&self) -> &StatusBoard {
+        &self.board
     }
 
     pub fn factory(&self) -> &dyn ConnectorFactory {
@@ -160,8 +200,17 @@ impl Herder {
         }
     }
 
+    /// Writes records to the group's config topic and waits until they are applied here.
+    async fn write(&self, records: Vec<ConfigRecord>) -> Result<(), HerderError> {
+        let log = self.log.clone().expect("a distributed herder");
+        tokio::task::spawn_blocking(move || log.write(&records))
+            .await
+            .map_err(|e| HerderError::Internal(e.to_string()))?
+            .map_err(HerderError::Internal)
+    }
+
     pub async fn connectors(&self) -> Vec<String> {
-        self.inner.lock().await.keys().cloned().collect()
+        self.inner.lock().await.entries.keys().cloned().collect()
     }
 
     /// Creates a connector (POST /connectors).
@@ -171,7 +220,7 @@ impl Herder {
         config: ConfigMap,
     ) -> Result<ConnectorInfo, HerderError> {
         self.check_writable()?;
-        if self.inner.lock().await.contains_key(name) {
+        if self.inner.lock().await.entries.contains_key(name) {
             return Err(HerderError::AlreadyExists(name.to_string()));
         }
         self.put(name, config).await.map(|(info, _)| info)
@@ -187,8 +236,8 @@ impl Herder {
         self.put(name, config).await
     }
 
-    /// Adds a connector at start, bypassing the read-only check (connect-mirror-maker's flows,
-    /// connect-standalone's connector files).
+    /// Adds or replaces a connector, bypassing the read-only check (connect-mirror-maker's
+    /// flows, connect-standalone's connector files).
     pub async fn put(
         &self,
         name: &str,
@@ -200,57 +249,78 @@ impl Herder {
             .factory
             .create(name, &config)
             .map_err(|errors| HerderError::BadRequest(invalid_config(&errors)))?;
-        let mut map = self.inner.lock().await;
-        let created = match map.get_mut(name) {
+        if self.log.is_some() {
+            let created = !self.inner.lock().await.entries.contains_key(name);
+            self.write(vec![ConfigRecord::Connector(
+                name.into(),
+                Some(config.clone()),
+            )])
+            .await?;
+            // Read back by this worker's reader; wait until the herder has applied it too.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                {
+                    let inner = self.inner.lock().await;
+                    if let Some(e) = inner.entries.get(name).filter(|e| e.config == config) {
+                        return Ok((self.info_of(name, e), created));
+                    }
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(HerderError::Internal(format!(
+                        "connector {name} was written but not applied within 10 s"
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let mut inner = self.inner.lock().await;
+        let created = match inner.entries.get_mut(name) {
             Some(entry) => {
-                self.halt(name, entry, true).await;
+                self.halt(name, entry).await;
                 entry.config = config;
                 entry.instance = instance;
                 entry.task_configs.clear();
                 false
             }
             None => {
-                map.insert(
-                    name.to_string(),
-                    Entry {
-                        config,
-                        instance,
-                        target: TargetState::Started,
-                        run: None,
-                        generation: 0,
-                        task_configs: Vec::new(),
-                        tasks: Vec::new(),
-                        ctx: TaskContext::default(),
-                    },
-                );
+                inner
+                    .entries
+                    .insert(name.to_string(), new_entry(config, instance));
                 true
             }
         };
-        let entry = map.get_mut(name).expect("just inserted");
-        self.apply_target(name, entry).await;
+        self.reconcile(&mut inner).await;
         info!(
             connector = name,
             "connector {}",
             if created { "created" } else { "reconfigured" }
         );
+        let entry = &inner.entries[name];
         Ok((self.info_of(name, entry), created))
     }
 
     pub async fn delete(&self, name: &str) -> Result<(), HerderError> {
         self.check_writable()?;
-        let mut map = self.inner.lock().await;
-        let mut entry = map
-            .remove(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_string()))?;
-        self.halt(name, &mut entry, true).await;
+        if self.log.is_some() {
+            self.info(name).await?;
+            return self
+                .write(vec![
+                    ConfigRecord::Connector(name.into(), None),
+                    ConfigRecord::Commit(name.into(), 0),
+                ])
+                .await;
+        }
+        let mut inner = self.inner.lock().await;
+        let mut entry = inner.entries.remove(name).ok_or_else(|| not_found(name))?;
+        self.halt(name, &mut entry).await;
         self.board.remove_connector(name);
         info!(connector = name, "connector deleted");
         Ok(())
     }
 
     pub async fn info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
-        let map = self.inner.lock().await;
-        let entry = map.get(name).ok_or_else(|| not_found(name))?;
+        let inner = self.inner.lock().await;
+        let entry = inner.entries.get(name).ok_or_else(|| not_found(name))?;
         Ok(self.info_of(name, entry))
     }
 
@@ -259,8 +329,8 @@ impl Herder {
     }
 
     pub async fn tasks(&self, name: &str) -> Result<Vec<TaskInfo>, HerderError> {
-        let map = self.inner.lock().await;
-        let entry = map.get(name).ok_or_else(|| not_found(name))?;
+        let inner = self.inner.lock().await;
+        let entry = inner.entries.get(name).ok_or_else(|| not_found(name))?;
         Ok(entry
             .task_configs
             .iter()
@@ -276,8 +346,8 @@ impl Herder {
     }
 
     pub async fn status(&self, name: &str) -> Result<ConnectorStateInfo, HerderError> {
-        let map = self.inner.lock().await;
-        let entry = map.get(name).ok_or_else(|| not_found(name))?;
+        let inner = self.inner.lock().await;
+        let entry = inner.entries.get(name).ok_or_else(|| not_found(name))?;
         Ok(self.status_of(name, entry))
     }
 
@@ -303,12 +373,18 @@ impl Herder {
     }
 
     async fn set_target(&self, name: &str, target: TargetState) -> Result<(), HerderError> {
-        let mut map = self.inner.lock().await;
-        let entry = map.get_mut(name).ok_or_else(|| not_found(name))?;
+        if self.log.is_some() {
+            self.info(name).await?;
+            return self
+                .write(vec![ConfigRecord::TargetState(name.into(), target)])
+                .await;
+        }
+        let mut inner = self.inner.lock().await;
+        let entry = inner.entries.get_mut(name).ok_or_else(|| not_found(name))?;
         if entry.target != target {
             entry.target = target;
-            self.apply_target(name, entry).await;
             info!(connector = name, "target state {target:?}");
+            self.reconcile(&mut inner).await;
         }
         Ok(())
     }
@@ -321,50 +397,46 @@ impl Herder {
         include_tasks: bool,
         only_failed: bool,
     ) -> Result<ConnectorStateInfo, HerderError> {
-        let mut map = self.inner.lock().await;
-        let entry = map.get_mut(name).ok_or_else(|| not_found(name))?;
-        let before = self.status_of(name, entry);
-        if entry.target == TargetState::Started {
-            let failed = |s: &UnitState| s.state == State::Failed;
-            if !only_failed || failed(&before.connector) {
-                self.board
-                    .set(Unit::Connector(name.into()), Status::of(State::Restarting));
-                self.halt(name, entry, false).await;
-                self.start_connector(name, entry);
-            }
-            if include_tasks {
-                for t in &before.tasks {
-                    let id = t.id.expect("task id");
-                    if !only_failed || failed(t) {
-                        self.restart_task_of(name, entry, id).await;
-                    }
-                }
-            }
+        if self.log.is_some() {
+            let before = self.status(name).await?;
+            self.write(vec![ConfigRecord::RestartConnector {
+                name: name.into(),
+                include_tasks,
+                only_failed,
+            }])
+            .await?;
+            return Ok(planned_restart(before, include_tasks, only_failed));
         }
-        Ok(self.status_of(name, entry))
+        let mut inner = self.inner.lock().await;
+        inner.entries.get(name).ok_or_else(|| not_found(name))?;
+        self.restart_owned(&mut inner, name, include_tasks, only_failed)
+            .await;
+        Ok(self.status_of(name, &inner.entries[name]))
     }
 
     pub async fn restart_task(&self, name: &str, id: usize) -> Result<(), HerderError> {
-        let mut map = self.inner.lock().await;
-        let entry = map.get_mut(name).ok_or_else(|| not_found(name))?;
-        if id >= entry.task_configs.len() {
+        if self.tasks(name).await?.len() <= id {
             return Err(HerderError::TaskNotFound(name.to_string(), id));
         }
-        if entry.target == TargetState::Started {
-            self.restart_task_of(name, entry, id).await;
+        if self.log.is_some() {
+            return self
+                .write(vec![ConfigRecord::RestartTask(name.into(), id)])
+                .await;
         }
+        let mut inner = self.inner.lock().await;
+        self.restart_task_owned(&mut inner, name, id).await;
         Ok(())
     }
 
     pub async fn topics(&self, name: &str) -> Result<Vec<String>, HerderError> {
-        let map = self.inner.lock().await;
-        let entry = map.get(name).ok_or_else(|| not_found(name))?;
+        let inner = self.inner.lock().await;
+        let entry = inner.entries.get(name).ok_or_else(|| not_found(name))?;
         Ok(entry.ctx.topics.topics())
     }
 
     pub async fn reset_topics(&self, name: &str) -> Result<(), HerderError> {
-        let map = self.inner.lock().await;
-        let entry = map.get(name).ok_or_else(|| not_found(name))?;
+        let inner = self.inner.lock().await;
+        let entry = inner.entries.get(name).ok_or_else(|| not_found(name))?;
         entry.ctx.topics.reset();
         Ok(())
     }
@@ -380,15 +452,15 @@ impl Herder {
         name: &str,
         offsets: Option<Vec<OffsetEntry>>,
     ) -> Result<(), HerderError> {
-        let map = self.inner.lock().await;
-        let entry = map.get(name).ok_or_else(|| not_found(name))?;
-        if entry.target != TargetState::Stopped || entry.tasks.iter().any(Option::is_some) {
+        let inner = self.inner.lock().await;
+        let entry = inner.entries.get(name).ok_or_else(|| not_found(name))?;
+        if entry.target != TargetState::Stopped || !entry.tasks.is_empty() {
             return Err(HerderError::BadRequest(format!(
                 "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
             )));
         }
         let instance = entry.instance.clone();
-        drop(map);
+        drop(inner);
         let result = match offsets {
             Some(o) => instance.alter_offsets(o).await,
             None => instance.reset_offsets().await,
@@ -397,18 +469,163 @@ impl Herder {
     }
 
     async fn instance(&self, name: &str) -> Result<Arc<dyn Connector>, HerderError> {
-        let map = self.inner.lock().await;
-        let entry = map.get(name).ok_or_else(|| not_found(name))?;
+        let inner = self.inner.lock().await;
+        let entry = inner.entries.get(name).ok_or_else(|| not_found(name))?;
         Ok(entry.instance.clone())
     }
 
     /// Stops every connector and task (blocking until their offsets are stored).
     pub async fn shutdown(&self) {
-        let mut map = self.inner.lock().await;
-        let names: Vec<String> = map.keys().cloned().collect();
+        let mut inner = self.inner.lock().await;
+        let names: Vec<String> = inner.entries.keys().cloned().collect();
         for name in names {
-            let entry = map.get_mut(&name).expect("listed");
-            self.halt(&name, entry, true).await;
+            let entry = inner.entries.get_mut(&name).expect("listed");
+            self.halt(&name, entry).await;
+        }
+    }
+
+    /// Follows the group: applies the config topic's updates and the membership's ownership
+    /// changes, acknowledging each ownership once its units are started or stopped.
+    pub async fn follow(
+        &self,
+        mut updates: tokio::sync::mpsc::UnboundedReceiver<Update>,
+        mut owned: watch::Receiver<Ownership>,
+        acks: std::sync::mpsc::Sender<u64>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = crate::shutdown::stopped(&mut stop) => return,
+                u = updates.recv() => match u {
+                    Some(Update::Snapshot(s)) => self.apply_snapshot(s).await,
+                    Some(Update::Restart(r)) => self.apply_restart(r).await,
+                    None => return,
+                },
+                changed = owned.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let ownership = owned.borrow_and_update().clone();
+                    let generation = ownership.generation;
+                    let mut inner = self.inner.lock().await;
+                    inner.ownership = ownership;
+                    self.reconcile(&mut inner).await;
+                    let _ = acks.send(generation);
+                }
+            }
+        }
+    }
+
+    /// Makes the local state match the config topic's.
+    async fn apply_snapshot(&self, snapshot: Snapshot) {
+        let mut inner = self.inner.lock().await;
+        let gone: Vec<String> = inner
+            .entries
+            .keys()
+            .filter(|n| !snapshot.connectors.contains_key(*n))
+            .cloned()
+            .collect();
+        for name in gone {
+            let mut entry = inner.entries.remove(&name).expect("listed");
+            self.halt(&name, &mut entry).await;
+            self.board.remove_connector(&name);
+            info!(connector = %name, "connector deleted");
+        }
+        for (name, state) in snapshot.connectors {
+            match inner.entries.get_mut(&name) {
+                Some(entry) if entry.config == state.config => {
+                    if entry.task_configs != state.tasks {
+                        self.stop_tasks(entry).await;
+                        entry.task_configs = state.tasks;
+                    }
+                    entry.target = state.target;
+                }
+                existing => {
+                    let instance = match self.factory.create(&name, &state.config) {
+                        Ok(i) => i,
+                        Err(e) => {
+                            warn!(connector = %name, "cannot create the connector: {}", e.join("; "));
+                            continue;
+                        }
+                    };
+                    match existing {
+                        Some(entry) => {
+                            self.halt(&name, entry).await;
+                            entry.config = state.config;
+                            entry.instance = instance;
+                            entry.task_configs = state.tasks;
+                            entry.target = state.target;
+                        }
+                        None => {
+                            let mut entry = new_entry(state.config, instance);
+                            entry.task_configs = state.tasks;
+                            entry.target = state.target;
+                            inner.entries.insert(name.clone(), entry);
+                            info!(connector = %name, "connector created");
+                        }
+                    }
+                }
+            }
+        }
+        self.reconcile(&mut inner).await;
+    }
+
+    async fn apply_restart(&self, record: ConfigRecord) {
+        let mut inner = self.inner.lock().await;
+        match record {
+            ConfigRecord::RestartConnector {
+                name,
+                include_tasks,
+                only_failed,
+            } if inner.entries.contains_key(&name) => {
+                self.restart_owned(&mut inner, &name, include_tasks, only_failed)
+                    .await
+            }
+            ConfigRecord::RestartTask(name, id) if inner.entries.contains_key(&name) => {
+                self.restart_task_owned(&mut inner, &name, id).await
+            }
+            _ => {}
+        }
+    }
+
+    async fn restart_owned(
+        &self,
+        inner: &mut Inner,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) {
+        let indices = unit_indices(&inner.entries);
+        let ownership = inner.ownership.clone();
+        let entry = inner.entries.get_mut(name).expect("checked");
+        if entry.target != TargetState::Started {
+            return;
+        }
+        let before = self.status_of(name, entry);
+        let failed = |s: &UnitState| s.state == State::Failed;
+        let (first, _) = indices[name];
+        if ownership.owns(first) && (!only_failed || failed(&before.connector)) {
+            self.board
+                .set(Unit::Connector(name.into()), Status::of(State::Restarting));
+            self.halt_connector(name, entry).await;
+            self.start_connector(name, entry);
+        }
+        if include_tasks {
+            for t in &before.tasks {
+                let id = t.id.expect("task id");
+                if ownership.owns(first + 1 + id) && (!only_failed || failed(t)) {
+                    self.restart_task_of(name, entry, id).await;
+                }
+            }
+        }
+    }
+
+    async fn restart_task_owned(&self, inner: &mut Inner, name: &str, id: usize) {
+        let indices = unit_indices(&inner.entries);
+        let owns = inner.ownership.owns(indices[name].0 + 1 + id);
+        let entry = inner.entries.get_mut(name).expect("checked");
+        if owns && entry.target == TargetState::Started && id < entry.task_configs.len() {
+            self.restart_task_of(name, entry, id).await;
         }
     }
 
@@ -427,51 +644,104 @@ impl Herder {
     }
 
     fn status_of(&self, name: &str, entry: &Entry) -> ConnectorStateInfo {
-        let unit = |status: Option<Status>, id: Option<usize>| {
-            let status = status.unwrap_or(Status::of(State::Unassigned));
+        let unit = |u: Unit, id: Option<usize>| {
+            let (status, worker_id) = self
+                .board
+                .get(&u)
+                .unwrap_or((Status::of(State::Unassigned), self.worker_id().to_string()));
             UnitState {
                 id,
                 state: status.state,
-                worker_id: self.worker_id.clone(),
+                worker_id,
                 trace: status.trace,
             }
         };
         ConnectorStateInfo {
             name: name.to_string(),
-            connector: unit(self.board.get(&Unit::Connector(name.into())), None),
+            connector: unit(Unit::Connector(name.into()), None),
             tasks: (0..entry.task_configs.len())
-                .map(|i| unit(self.board.get(&Unit::Task(name.into(), i)), Some(i)))
+                .map(|i| unit(Unit::Task(name.into(), i), Some(i)))
                 .collect(),
             kind: entry.instance.kind(),
         }
     }
 
-    /// Makes the running state match the target state.
-    async fn apply_target(&self, name: &str, entry: &mut Entry) {
-        match entry.target {
-            TargetState::Started => {
-                if entry.run.is_none() {
-                    self.start_connector(name, entry);
+    /// Starts what this worker owns and should run, and stops the rest.
+    async fn reconcile(&self, inner: &mut Inner) {
+        let indices = unit_indices(&inner.entries);
+        let ownership = inner.ownership.clone();
+        for (name, entry) in inner.entries.iter_mut() {
+            let (first, _) = indices[name];
+            let owns_connector = ownership.owns(first);
+            match entry.target {
+                TargetState::Started => {
+                    if owns_connector && entry.run.is_none() {
+                        self.start_connector(name, entry);
+                    } else if !owns_connector && entry.run.is_some() {
+                        self.halt_connector(name, entry).await;
+                        self.board.forget(&Unit::Connector(name.clone()));
+                    }
+                    for id in 0..entry.task_configs.len() {
+                        let owns = ownership.owns(first + 1 + id);
+                        if owns && !entry.tasks.contains_key(&id) {
+                            self.start_task(name, entry, id);
+                        } else if !owns {
+                            if let Some(t) = entry.tasks.remove(&id) {
+                                join_blocking(vec![t]).await;
+                                self.board.forget(&Unit::Task(name.clone(), id));
+                            }
+                        }
+                    }
                 }
-            }
-            TargetState::Paused => {
-                self.halt(name, entry, true).await;
-                self.board
-                    .set(Unit::Connector(name.into()), Status::of(State::Paused));
-                for i in 0..entry.task_configs.len() {
-                    self.board
-                        .set(Unit::Task(name.into(), i), Status::of(State::Paused));
+                TargetState::Paused => {
+                    self.halt(name, entry).await;
+                    if owns_connector {
+                        self.board
+                            .set(Unit::Connector(name.clone()), Status::of(State::Paused));
+                    }
+                    for id in 0..entry.task_configs.len() {
+                        if ownership.owns(first + 1 + id) {
+                            self.board
+                                .set(Unit::Task(name.clone(), id), Status::of(State::Paused));
+                        }
+                    }
                 }
-            }
-            TargetState::Stopped => {
-                self.halt(name, entry, true).await;
-                // A stopped connector has no tasks, as Connect writes empty task configs.
-                entry.task_configs.clear();
-                self.board.remove_tasks_from(name, 0);
-                self.board
-                    .set(Unit::Connector(name.into()), Status::of(State::Stopped));
+                TargetState::Stopped => {
+                    self.halt(name, entry).await;
+                    if owns_connector {
+                        self.board
+                            .set(Unit::Connector(name.clone()), Status::of(State::Stopped));
+                    }
+                    // A stopped connector has no tasks, as Connect writes empty task configs.
+                    if !entry.task_configs.is_empty() {
+                        match &self.log {
+                            None => entry.task_configs.clear(),
+                            Some(_) if owns_connector => self.publish_tasks(name, Vec::new()),
+                            Some(_) => {}
+                        }
+                    }
+                    self.board.remove_tasks_from(name, 0);
+                }
             }
         }
+    }
+
+    /// Writes a connector's new task configs to the config topic, in the background.
+    fn publish_tasks(&self, name: &str, configs: Vec<ConfigMap>) {
+        let herder = self.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            let n = configs.len();
+            let mut records: Vec<ConfigRecord> = configs
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| ConfigRecord::Task(name.clone(), i, c))
+                .collect();
+            records.push(ConfigRecord::Commit(name.clone(), n));
+            if let Err(e) = herder.write(records).await {
+                warn!(connector = %name, "cannot write the task configs: {e}");
+            }
+        });
     }
 
     /// Starts the connector's job and a watcher that applies the task configs it publishes.
@@ -496,7 +766,9 @@ impl Herder {
             while tasks_rx.changed().await.is_ok() {
                 let configs = tasks_rx.borrow_and_update().clone();
                 if let Some(configs) = configs {
-                    herder.apply_task_configs(&cname, generation, configs).await;
+                    herder
+                        .task_configs_published(&cname, generation, configs)
+                        .await;
                 }
             }
         });
@@ -507,36 +779,41 @@ impl Herder {
         });
     }
 
-    async fn apply_task_configs(&self, name: &str, generation: u64, configs: Vec<ConfigMap>) {
-        let mut map = self.inner.lock().await;
-        let Some(entry) = map.get_mut(name) else {
+    async fn task_configs_published(&self, name: &str, generation: u64, configs: Vec<ConfigMap>) {
+        let mut inner = self.inner.lock().await;
+        let Some(entry) = inner.entries.get_mut(name) else {
             return;
         };
-        if entry.generation != generation || entry.target != TargetState::Started {
+        if entry.generation != generation
+            || entry.target != TargetState::Started
+            || entry.task_configs == configs
+        {
             return;
         }
-        let running = entry.tasks.len() == configs.len() && entry.tasks.iter().all(Option::is_some);
-        if running && entry.task_configs == configs {
+        if self.log.is_some() {
+            self.publish_tasks(name, configs);
             return;
         }
         self.stop_tasks(entry).await;
         self.board.remove_tasks_from(name, configs.len());
         entry.task_configs = configs;
-        entry.tasks = (0..entry.task_configs.len()).map(|_| None).collect();
-        for id in 0..entry.task_configs.len() {
-            self.start_task(name, entry, id);
-        }
-        info!(connector = name, tasks = entry.tasks.len(), "tasks started");
+        self.reconcile(&mut inner).await;
+        info!(
+            connector = name,
+            tasks = inner.entries[name].tasks.len(),
+            "tasks started"
+        );
     }
 
     fn start_task(&self, name: &str, entry: &mut Entry, id: usize) {
-        let unit = Unit::Task(name.into(), id);
-        let reporter = self.board.reporter(unit);
+        let reporter = self.board.reporter(Unit::Task(name.into(), id));
         let config = &entry.task_configs[id];
         match entry.instance.task(id, config, entry.ctx.clone()) {
             Ok(body) => {
                 let thread = format!("{name}-{id}");
-                entry.tasks[id] = Some(TaskHandle::spawn(thread, Some(reporter), body));
+                entry
+                    .tasks
+                    .insert(id, TaskHandle::spawn(thread, Some(reporter), body));
             }
             Err(e) => {
                 warn!(connector = name, task = id, "task cannot start: {e}");
@@ -546,24 +823,24 @@ impl Herder {
     }
 
     async fn restart_task_of(&self, name: &str, entry: &mut Entry, id: usize) {
-        if id >= entry.tasks.len() {
+        if id >= entry.task_configs.len() {
             return;
         }
         self.board
             .set(Unit::Task(name.into(), id), Status::of(State::Restarting));
-        if let Some(handle) = entry.tasks[id].take() {
+        if let Some(handle) = entry.tasks.remove(&id) {
             join_blocking(vec![handle]).await;
         }
         self.start_task(name, entry, id);
     }
 
     async fn stop_tasks(&self, entry: &mut Entry) {
-        let handles: Vec<TaskHandle> = entry.tasks.drain(..).flatten().collect();
+        let handles: Vec<TaskHandle> = std::mem::take(&mut entry.tasks).into_values().collect();
         join_blocking(handles).await;
     }
 
-    /// Stops the connector's job and, with `tasks`, its tasks.
-    async fn halt(&self, name: &str, entry: &mut Entry, tasks: bool) {
+    /// Stops the connector's job.
+    async fn halt_connector(&self, name: &str, entry: &mut Entry) {
         if let Some(run) = entry.run.take() {
             let _ = run.stop.send(true);
             run.watcher.abort();
@@ -574,10 +851,60 @@ impl Herder {
                 warn!(connector = name, "connector did not stop within 30 s");
             }
         }
-        if tasks {
-            self.stop_tasks(entry).await;
+    }
+
+    /// Stops the connector's job and its tasks.
+    async fn halt(&self, name: &str, entry: &mut Entry) {
+        self.halt_connector(name, entry).await;
+        self.stop_tasks(entry).await;
+    }
+}
+
+fn new_entry(config: ConfigMap, instance: Arc<dyn Connector>) -> Entry {
+    Entry {
+        config,
+        instance,
+        target: TargetState::Started,
+        run: None,
+        generation: 0,
+        task_configs: Vec::new(),
+        tasks: BTreeMap::new(),
+        ctx: TaskContext::default(),
+    }
+}
+
+/// The index of each connector's own unit in the sorted list of all units (each connector
+/// followed by its tasks), with its task count.
+fn unit_indices(entries: &BTreeMap<String, Entry>) -> BTreeMap<String, (usize, usize)> {
+    let mut next = 0;
+    entries
+        .iter()
+        .map(|(name, e)| {
+            let first = next;
+            next += 1 + e.task_configs.len();
+            (name.clone(), (first, e.task_configs.len()))
+        })
+        .collect()
+}
+
+/// The states a distributed restart request is expected to produce.
+fn planned_restart(
+    mut before: ConnectorStateInfo,
+    include_tasks: bool,
+    only_failed: bool,
+) -> ConnectorStateInfo {
+    let restarts = |s: &UnitState| !only_failed || s.state == State::Failed;
+    if restarts(&before.connector) {
+        before.connector.state = State::Restarting;
+    }
+    if include_tasks {
+        for t in &mut before.tasks {
+            if restarts(t) {
+                t.state = State::Restarting;
+            }
         }
     }
+    before
 }
 
 async fn join_blocking(handles: Vec<TaskHandle>) {

@@ -1,13 +1,16 @@
 //! The Kafka Connect runtime: connectors and their tasks, the herder that runs them with their
 //! target states and statuses, converters, and source offsets in Connect's format.
 
+pub mod config_log;
 pub mod connector;
 pub mod converter;
 pub mod env;
 pub mod herder;
+pub mod membership;
 pub mod offsets;
 pub mod plugin;
 pub mod sink_runner;
 pub mod source_runner;
 pub mod status;
+pub mod status_log;
 pub mod worker;

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::connector::OffsetEntry;
 use crate::kafka::client::{create, LogContext};
+use crate::kafka::log::read_to_end;
 use crate::kafka::props::ClientProps;
 
 /// MirrorSourceConnector's source partition: `{"cluster":..,"partition":..,"topic":..}`.
@@ -61,6 +62,8 @@ pub enum Backing {
     /// The offsets topic, written through a producer created on first use.
     Topic {
         props: ClientProps,
+        /// The consumer that re-reads the topic before a task starts.
+        reader: ClientProps,
         topic: String,
         producer: Mutex<Option<BaseProducer<WriteContext>>>,
     },
@@ -189,6 +192,7 @@ impl OffsetStore {
                 props,
                 topic,
                 producer,
+                ..
             } => write_topic(props, topic, producer, &records)?,
         }
         {
@@ -203,6 +207,28 @@ impl OffsetStore {
         if let Backing::File(path) = &self.backing {
             self.save_file(path)?;
         }
+        Ok(())
+    }
+
+    /// Reads the offsets topic again, to see what other workers stored: a task that moved here
+    /// starts where its last owner stopped. Blocking.
+    pub fn refresh(&self) -> Result<(), String> {
+        let Backing::Topic { reader, topic, .. } = &self.backing else {
+            return Ok(());
+        };
+        let records = read_to_end(
+            reader,
+            &format!("{topic}|refresh"),
+            topic,
+            Duration::from_secs(30),
+        )
+        .map_err(|e| e.to_string())?;
+        let fresh = OffsetStore::from_records(
+            records.iter().map(|(k, v)| (k.as_deref(), v.as_deref())),
+            Backing::Memory,
+        );
+        let map = std::mem::take(&mut *fresh.lock());
+        *self.lock() = map;
         Ok(())
     }
 

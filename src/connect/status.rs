@@ -1,5 +1,7 @@
 //! Connector and task states as Kafka Connect reports them (`GET /connectors/{name}/status`),
-//! kept on a board that running connectors and tasks write to and the REST API reads.
+//! kept on a board that running connectors and tasks write to and the REST API reads. In a
+//! distributed group the board also holds what the other workers published in the status
+//! topic, and publishes this worker's changes there.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 /// Connect's states, spelled as on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum State {
     Unassigned,
@@ -53,19 +55,68 @@ pub enum Unit {
     Task(String, usize),
 }
 
-/// The current status of every connector and task this worker runs. Cheap to clone; shared
-/// between the herder, the task threads and the REST API.
-#[derive(Debug, Clone, Default)]
+/// Sends this worker's status changes to the rest of the group.
+pub type Publisher = Arc<dyn Fn(&Unit, &Status) + Send + Sync>;
+
+/// The current status of every connector and task, with the worker that reported it. Cheap
+/// to clone; shared between the herder, the task threads and the REST API.
+#[derive(Clone)]
 pub struct StatusBoard {
-    inner: Arc<Mutex<HashMap<Unit, Status>>>,
+    inner: Arc<Mutex<HashMap<Unit, (Status, String)>>>,
+    worker_id: String,
+    publisher: Option<Publisher>,
 }
 
 impl StatusBoard {
-    pub fn set(&self, unit: Unit, status: Status) {
-        self.inner.lock().expect("status lock").insert(unit, status);
+    pub fn new(worker_id: impl Into<String>) -> Self {
+        StatusBoard {
+            inner: Arc::default(),
+            worker_id: worker_id.into(),
+            publisher: None,
+        }
     }
 
-    pub fn get(&self, unit: &Unit) -> Option<Status> {
+    pub fn with_publisher(mut self, publisher: Publisher) -> Self {
+        self.publisher = Some(publisher);
+        self
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Records (and publishes) a status of a unit this worker runs.
+    pub fn set(&self, unit: Unit, status: Status) {
+        if let Some(p) = &self.publisher {
+            p(&unit, &status);
+        }
+        self.inner
+            .lock()
+            .expect("status lock")
+            .insert(unit, (status, self.worker_id.clone()));
+    }
+
+    /// Records a status another worker published.
+    pub fn apply_remote(&self, unit: Unit, status: Status, worker_id: String) {
+        if worker_id != self.worker_id {
+            self.inner
+                .lock()
+                .expect("status lock")
+                .insert(unit, (status, worker_id));
+        }
+    }
+
+    /// Forgets this worker's status of a unit it no longer runs, without publishing: its new
+    /// owner reports it (publishing UNASSIGNED could arrive after the new owner's RUNNING).
+    pub fn forget(&self, unit: &Unit) {
+        let mut map = self.inner.lock().expect("status lock");
+        if map.get(unit).is_some_and(|(_, w)| *w == self.worker_id) {
+            map.remove(unit);
+        }
+    }
+
+    /// The status and the worker that reported it.
+    pub fn get(&self, unit: &Unit) -> Option<(Status, String)> {
         self.inner.lock().expect("status lock").get(unit).cloned()
     }
 
@@ -97,7 +148,7 @@ impl StatusBoard {
 }
 
 /// Reports the status of one connector or task.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Reporter {
     board: StatusBoard,
     unit: Unit,
@@ -136,7 +187,7 @@ mod tests {
 
     #[test]
     fn removing_a_connector_forgets_its_tasks_only() {
-        let board = StatusBoard::default();
+        let board = StatusBoard::new("w:1");
         board.set(Unit::Connector("a".into()), Status::of(State::Running));
         board.set(Unit::Task("a".into(), 0), Status::of(State::Running));
         board.set(Unit::Task("a".into(), 1), Status::failed("boom"));
@@ -147,5 +198,15 @@ mod tests {
         board.remove_connector("a");
         assert!(board.get(&Unit::Connector("a".into())).is_none());
         assert!(board.get(&Unit::Task("b".into(), 0)).is_some());
+    }
+
+    #[test]
+    fn remote_statuses_never_override_this_workers_own() {
+        let board = StatusBoard::new("w:1");
+        let u = Unit::Task("a".into(), 0);
+        board.apply_remote(u.clone(), Status::of(State::Running), "w:2".into());
+        assert_eq!(board.get(&u).unwrap().1, "w:2");
+        board.apply_remote(u.clone(), Status::failed("old"), "w:1".into());
+        assert_eq!(board.get(&u).unwrap().0, Status::of(State::Running));
     }
 }

@@ -127,7 +127,7 @@ mod tests {
     fn failed_task_is_reported_and_restarted_until_stopped() {
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
-        let board = StatusBoard::default();
+        let board = StatusBoard::new("w:1");
         let unit = Unit::Task("c".into(), 0);
         let h = TaskHandle::spawn(
             "t".into(),
@@ -147,13 +147,16 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(board.get(&unit), Some(Status::failed("boom")));
+        assert_eq!(board.get(&unit).map(|s| s.0), Some(Status::failed("boom")));
         while runs.load(Ordering::SeqCst) < 2 {
             assert!(Instant::now() < deadline, "not restarted");
             std::thread::sleep(Duration::from_millis(20));
         }
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(board.get(&unit), Some(Status::of(State::Running)));
+        assert_eq!(
+            board.get(&unit).map(|s| s.0),
+            Some(Status::of(State::Running))
+        );
         h.stop_and_join();
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     }

@@ -115,6 +115,7 @@ impl Connector for FileSource {
         let value_converter = env.converter("value", config)?;
         let partition = self.partition();
         Ok(Box::new(move |stop: &Arc<AtomicBool>| {
+            env.offsets.refresh()?;
             let position = env
                 .offsets
                 .get_value(&name, &partition)

@@ -348,6 +348,7 @@ async fn prepare(
         records.iter().map(|(k, v)| (k.as_deref(), v.as_deref())),
         Backing::Topic {
             props: producer_props,
+            reader: consumer_props.clone(),
             topic: w.offset_storage_topic.clone(),
             producer: Default::default(),
         },

@@ -603,3 +603,54 @@ pub fn committed(bootstrap: &str, group: &str, topic: &str, partition: i32) -> O
         _ => None,
     }
 }
+
+/// A free port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A connect-standalone or connect-distributed process with its REST address.
+pub struct ConnectProcess {
+    pub child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+}
+
+impl ConnectProcess {
+    /// Starts `binary` (a path from `env!("CARGO_BIN_EXE_...")`) on `args`, listening on
+    /// `port`, and waits for its REST API.
+    pub fn start(binary: &str, args: &[&std::path::Path], port: u16) -> ConnectProcess {
+        let child = Command::new(binary)
+            .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("CONNECT_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        wait_for(Duration::from_secs(60), || {
+            std::net::TcpStream::connect(addr).is_ok()
+        });
+        ConnectProcess { child, addr }
+    }
+
+    /// SIGTERM, and the exit must be clean.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "worker exited with {status}");
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

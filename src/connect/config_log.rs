@@ -1,0 +1,434 @@
+//! The connector configs of a distributed worker group, in Connect's compacted config topic and
+//! record format (JSON without schemas): `connector-<name>` → `{"properties":{..}}` (a tombstone
+//! deletes), `task-<name>-<n>` → `{"properties":{..}}`, `commit-<name>` → `{"tasks":N}`,
+//! `target-state-<name>` → `{"state":"STARTED|PAUSED|STOPPED"}`,
+//! `restart-connector-<name>` → `{"include-tasks":..,"only-failed":..}`. One more kind is ours:
+//! `restart-task-<name>-<n>` (Java workers skip keys they do not know).
+//!
+//! Every worker tails the topic and applies it in order, so all of them converge on the same
+//! state and a REST change sent to any worker takes effect everywhere.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use super::connector::ConfigMap;
+use super::herder::TargetState;
+use crate::kafka::client::{create, LogContext};
+use crate::kafka::props::ClientProps;
+
+/// One change read from the config topic.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigRecord {
+    Connector(String, Option<ConfigMap>),
+    Task(String, usize, ConfigMap),
+    Commit(String, usize),
+    TargetState(String, TargetState),
+    RestartConnector {
+        name: String,
+        include_tasks: bool,
+        only_failed: bool,
+    },
+    RestartTask(String, usize),
+}
+
+fn properties(v: &Value) -> Option<ConfigMap> {
+    let props = v.get("properties")?.as_object()?;
+    Some(
+        props
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+            .collect(),
+    )
+}
+
+/// `name-3` into (`name`, 3).
+fn name_and_task(rest: &str) -> Option<(String, usize)> {
+    let (name, n) = rest.rsplit_once('-')?;
+    Some((name.to_string(), n.parse().ok()?))
+}
+
+impl ConfigRecord {
+    /// Parses one record; `None` for records of other kinds or shapes.
+    pub fn parse(key: &[u8], value: Option<&[u8]>) -> Option<ConfigRecord> {
+        let key = std::str::from_utf8(key).ok()?;
+        let value: Option<Value> = value.and_then(|v| serde_json::from_slice(v).ok());
+        if let Some(name) = key.strip_prefix("connector-") {
+            return Some(ConfigRecord::Connector(
+                name.to_string(),
+                value.as_ref().and_then(properties),
+            ));
+        }
+        if let Some(rest) = key.strip_prefix("task-") {
+            let (name, n) = name_and_task(rest)?;
+            return Some(ConfigRecord::Task(name, n, properties(&value?)?));
+        }
+        if let Some(name) = key.strip_prefix("commit-") {
+            let n = value?.get("tasks")?.as_u64()?;
+            return Some(ConfigRecord::Commit(name.to_string(), n as usize));
+        }
+        if let Some(name) = key.strip_prefix("target-state-") {
+            let v = value?;
+            let state = v.get("state.v2").or(v.get("state"))?.as_str()?;
+            let state = match state {
+                "STARTED" => TargetState::Started,
+                "PAUSED" => TargetState::Paused,
+                "STOPPED" => TargetState::Stopped,
+                _ => return None,
+            };
+            return Some(ConfigRecord::TargetState(name.to_string(), state));
+        }
+        if let Some(name) = key.strip_prefix("restart-connector-") {
+            let v = value?;
+            return Some(ConfigRecord::RestartConnector {
+                name: name.to_string(),
+                include_tasks: v.get("include-tasks")?.as_bool()?,
+                only_failed: v.get("only-failed")?.as_bool()?,
+            });
+        }
+        if let Some(rest) = key.strip_prefix("restart-task-") {
+            let (name, n) = name_and_task(rest)?;
+            return Some(ConfigRecord::RestartTask(name, n));
+        }
+        None
+    }
+
+    /// The record's key and value.
+    pub fn encode(&self) -> (String, Option<Vec<u8>>) {
+        let j = |v: Value| Some(serde_json::to_vec(&v).expect("json"));
+        match self {
+            ConfigRecord::Connector(name, config) => (
+                format!("connector-{name}"),
+                config.as_ref().and_then(|c| j(json!({ "properties": c }))),
+            ),
+            ConfigRecord::Task(name, n, config) => (
+                format!("task-{name}-{n}"),
+                j(json!({ "properties": config })),
+            ),
+            ConfigRecord::Commit(name, n) => (format!("commit-{name}"), j(json!({ "tasks": n }))),
+            ConfigRecord::TargetState(name, state) => {
+                let s = match state {
+                    TargetState::Started => "STARTED",
+                    TargetState::Paused => "PAUSED",
+                    TargetState::Stopped => "STOPPED",
+                };
+                // Java 3.5+ reads `state.v2`; older workers read `state`, which has no STOPPED.
+                let old = if s == "STOPPED" { "PAUSED" } else { s };
+                (
+                    format!("target-state-{name}"),
+                    j(json!({ "state": old, "state.v2": s })),
+                )
+            }
+            ConfigRecord::RestartConnector {
+                name,
+                include_tasks,
+                only_failed,
+            } => (
+                format!("restart-connector-{name}"),
+                j(json!({ "include-tasks": include_tasks, "only-failed": only_failed })),
+            ),
+            ConfigRecord::RestartTask(name, n) => {
+                (format!("restart-task-{name}-{n}"), j(json!({})))
+            }
+        }
+    }
+}
+
+/// A connector's state as the config topic says it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectorState {
+    pub config: ConfigMap,
+    pub target: TargetState,
+    /// The committed task configs.
+    pub tasks: Vec<ConfigMap>,
+}
+
+/// The state of every connector, built by applying the config topic in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub connectors: BTreeMap<String, ConnectorState>,
+    /// Task configs written but not yet committed.
+    pending: BTreeMap<String, BTreeMap<usize, ConfigMap>>,
+    /// Target states of connectors whose config has not arrived yet.
+    targets: BTreeMap<String, TargetState>,
+}
+
+impl Snapshot {
+    /// Applies a record; returns a restart request, which is not state.
+    pub fn apply(&mut self, record: ConfigRecord) -> Option<ConfigRecord> {
+        match record {
+            ConfigRecord::Connector(name, None) => {
+                self.connectors.remove(&name);
+                self.pending.remove(&name);
+                self.targets.remove(&name);
+            }
+            ConfigRecord::Connector(name, Some(config)) => {
+                let target = self
+                    .targets
+                    .get(&name)
+                    .copied()
+                    .unwrap_or(TargetState::Started);
+                self.connectors
+                    .entry(name)
+                    .and_modify(|c| c.config = config.clone())
+                    .or_insert(ConnectorState {
+                        config,
+                        target,
+                        tasks: Vec::new(),
+                    });
+            }
+            ConfigRecord::Task(name, n, config) => {
+                self.pending.entry(name).or_default().insert(n, config);
+            }
+            ConfigRecord::Commit(name, n) => {
+                let pending = self.pending.remove(&name).unwrap_or_default();
+                if let Some(c) = self.connectors.get_mut(&name) {
+                    // A commit covers tasks 0..n written before it.
+                    let tasks: Vec<ConfigMap> =
+                        (0..n).filter_map(|i| pending.get(&i).cloned()).collect();
+                    if tasks.len() == n {
+                        c.tasks = tasks;
+                    }
+                }
+            }
+            ConfigRecord::TargetState(name, state) => {
+                self.targets.insert(name.clone(), state);
+                if let Some(c) = self.connectors.get_mut(&name) {
+                    c.target = state;
+                }
+            }
+            restart => return Some(restart),
+        }
+        None
+    }
+}
+
+struct WriteCtx {
+    log: LogContext,
+    result: Mutex<Option<Result<i64, String>>>,
+}
+
+impl ClientContext for WriteCtx {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        self.log.log(level, fac, msg);
+    }
+}
+
+impl ProducerContext for WriteCtx {
+    type DeliveryOpaque = ();
+    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
+        let r = match r {
+            Ok(m) => Ok(m.offset()),
+            Err((e, _)) => Err(e.to_string()),
+        };
+        let mut slot = self.result.lock().expect("result lock");
+        match (&*slot, &r) {
+            (Some(Err(_)), _) => {}
+            _ => *slot = Some(r),
+        }
+    }
+}
+
+/// Writes records to the config topic and waits until this worker's reader has applied them.
+pub struct ConfigLog {
+    topic: String,
+    producer: Mutex<BaseProducer<WriteCtx>>,
+    applied: watch::Receiver<i64>,
+}
+
+impl ConfigLog {
+    /// Writes `records` in order; returns once they are applied here. Blocking.
+    pub fn write(&self, records: &[ConfigRecord]) -> Result<(), String> {
+        let producer = self.producer.lock().expect("producer lock");
+        *producer.context().result.lock().expect("result lock") = None;
+        for r in records {
+            let (key, value) = r.encode();
+            let mut rec = BaseRecord::<str, [u8]>::to(&self.topic).key(key.as_str());
+            if let Some(v) = &value {
+                rec = rec.payload(&v[..]);
+            }
+            producer
+                .send(rec)
+                .map_err(|(e, _)| format!("cannot write to {}: {e}", self.topic))?;
+        }
+        producer
+            .flush(Duration::from_secs(30))
+            .map_err(|e| format!("cannot write to {}: {e}", self.topic))?;
+        let last = producer
+            .context()
+            .result
+            .lock()
+            .expect("result lock")
+            .take()
+            .unwrap_or(Ok(-1))?;
+        drop(producer);
+        let mut applied = self.applied.clone();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while *applied.borrow_and_update() < last {
+            if Instant::now() > deadline {
+                return Err(format!("{} did not come back to this worker", self.topic));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+}
+
+/// What the reader hands the herder.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// The whole state after one or more records.
+    Snapshot(Snapshot),
+    Restart(ConfigRecord),
+}
+
+/// Starts the writer and a thread that tails the topic from the beginning, sending each new
+/// state on `updates` (restart requests only once caught up, so old ones are not replayed).
+/// Returns after the initial catch-up.
+pub fn open(
+    consumer: &ClientProps,
+    producer: &ClientProps,
+    topic: &str,
+    updates: tokio::sync::mpsc::UnboundedSender<Update>,
+    stop: Arc<AtomicBool>,
+) -> Result<ConfigLog, String> {
+    let name = format!("{topic}|reader");
+    let mut props = consumer.clone();
+    props.set_default("group.id", format!("{topic}-reader"));
+    props.set("enable.auto.commit", "false", false);
+    props.set("fetch.wait.max.ms", "50", false);
+    let c: BaseConsumer<LogContext> =
+        create(&props, &name, LogContext::new(&name)).map_err(|e| e.to_string())?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .map_err(|e| e.to_string())?;
+    c.assign(&tpl).map_err(|e| e.to_string())?;
+    let (applied_tx, applied_rx) = watch::channel(-1i64);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("config-log".into())
+        .spawn(move || {
+            let mut snapshot = Snapshot::default();
+            let mut caught_up = false;
+            let mut idle_since = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                let mut changed = false;
+                let mut last = None;
+                while let Some(m) = c.poll(Duration::from_millis(if changed { 0 } else { 100 })) {
+                    let Ok(m) = m else { continue };
+                    last = Some(m.offset());
+                    if let Some(r) = m.key().and_then(|k| ConfigRecord::parse(k, m.payload())) {
+                        match snapshot.apply(r) {
+                            Some(restart) if caught_up => {
+                                let _ = updates.send(Update::Restart(restart));
+                            }
+                            Some(_) => {}
+                            None => changed = true,
+                        }
+                    }
+                }
+                if changed {
+                    let _ = updates.send(Update::Snapshot(snapshot.clone()));
+                }
+                if let Some(o) = last {
+                    let _ = applied_tx.send(o);
+                    idle_since = Instant::now();
+                }
+                // Caught up: nothing new for a second (tansu's end offsets cannot be trusted).
+                if !caught_up && idle_since.elapsed() > Duration::from_secs(1) {
+                    caught_up = true;
+                    let _ = updates.send(Update::Snapshot(snapshot.clone()));
+                    let _ = ready_tx.send(());
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    ready_rx
+        .recv_timeout(Duration::from_secs(120))
+        .map_err(|_| format!("cannot read {topic}"))?;
+    let mut props = producer.clone();
+    props.set_default("acks", "all");
+    props.set_default("enable.idempotence", "true");
+    let pname = format!("{topic}|writer");
+    let ctx = WriteCtx {
+        log: LogContext::new(&pname),
+        result: Mutex::new(None),
+    };
+    let p: BaseProducer<WriteCtx> = create(&props, &pname, ctx).map_err(|e| e.to_string())?;
+    Ok(ConfigLog {
+        topic: topic.to_string(),
+        producer: Mutex::new(p),
+        applied: applied_rx,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(r: ConfigRecord) -> ConfigRecord {
+        let (k, v) = r.encode();
+        ConfigRecord::parse(k.as_bytes(), v.as_deref()).unwrap()
+    }
+
+    #[test]
+    fn records_in_connects_format() {
+        let config = ConfigMap::from([("connector.class".to_string(), "X".to_string())]);
+        let (k, v) = ConfigRecord::Connector("a-b".into(), Some(config.clone())).encode();
+        assert_eq!(k, "connector-a-b");
+        assert_eq!(v.unwrap(), br#"{"properties":{"connector.class":"X"}}"#);
+        let (k, v) = ConfigRecord::Commit("a-b".into(), 2).encode();
+        assert_eq!(
+            (k.as_str(), v.unwrap()),
+            ("commit-a-b", br#"{"tasks":2}"#.to_vec())
+        );
+        let (_, v) = ConfigRecord::TargetState("a".into(), TargetState::Stopped).encode();
+        assert_eq!(v.unwrap(), br#"{"state":"PAUSED","state.v2":"STOPPED"}"#);
+        for r in [
+            ConfigRecord::Connector("a-b".into(), None),
+            ConfigRecord::Task("a-b".into(), 3, config),
+            ConfigRecord::TargetState("a".into(), TargetState::Paused),
+            ConfigRecord::RestartConnector {
+                name: "a".into(),
+                include_tasks: true,
+                only_failed: false,
+            },
+            ConfigRecord::RestartTask("a-b".into(), 1),
+        ] {
+            assert_eq!(round_trip(r.clone()), r);
+        }
+        // Java's older target-state record.
+        let r = ConfigRecord::parse(b"target-state-a", Some(br#"{"state":"PAUSED"}"#));
+        assert_eq!(
+            r,
+            Some(ConfigRecord::TargetState("a".into(), TargetState::Paused))
+        );
+    }
+
+    #[test]
+    fn tasks_take_effect_at_their_commit() {
+        let mut s = Snapshot::default();
+        let c = |k: &str| ConfigMap::from([("k".to_string(), k.to_string())]);
+        s.apply(ConfigRecord::TargetState("a".into(), TargetState::Paused));
+        s.apply(ConfigRecord::Connector("a".into(), Some(c("conf"))));
+        assert_eq!(s.connectors["a"].target, TargetState::Paused);
+        s.apply(ConfigRecord::Task("a".into(), 0, c("t0")));
+        s.apply(ConfigRecord::Task("a".into(), 1, c("t1")));
+        assert!(s.connectors["a"].tasks.is_empty());
+        s.apply(ConfigRecord::Commit("a".into(), 2));
+        assert_eq!(s.connectors["a"].tasks, vec![c("t0"), c("t1")]);
+        s.apply(ConfigRecord::Commit("a".into(), 0));
+        assert!(s.connectors["a"].tasks.is_empty());
+        let restart = ConfigRecord::RestartTask("a".into(), 0);
+        assert_eq!(s.apply(restart.clone()), Some(restart));
+        s.apply(ConfigRecord::Connector("a".into(), None));
+        assert!(s.connectors.is_empty());
+    }
+}

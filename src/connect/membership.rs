@@ -1,0 +1,193 @@
+//! Which connectors and tasks this worker runs, decided by Kafka's consumer-group protocol: all
+//! workers of a group join the group `group.id` subscribed to the offsets topic, whose
+//! partitions the round-robin assignor deals out; unit `i` of the sorted list of connectors and
+//! tasks belongs to whoever holds partition `i mod partitions`. Before a rebalance hands a
+//! partition to another worker, this worker stops the units it held (eager protocol, as
+//! Connect's first protocol), so two workers never run the same task knowingly. A worker that
+//! dies loses its partitions when its session times out.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::ClientContext;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::kafka::client::{create, LogContext};
+use crate::kafka::props::ClientProps;
+
+/// The partitions this worker holds, or `None` between a revocation and the next assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ownership {
+    pub generation: u64,
+    pub partitions: Option<BTreeSet<i32>>,
+    pub slots: i32,
+}
+
+impl Ownership {
+    /// Owns everything (a standalone worker).
+    pub fn all() -> Self {
+        Ownership {
+            generation: 0,
+            partitions: Some(BTreeSet::from([0])),
+            slots: 1,
+        }
+    }
+
+    pub fn owns(&self, index: usize) -> bool {
+        self.partitions
+            .as_ref()
+            .is_some_and(|p| p.contains(&((index as i32) % self.slots.max(1))))
+    }
+}
+
+struct Ctx {
+    log: LogContext,
+    slots: i32,
+    owned: watch::Sender<Ownership>,
+    /// Generations the herder has finished applying.
+    acks: Mutex<mpsc::Receiver<u64>>,
+    ack_timeout: Duration,
+    stop: Arc<AtomicBool>,
+}
+
+impl ClientContext for Ctx {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        self.log.log(level, fac, msg);
+    }
+}
+
+impl Ctx {
+    fn publish(&self, partitions: Option<BTreeSet<i32>>) -> u64 {
+        let generation = self.owned.borrow().generation + 1;
+        self.owned.send_replace(Ownership {
+            generation,
+            partitions,
+            slots: self.slots,
+        });
+        generation
+    }
+}
+
+impl ConsumerContext for Ctx {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(_) = rebalance {
+            // Stop everything before anyone else may start it.
+            let generation = self.publish(None);
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let acks = self.acks.lock().expect("acks lock");
+            let deadline = Instant::now() + self.ack_timeout;
+            loop {
+                match acks.recv_timeout(Duration::from_millis(100)) {
+                    Ok(g) if g >= generation => break,
+                    _ if Instant::now() > deadline => {
+                        warn!("units not stopped within the rebalance timeout");
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let partitions: BTreeSet<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+            info!(partitions = ?partitions, "group assignment");
+            self.publish(Some(partitions));
+        }
+    }
+}
+
+/// A running membership: the ownership to follow, and where to acknowledge each generation.
+pub struct Membership {
+    pub owned: watch::Receiver<Ownership>,
+    pub acks: mpsc::Sender<u64>,
+    /// Ends once the worker has left the group, after `stop`.
+    pub thread: std::thread::JoinHandle<()>,
+}
+
+/// Joins `group` (set as `group.id` in `props`) subscribed to `topic` with `slots` partitions,
+/// polling on a thread of its own until `stop`.
+pub fn join(
+    props: &ClientProps,
+    topic: &str,
+    slots: i32,
+    rebalance_timeout: Duration,
+    stop: Arc<AtomicBool>,
+) -> Result<Membership, String> {
+    let mut props = props.clone();
+    props.set("partition.assignment.strategy", "roundrobin", false);
+    props.set("enable.auto.commit", "false", false);
+    let (owned_tx, owned_rx) = watch::channel(Ownership {
+        generation: 0,
+        partitions: None,
+        slots,
+    });
+    let (ack_tx, ack_rx) = mpsc::channel();
+    let name = format!("{}|membership", props.get("group.id").unwrap_or_default());
+    let ctx = Ctx {
+        log: LogContext::new(&name),
+        slots,
+        owned: owned_tx,
+        acks: Mutex::new(ack_rx),
+        ack_timeout: rebalance_timeout,
+        stop: stop.clone(),
+    };
+    let consumer: BaseConsumer<Ctx> =
+        create(&props, &name, ctx).map_err(|e| format!("cannot join the group: {e}"))?;
+    consumer
+        .subscribe(&[topic])
+        .map_err(|e| format!("cannot join the group: {e}"))?;
+    let thread = std::thread::Builder::new()
+        .name("membership".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                // The partitions are only tokens: never fetch their records.
+                if let Ok(assigned) = consumer.assignment() {
+                    if assigned.count() > 0 {
+                        let _ = consumer.pause(&assigned);
+                    }
+                }
+                let _ = consumer.poll(Duration::from_millis(100));
+            }
+            // Leave the group at once (LeaveGroup when the consumer closes), so the others
+            // take over without waiting for the session to time out.
+            consumer.unsubscribe();
+            let _ = consumer.poll(Duration::from_millis(100));
+            drop(consumer);
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(Membership {
+        owned: owned_rx,
+        acks: ack_tx,
+        thread,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_follow_partitions_round_robin() {
+        let o = Ownership {
+            generation: 1,
+            partitions: Some(BTreeSet::from([1, 4])),
+            slots: 5,
+        };
+        let owned: Vec<usize> = (0..12).filter(|i| o.owns(*i)).collect();
+        assert_eq!(owned, vec![1, 4, 6, 9, 11]);
+        assert!(!Ownership {
+            partitions: None,
+            ..o
+        }
+        .owns(1));
+        assert!((0..10).all(|i| Ownership::all().owns(i)));
+    }
+}

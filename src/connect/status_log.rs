@@ -1,0 +1,150 @@
+//! Statuses shared through the group's compacted status topic, in Connect's format:
+//! `status-connector-<name>` / `status-task-<name>-<n>` →
+//! `{"state":"RUNNING","trace":null,"worker_id":"host:port","generation":0}`. Each worker
+//! publishes the statuses of what it runs and reads everyone else's, so any worker answers
+//! `GET /connectors/{name}/status` for the whole group.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde_json::{json, Value};
+
+use super::status::{Publisher, State, Status, StatusBoard, Unit};
+use crate::kafka::client::{create, LogContext};
+use crate::kafka::props::ClientProps;
+
+fn key(unit: &Unit) -> String {
+    match unit {
+        Unit::Connector(n) => format!("status-connector-{n}"),
+        Unit::Task(n, i) => format!("status-task-{n}-{i}"),
+    }
+}
+
+/// The record of one status.
+pub fn encode(unit: &Unit, status: &Status, worker_id: &str) -> (String, Vec<u8>) {
+    let value = json!({
+        "state": status.state,
+        "trace": status.trace,
+        "worker_id": worker_id,
+        "generation": 0,
+    });
+    (key(unit), serde_json::to_vec(&value).expect("json"))
+}
+
+/// A status record: the unit, its status and the worker that reported it.
+pub fn parse(key: &[u8], value: &[u8]) -> Option<(Unit, Status, String)> {
+    let key = std::str::from_utf8(key).ok()?;
+    let unit = if let Some(n) = key.strip_prefix("status-connector-") {
+        Unit::Connector(n.to_string())
+    } else {
+        let rest = key.strip_prefix("status-task-")?;
+        let (n, i) = rest.rsplit_once('-')?;
+        Unit::Task(n.to_string(), i.parse().ok()?)
+    };
+    let v: Value = serde_json::from_slice(value).ok()?;
+    let state: State = serde_json::from_value(v.get("state")?.clone()).ok()?;
+    let status = Status {
+        state,
+        trace: v.get("trace").and_then(Value::as_str).map(String::from),
+    };
+    Some((unit, status, v.get("worker_id")?.as_str()?.to_string()))
+}
+
+/// A board that publishes to `topic` and follows the other workers' statuses in it.
+pub fn board(
+    worker_id: &str,
+    consumer: &ClientProps,
+    producer: &ClientProps,
+    topic: &str,
+    stop: Arc<AtomicBool>,
+) -> Result<StatusBoard, String> {
+    let pname = format!("{topic}|writer");
+    let p: ThreadedProducer<DefaultProducerContext> = {
+        let mut props = producer.clone();
+        props.set_default("acks", "all");
+        let mut config = props.client_config();
+        config.set("client.id", &pname);
+        config
+            .create()
+            .map_err(|e| format!("cannot create the status producer: {e}"))?
+    };
+    let (topic_w, wid) = (topic.to_string(), worker_id.to_string());
+    let publisher: Publisher = Arc::new(move |unit: &Unit, status: &Status| {
+        let (k, v) = encode(unit, status, &wid);
+        let _ = p.send(
+            BaseRecord::<str, [u8]>::to(&topic_w)
+                .key(k.as_str())
+                .payload(&v[..]),
+        );
+    });
+    let board = StatusBoard::new(worker_id).with_publisher(publisher);
+
+    let name = format!("{topic}|reader");
+    let mut props = consumer.clone();
+    props.set_default("group.id", format!("{topic}-reader"));
+    props.set("enable.auto.commit", "false", false);
+    let c: BaseConsumer<LogContext> =
+        create(&props, &name, LogContext::new(&name)).map_err(|e| e.to_string())?;
+    let md = c
+        .fetch_metadata(Some(topic), Duration::from_secs(30))
+        .map_err(|e| format!("cannot read {topic}: {e}"))?;
+    let partitions = md
+        .topics()
+        .first()
+        .map_or(0, |t| t.partitions().len() as i32);
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .map_err(|e| e.to_string())?;
+    }
+    c.assign(&tpl).map_err(|e| e.to_string())?;
+    let follower = board.clone();
+    std::thread::Builder::new()
+        .name("status-log".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                    if let (Some(k), Some(v)) = (m.key(), m.payload()) {
+                        if let Some((unit, status, worker)) = parse(k, v) {
+                            follower.apply_remote(unit, status, worker);
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(board)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_status_records() {
+        let (k, v) = encode(
+            &Unit::Task("my-conn".into(), 2),
+            &Status::failed("boom"),
+            "w:8083",
+        );
+        assert_eq!(k, "status-task-my-conn-2");
+        assert_eq!(
+            String::from_utf8(v.clone()).unwrap(),
+            r#"{"generation":0,"state":"FAILED","trace":"boom","worker_id":"w:8083"}"#
+        );
+        let (unit, status, worker) = parse(k.as_bytes(), &v).unwrap();
+        assert_eq!(unit, Unit::Task("my-conn".into(), 2));
+        assert_eq!(status, Status::failed("boom"));
+        assert_eq!(worker, "w:8083");
+        let java = br#"{"state":"RUNNING","trace":null,"worker_id":"a:1","generation":7}"#;
+        let (unit, status, _) = parse(b"status-connector-x", java).unwrap();
+        assert_eq!(
+            (unit, status),
+            (Unit::Connector("x".into()), Status::of(State::Running))
+        );
+    }
+}

@@ -189,6 +189,63 @@ async fn file_to_topic_to_file_with_rest_and_restart() {
     );
     append(&input, &["after reconfigure"]);
     assert_eq!(wait_lines(&output2, 1).last().unwrap(), "after reconfigure");
+    // The sink's offsets are its group's (KIP-875), and reset only when stopped.
+    wait_for(Duration::from_secs(30), || {
+        let o = http_json(
+            w.addr,
+            "GET",
+            "/connectors/local-file-sink/offsets",
+            None,
+            200,
+        );
+        o["offsets"][0]["offset"]["kafka_offset"] == 6
+    });
+    let o = http_json(
+        w.addr,
+        "GET",
+        "/connectors/local-file-sink/offsets",
+        None,
+        200,
+    );
+    assert_eq!(
+        o["offsets"][0]["partition"],
+        json!({"kafka_partition": 0, "kafka_topic": topic})
+    );
+    http_json(
+        w.addr,
+        "DELETE",
+        "/connectors/local-file-sink/offsets",
+        None,
+        400,
+    );
+    http_json(w.addr, "PUT", "/connectors/local-file-sink/stop", None, 204);
+    let patch = json!({"offsets": [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 2}}]});
+    http_json(
+        w.addr,
+        "PATCH",
+        "/connectors/local-file-sink/offsets",
+        Some(&patch.to_string()),
+        200,
+    );
+    let o = http_json(
+        w.addr,
+        "GET",
+        "/connectors/local-file-sink/offsets",
+        None,
+        200,
+    );
+    assert_eq!(o["offsets"][0]["offset"]["kafka_offset"], 2);
+    let r = http_json(
+        w.addr,
+        "DELETE",
+        "/connectors/local-file-sink/offsets",
+        None,
+        200,
+    );
+    assert_eq!(
+        r["message"],
+        "The offsets for this connector have been reset successfully"
+    );
     http_json(w.addr, "DELETE", "/connectors/local-file-sink", None, 204);
     http_json(w.addr, "GET", "/connectors/local-file-sink", None, 404);
 

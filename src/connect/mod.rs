@@ -9,6 +9,7 @@ pub mod herder;
 pub mod membership;
 pub mod offsets;
 pub mod plugin;
+pub mod sink_offsets;
 pub mod sink_runner;
 pub mod source_runner;
 pub mod status;

@@ -9,10 +9,13 @@ use tokio::sync::watch;
 
 use super::file_io::FileAppender;
 use crate::config::settings::split_list;
-use crate::connect::connector::{BoxFuture, ConfigMap, Connector, TaskBody, TaskContext};
+use crate::connect::connector::{
+    BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
+};
 use crate::connect::converter::display;
 use crate::connect::env::{Client, WorkerEnv};
 use crate::connect::plugin::{KeyDef, Validation};
+use crate::connect::sink_offsets;
 use crate::connect::sink_runner::{SinkRecord, SinkRunner, SinkTask, Subscription};
 use crate::connect::status::ConnectorType;
 
@@ -135,6 +138,27 @@ impl Connector for FileSink {
             };
             runner.run(&mut LineWriter { file }, stop)
         }))
+    }
+
+    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
+        let (props, name) = (self.admin_props(), self.name.clone());
+        Box::pin(async move { sink_offsets::read(&props?, &name).await })
+    }
+
+    fn alter_offsets(&self, entries: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), String>> {
+        let (props, name) = (self.admin_props(), self.name.clone());
+        Box::pin(async move { sink_offsets::alter(&props?, &name, &entries).await })
+    }
+
+    fn reset_offsets(&self) -> BoxFuture<'static, Result<(), String>> {
+        let (props, name) = (self.admin_props(), self.name.clone());
+        Box::pin(async move { sink_offsets::reset(&props?, &name).await })
+    }
+}
+
+impl FileSink {
+    fn admin_props(&self) -> Result<crate::kafka::props::ClientProps, String> {
+        self.env.client(Client::Admin, &self.config)
     }
 }
 

@@ -12,12 +12,11 @@ use tracing::{info, warn};
 use crate::cli::{ConfigArgs, TopologyArgs, TranslateArgs};
 use crate::config::{self, ConfigErrors, Environment, Mm2Config, Props, Warning};
 use crate::config::{ClientKind, Flow};
-use crate::connect::herder::Herder;
 use crate::failover::{self, ToolError};
 use crate::kafka::props::translate;
 use crate::kafka::validate::check_clients;
 use crate::metrics::Metrics;
-use crate::mirror::connectors::{connector_name, display_config, flow_connectors, FlowConnectors};
+use crate::mirror::flow_worker;
 use crate::rest;
 
 /// Why the process stops with an error.
@@ -155,23 +154,20 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
         .filter_map(|l| l.local_addr().ok())
         .collect();
     let flows: Vec<Arc<Flow>> = cfg.flows.into_iter().map(Arc::new).collect();
-    let factory = FlowConnectors {
-        flows: flows.clone(),
-        metrics: metrics.clone(),
-    };
-    let herder = Herder::new(rest::worker_id(http.first().copied()), Arc::new(factory))
-        .read_only("connect-mirror-maker runs the connectors of its mm2.properties; change that file and restart to change them");
+    let herders = rest::Herders::default();
+    let worker_id = rest::worker_id(http.first().copied());
     for flow in &flows {
-        info!(flow = %flow.name(), enabled = flow.settings.enabled, "starting flow");
-        for short in flow_connectors(flow) {
-            herder
-                .put(&connector_name(flow, short), display_config(flow, short))
-                .await
-                .map_err(|e| AppError::Runtime(e.to_string()))?;
-        }
+        let (f, m, w, h, s) = (
+            flow.clone(),
+            metrics.clone(),
+            worker_id.clone(),
+            herders.clone(),
+            stop.clone(),
+        );
+        tasks.spawn(async move { flow_worker::run(f, m, w, move |herder| h.add(herder), s).await });
     }
     let api = rest::Api {
-        herder: herder.clone(),
+        herders,
         metrics: metrics.clone(),
         cluster_id: Default::default(),
     };
@@ -191,12 +187,6 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
                 .map_err(|e| format!("HTTP listener: {e}"))
         });
     }
-    let mut s = stop;
-    tasks.spawn(async move {
-        crate::shutdown::stopped(&mut s).await;
-        herder.shutdown().await;
-        Ok(())
-    });
     Ok(Running {
         tasks,
         metrics,

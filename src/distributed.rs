@@ -5,7 +5,6 @@
 //! `connect::membership`). Any worker's REST API can change any connector.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,16 +13,11 @@ use tracing::info;
 
 use crate::app::AppError;
 use crate::config::{ConfigError, ConfigErrors, Props};
-use crate::connect::config_log;
 use crate::connect::connector::ConfigMap;
 use crate::connect::env::{Client, WorkerEnv};
-use crate::connect::herder::Herder;
-use crate::connect::membership;
+use crate::connect::group::{self, GroupSpec};
 use crate::connect::offsets::{Backing, OffsetStore};
-use crate::connect::status_log;
 use crate::connectors::Plugins;
-use crate::kafka::admin::Admin;
-use crate::kafka::log::ensure_compacted_topic;
 use crate::metrics::Metrics;
 use crate::rest;
 use crate::standalone::{load_base, required};
@@ -39,8 +33,8 @@ struct Group {
     config_rf: i16,
     offset_rf: i16,
     status_rf: i16,
-    session_timeout: String,
-    heartbeat_interval: String,
+    session_timeout: Duration,
+    heartbeat_interval: Duration,
     rebalance_timeout: Duration,
 }
 
@@ -84,9 +78,13 @@ fn group(props: &Props, errors: &mut Vec<ConfigError>) -> Option<Group> {
         config_rf: number(props, "config.storage.replication.factor", 3, errors),
         offset_rf: number(props, "offset.storage.replication.factor", 3, errors),
         status_rf: number(props, "status.storage.replication.factor", 3, errors),
-        session_timeout: number::<u64>(props, "session.timeout.ms", 10_000, errors).to_string(),
-        heartbeat_interval: number::<u64>(props, "heartbeat.interval.ms", 3_000, errors)
-            .to_string(),
+        session_timeout: Duration::from_millis(number(props, "session.timeout.ms", 10_000, errors)),
+        heartbeat_interval: Duration::from_millis(number(
+            props,
+            "heartbeat.interval.ms",
+            3_000,
+            errors,
+        )),
         rebalance_timeout: Duration::from_millis(number(
             props,
             "rebalance.timeout.ms",
@@ -112,7 +110,6 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
         .enable_all()
         .build()
         .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
-    let stopping = Arc::new(AtomicBool::new(false));
     let result = rt.block_on(async {
         let (stop_tx, stop_rx) = watch::channel(false);
         let probe = WorkerEnv {
@@ -133,30 +130,25 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             client(Client::Admin)?,
         );
         let runtime = |e: String| AppError::Runtime(e);
-        let admin = Admin::new(
-            &admin_props,
-            "worker",
-            &format!("{}|admin", group.id),
-            Duration::from_secs(30),
-        )
-        .map_err(|e| runtime(e.to_string()))?;
-        for (topic, partitions, rf) in [
-            (&group.config_topic, 1, group.config_rf),
-            (
-                &group.offset_topic,
-                group.offset_partitions,
-                group.offset_rf,
-            ),
-            (
-                &group.status_topic,
-                group.status_partitions,
-                group.status_rf,
-            ),
-        ] {
-            ensure_compacted_topic(&admin, topic, partitions, rf)
-                .await
-                .map_err(|e| runtime(format!("cannot create {topic}: {e}")))?;
-        }
+        let spec = GroupSpec {
+            group_id: group.id.clone(),
+            cluster: "worker".into(),
+            config_topic: group.config_topic.clone(),
+            offset_topic: group.offset_topic.clone(),
+            status_topic: group.status_topic.clone(),
+            offset_partitions: group.offset_partitions,
+            status_partitions: group.status_partitions,
+            config_rf: group.config_rf,
+            offset_rf: group.offset_rf,
+            status_rf: group.status_rf,
+            session_timeout: group.session_timeout,
+            heartbeat_interval: group.heartbeat_interval,
+            rebalance_timeout: group.rebalance_timeout,
+            producer: producer.clone(),
+            consumer: consumer.clone(),
+            admin: admin_props,
+        };
+        spec.ensure_topics().await.map_err(runtime)?;
         let mut listeners = Vec::new();
         for addr in &base.listeners {
             listeners.push(rest::bind(addr).await.map_err(|e| {
@@ -164,90 +156,40 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             })?);
         }
         let worker_id = rest::worker_id(listeners.first().and_then(|l| l.local_addr().ok()));
-
-        let offsets = {
-            let (c, t) = (consumer.clone(), group.offset_topic.clone());
-            let records = tokio::task::spawn_blocking(move || {
-                crate::kafka::log::read_to_end(
-                    &c,
-                    &format!("{t}|loader"),
-                    &t,
-                    Duration::from_secs(30),
-                )
-            })
+        let offsets = OffsetStore::from_records(
+            std::iter::empty(),
+            Backing::Topic {
+                props: producer.clone(),
+                reader: consumer.clone(),
+                topic: group.offset_topic.clone(),
+                producer: Default::default(),
+            },
+        );
+        let offsets = Arc::new(offsets);
+        let store = offsets.clone();
+        tokio::task::spawn_blocking(move || store.refresh())
             .await
             .map_err(|e| runtime(e.to_string()))?
-            .map_err(|e| runtime(e.to_string()))?;
-            OffsetStore::from_records(
-                records.iter().map(|(k, v)| (k.as_deref(), v.as_deref())),
-                Backing::Topic {
-                    props: producer.clone(),
-                    reader: consumer.clone(),
-                    topic: group.offset_topic.clone(),
-                    producer: Default::default(),
-                },
-            )
-        };
+            .map_err(runtime)?;
         let env = Arc::new(WorkerEnv {
             props: base.props.clone(),
-            offsets: Arc::new(offsets),
+            offsets,
             offset_flush_interval: base.flush,
             key_converter: base.key_converter,
             value_converter: base.value_converter,
         });
-        let board = status_log::board(
+        let member = group::join(
+            &spec,
             &worker_id,
-            &consumer,
-            &producer,
-            &group.status_topic,
-            stopping.clone(),
+            Arc::new(Plugins { env }),
+            None,
+            stop_rx.clone(),
         )
+        .await
         .map_err(runtime)?;
-        let (updates_tx, updates_rx) = tokio::sync::mpsc::unbounded_channel();
-        let log = {
-            let (c, p, t, s) = (
-                consumer.clone(),
-                producer.clone(),
-                group.config_topic.clone(),
-                stopping.clone(),
-            );
-            tokio::task::spawn_blocking(move || config_log::open(&c, &p, &t, updates_tx, s))
-                .await
-                .map_err(|e| runtime(e.to_string()))?
-                .map_err(runtime)?
-        };
-        let herder = Herder::with_board(board, Arc::new(Plugins { env }), Some(Arc::new(log)));
-        let mut member_props = consumer.clone();
-        member_props.set("group.id", group.id.clone(), false);
-        member_props.set("session.timeout.ms", group.session_timeout.clone(), false);
-        member_props.set(
-            "heartbeat.interval.ms",
-            group.heartbeat_interval.clone(),
-            false,
-        );
-        member_props.set(
-            "max.poll.interval.ms",
-            group.rebalance_timeout.as_millis().to_string(),
-            false,
-        );
-        let membership = membership::join(
-            &member_props,
-            &group.offset_topic,
-            group.offset_partitions,
-            group.rebalance_timeout,
-            stopping.clone(),
-        )
-        .map_err(runtime)?;
-        let membership_thread = membership.thread;
-        let follower = {
-            let h = herder.clone();
-            let s = stop_rx.clone();
-            let (owned, acks) = (membership.owned, membership.acks);
-            tokio::spawn(async move { h.follow(updates_rx, owned, acks, s).await })
-        };
-        info!(worker = %worker_id, group = %group.id, "joined the worker group");
+        let herder = member.herder.clone();
         let api = rest::Api {
-            herder: herder.clone(),
+            herders: rest::Herders::one(herder.clone()),
             metrics: Metrics::new(),
             cluster_id: Default::default(),
         };
@@ -261,16 +203,12 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
         }
         crate::shutdown::signal().await;
         let _ = stop_tx.send(true);
-        let _ = follower.await;
-        herder.shutdown().await;
-        stopping.store(true, Ordering::Relaxed);
+        member.leave().await;
         for s in served {
             let _ = s.await;
         }
-        let _ = tokio::task::spawn_blocking(move || membership_thread.join()).await;
         Ok(())
     });
-    stopping.store(true, Ordering::Relaxed);
     rt.shutdown_timeout(Duration::from_secs(1));
     result
 }

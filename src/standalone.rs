@@ -213,7 +213,7 @@ pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
                 .map_err(|e| AppError::Usage(format!("{}: {e}", path.display())))?;
         }
         let api = rest::Api {
-            herder: herder.clone(),
+            herders: rest::Herders::one(herder.clone()),
             metrics: Metrics::new(),
             cluster_id: Default::default(),
         };

@@ -223,9 +223,11 @@ async fn connect_rest_api_steers_the_flows() {
         "{err}"
     );
     http_json(addr, "PUT", &format!("{}/stop", path(&source)), None, 204);
-    let stopped = http_json(addr, "GET", &format!("{}/status", path(&source)), None, 200);
-    assert_eq!(stopped["connector"]["state"], "STOPPED");
-    assert_eq!(stopped["tasks"], json!([]));
+    // A stopped connector has no tasks (its empty task list goes through the config topic).
+    wait_for(Duration::from_secs(30), || {
+        let s = http_json(addr, "GET", &format!("{}/status", path(&source)), None, 200);
+        s["connector"]["state"] == "STOPPED" && s["tasks"] == json!([])
+    });
     let ok = http_json(
         addr,
         "PATCH",

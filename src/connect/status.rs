@@ -55,6 +55,14 @@ pub enum Unit {
     Task(String, usize),
 }
 
+/// This worker's own statuses, and the latest each unit has from other workers: a unit this
+/// worker stopped shows its new owner's status again.
+#[derive(Default)]
+struct Maps {
+    local: HashMap<Unit, Status>,
+    remote: HashMap<Unit, (Status, String)>,
+}
+
 /// Sends this worker's status changes to the rest of the group.
 pub type Publisher = Arc<dyn Fn(&Unit, &Status) + Send + Sync>;
 
@@ -62,7 +70,7 @@ pub type Publisher = Arc<dyn Fn(&Unit, &Status) + Send + Sync>;
 /// to clone; shared between the herder, the task threads and the REST API.
 #[derive(Clone)]
 pub struct StatusBoard {
-    inner: Arc<Mutex<HashMap<Unit, (Status, String)>>>,
+    inner: Arc<Mutex<Maps>>,
     worker_id: String,
     publisher: Option<Publisher>,
 }
@@ -93,49 +101,49 @@ impl StatusBoard {
         self.inner
             .lock()
             .expect("status lock")
-            .insert(unit, (status, self.worker_id.clone()));
+            .local
+            .insert(unit, status);
     }
 
     /// Records a status another worker published.
     pub fn apply_remote(&self, unit: Unit, status: Status, worker_id: String) {
         if worker_id != self.worker_id {
-            self.inner
-                .lock()
-                .expect("status lock")
-                .insert(unit, (status, worker_id));
+            let mut maps = self.inner.lock().expect("status lock");
+            maps.remote.insert(unit, (status, worker_id));
         }
     }
 
     /// Forgets this worker's status of a unit it no longer runs, without publishing: its new
     /// owner reports it (publishing UNASSIGNED could arrive after the new owner's RUNNING).
     pub fn forget(&self, unit: &Unit) {
-        let mut map = self.inner.lock().expect("status lock");
-        if map.get(unit).is_some_and(|(_, w)| *w == self.worker_id) {
-            map.remove(unit);
-        }
+        self.inner.lock().expect("status lock").local.remove(unit);
     }
 
     /// The status and the worker that reported it.
     pub fn get(&self, unit: &Unit) -> Option<(Status, String)> {
-        self.inner.lock().expect("status lock").get(unit).cloned()
+        let maps = self.inner.lock().expect("status lock");
+        match maps.local.get(unit) {
+            Some(s) => Some((s.clone(), self.worker_id.clone())),
+            None => maps.remote.get(unit).cloned(),
+        }
     }
 
     /// Forgets a connector and its tasks.
     pub fn remove_connector(&self, name: &str) {
-        self.inner
-            .lock()
-            .expect("status lock")
-            .retain(|u, _| match u {
-                Unit::Connector(n) | Unit::Task(n, _) => n != name,
-            });
+        let of = |u: &Unit| match u {
+            Unit::Connector(n) | Unit::Task(n, _) => n == name,
+        };
+        let mut maps = self.inner.lock().expect("status lock");
+        maps.local.retain(|u, _| !of(u));
+        maps.remote.retain(|u, _| !of(u));
     }
 
     /// Forgets the tasks of a connector from `from` on.
     pub fn remove_tasks_from(&self, name: &str, from: usize) {
-        self.inner
-            .lock()
-            .expect("status lock")
-            .retain(|u, _| !matches!(u, Unit::Task(n, i) if n == name && *i >= from));
+        let gone = |u: &Unit| matches!(u, Unit::Task(n, i) if n == name && *i >= from);
+        let mut maps = self.inner.lock().expect("status lock");
+        maps.local.retain(|u, _| !gone(u));
+        maps.remote.retain(|u, _| !gone(u));
     }
 
     /// A handle through which one unit reports its own status.
@@ -208,5 +216,15 @@ mod tests {
         assert_eq!(board.get(&u).unwrap().1, "w:2");
         board.apply_remote(u.clone(), Status::failed("old"), "w:1".into());
         assert_eq!(board.get(&u).unwrap().0, Status::of(State::Running));
+        board.set(u.clone(), Status::of(State::Paused));
+        assert_eq!(
+            board.get(&u).unwrap(),
+            (Status::of(State::Paused), "w:1".into())
+        );
+        board.forget(&u);
+        assert_eq!(
+            board.get(&u).unwrap(),
+            (Status::of(State::Running), "w:2".into())
+        );
     }
 }

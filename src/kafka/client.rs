@@ -33,8 +33,33 @@ impl ClientContext for LogContext {
 
 impl ConsumerContext for LogContext {}
 
-/// librdkafka's log line, at the matching level.
+/// True when the same line of the same client was logged less than a minute ago: a client
+/// retrying an unreachable cluster repeats itself many times a second.
+fn repeated(name: &str, msg: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    use std::time::{Duration, Instant};
+    static SEEN: OnceLock<Mutex<HashMap<(String, String), Instant>>> = OnceLock::new();
+    let mut seen = SEEN.get_or_init(Default::default).lock().expect("log lock");
+    let key = (name.to_string(), msg.to_string());
+    if seen
+        .get(&key)
+        .is_some_and(|at| at.elapsed() < Duration::from_secs(60))
+    {
+        return true;
+    }
+    if seen.len() > 10_000 {
+        seen.clear();
+    }
+    seen.insert(key, Instant::now());
+    false
+}
+
+/// librdkafka's log line, at the matching level; repeats within a minute are dropped.
 pub fn log(name: &str, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+    if level as i32 <= RDKafkaLogLevel::Warning as i32 && repeated(name, msg) {
+        return;
+    }
     match level {
         RDKafkaLogLevel::Emerg
         | RDKafkaLogLevel::Alert
@@ -53,6 +78,9 @@ pub fn log(name: &str, level: RDKafkaLogLevel, fac: &str, msg: &str) {
 /// A client-level error: librdkafka retries by itself (brokers down, timeouts), so these are
 /// warnings unless fatal.
 pub fn client_error(name: &str, error: &KafkaError, reason: &str) {
+    if repeated(name, reason) {
+        return;
+    }
     if matches!(
         error.rdkafka_error_code(),
         Some(rdkafka::types::RDKafkaErrorCode::Fatal)

@@ -20,7 +20,7 @@ use crate::connect::plugin::{names_class, KeyDef, PluginInfo, Validation};
 use crate::connect::status::ConnectorType;
 use crate::connect::worker::run_async;
 use crate::kafka::admin::Admin;
-use crate::kafka::log::{ensure_compacted_topic, read_to_end};
+use crate::kafka::log::ensure_compacted_topic;
 use crate::kafka::props::translate;
 use crate::metrics::Metrics;
 use crate::policy::ReplicationPolicy;
@@ -140,7 +140,8 @@ const MIRROR_KEYS: &[KeyDef] = &[
 ];
 
 /// MirrorSourceConnector of one flow. Its offsets live in the worker's offsets topic on the
-/// target, loaded when the connector starts.
+/// target; each task reads them again when it starts, since the worker that stored them last
+/// may be another one of the group.
 pub struct MirrorSource {
     flow: Arc<Flow>,
     metrics: Metrics,
@@ -155,6 +156,29 @@ impl MirrorSource {
             offsets: OnceLock::new(),
         }
     }
+
+    /// The offset store (empty until read), on the worker's offsets topic.
+    fn store(&self) -> Result<Arc<OffsetStore>, String> {
+        if let Some(s) = self.offsets.get() {
+            return Ok(s.clone());
+        }
+        let label = format!("{} worker", self.flow.name());
+        let props = |kind| {
+            translate(&self.flow.worker_client_props(kind), &label)
+                .map(|(p, _)| p)
+                .map_err(|e| join_errors(&e))
+        };
+        let store = OffsetStore::from_records(
+            std::iter::empty(),
+            Backing::Topic {
+                props: props(ClientKind::Producer)?,
+                reader: props(ClientKind::Consumer)?,
+                topic: self.flow.worker_settings.offset_storage_topic.clone(),
+                producer: Default::default(),
+            },
+        );
+        Ok(self.offsets.get_or_init(|| Arc::new(store)).clone())
+    }
 }
 
 impl Connector for MirrorSource {
@@ -168,11 +192,9 @@ impl Connector for MirrorSource {
         mut stop: watch::Receiver<bool>,
     ) -> BoxFuture<'static, Result<(), String>> {
         Box::pin(async move {
-            if self.offsets.get().is_none() {
-                let Some(store) = prepare(&self.flow, &mut stop).await? else {
-                    return Ok(());
-                };
-                let _ = self.offsets.set(Arc::new(store));
+            let store = self.store()?;
+            if !prepare(&self.flow, &store, &mut stop).await? {
+                return Ok(());
             }
             let connector = SourceConnector::new(self.flow.clone()).map_err(|e| e.to_string())?;
             let (assign_tx, mut assign_rx) = watch::channel(Vec::new());
@@ -195,11 +217,7 @@ impl Connector for MirrorSource {
     }
 
     fn task(&self, id: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
-        let offsets = self
-            .offsets
-            .get()
-            .ok_or("the offsets are not loaded yet")?
-            .clone();
+        let offsets = self.store()?;
         let partitions = parse_partitions(
             config
                 .get("task.assigned.partitions")
@@ -218,6 +236,7 @@ impl Connector for MirrorSource {
         };
         let metrics = self.metrics.source.clone();
         Ok(Box::new(move |stop: &Arc<AtomicBool>| {
+            offsets.refresh()?;
             let deps = TaskDeps {
                 offsets: offsets.clone(),
                 metrics: metrics.clone(),
@@ -228,14 +247,22 @@ impl Connector for MirrorSource {
     }
 
     fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
-        let store = self.offsets.get().cloned();
-        Box::pin(async move { Ok(store.map(|s| s.entries(CONNECTOR)).unwrap_or_default()) })
+        let store = self.store();
+        Box::pin(async move {
+            let store = store?;
+            tokio::task::spawn_blocking(move || {
+                store.refresh()?;
+                Ok(store.entries(CONNECTOR))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
     }
 
     fn alter_offsets(&self, entries: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), String>> {
-        let store = self.offsets.get().cloned();
+        let store = self.store();
         Box::pin(async move {
-            let store = store.ok_or("the offsets are not loaded yet")?;
+            let store = store?;
             for e in &entries {
                 check_mirror_offset(e)?;
             }
@@ -246,12 +273,15 @@ impl Connector for MirrorSource {
     }
 
     fn reset_offsets(&self) -> BoxFuture<'static, Result<(), String>> {
-        let store = self.offsets.get().cloned();
+        let store = self.store();
         Box::pin(async move {
-            let store = store.ok_or("the offsets are not loaded yet")?;
-            tokio::task::spawn_blocking(move || store.reset(CONNECTOR))
-                .await
-                .map_err(|e| e.to_string())?
+            let store = store?;
+            tokio::task::spawn_blocking(move || {
+                store.refresh()?;
+                store.reset(CONNECTOR)
+            })
+            .await
+            .map_err(|e| e.to_string())?
         })
     }
 }
@@ -300,17 +330,14 @@ fn parse_partitions(list: &str) -> Result<Vec<(String, i32)>, String> {
 }
 
 /// Creates the worker's offsets topic on the target and loads the stored offsets, retrying
-/// while the target is down. `None` when stopped first.
+/// while the target is down. False when stopped first.
 async fn prepare(
     flow: &Arc<Flow>,
+    store: &Arc<OffsetStore>,
     stop: &mut watch::Receiver<bool>,
-) -> Result<Option<OffsetStore>, String> {
+) -> Result<bool, String> {
     let label = format!("{} worker", flow.name());
     let (admin_props, _) = translate(&flow.worker_client_props(ClientKind::Admin), &label)
-        .map_err(|e| join_errors(&e))?;
-    let (consumer_props, _) = translate(&flow.worker_client_props(ClientKind::Consumer), &label)
-        .map_err(|e| join_errors(&e))?;
-    let (producer_props, _) = translate(&flow.worker_client_props(ClientKind::Producer), &label)
         .map_err(|e| join_errors(&e))?;
     let name = format!("{}|worker-admin", flow.name());
     let admin = Admin::new(
@@ -330,31 +357,17 @@ async fn prepare(
         )
         .await
         .map_err(|e| e.to_string())?;
-        let (props, topic) = (consumer_props.clone(), w.offset_storage_topic.clone());
-        let (name, timeout) = (
-            format!("{}|offsets-reader", flow.name()),
-            flow.settings.admin_timeout,
-        );
-        tokio::task::spawn_blocking(move || read_to_end(&props, &name, &topic, timeout))
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.refresh())
             .await
             .expect("offsets reader")
-            .map_err(|e| e.to_string())
     };
     let what = format!("cannot prepare the worker on {}", flow.target);
-    let Some(records) = retry(&flow.name(), &what, stop, attempt).await else {
-        return Ok(None);
-    };
-    let store = OffsetStore::from_records(
-        records.iter().map(|(k, v)| (k.as_deref(), v.as_deref())),
-        Backing::Topic {
-            props: producer_props,
-            reader: consumer_props.clone(),
-            topic: w.offset_storage_topic.clone(),
-            producer: Default::default(),
-        },
-    );
+    if retry(&flow.name(), &what, stop, attempt).await.is_none() {
+        return Ok(false);
+    }
     info!(flow = %flow.name(), offsets = store.entries(CONNECTOR).len(), topic = %w.offset_storage_topic, "loaded stored source offsets");
-    Ok(Some(store))
+    Ok(true)
 }
 
 /// Publishes `tasks` task configs, then waits to be stopped.

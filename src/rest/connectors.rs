@@ -49,7 +49,7 @@ fn query_flag(query: &Option<String>, key: &str) -> Result<bool> {
 }
 
 pub async fn list(State(api): State<Api>, RawQuery(query): RawQuery) -> Result<Response> {
-    let names = api.herder.connectors().await;
+    let names = api.herders.connectors().await;
     let expand = query_values(&query, "expand");
     if expand.is_empty() {
         return Ok(Json(names).into_response());
@@ -58,12 +58,12 @@ pub async fn list(State(api): State<Api>, RawQuery(query): RawQuery) -> Result<R
     for name in names {
         let mut item = Map::new();
         if expand.iter().any(|e| e == "status") {
-            if let Ok(s) = api.herder.status(&name).await {
+            if let Ok(s) = api.herder_of(&name).await?.status(&name).await {
                 item.insert("status".into(), json!(s));
             }
         }
         if expand.iter().any(|e| e == "info") {
-            if let Ok(i) = api.herder.info(&name).await {
+            if let Ok(i) = api.herder_of(&name).await?.info(&name).await {
                 item.insert("info".into(), json!(i));
             }
         }
@@ -96,16 +96,20 @@ pub async fn create(State(api): State<Api>, bytes: Bytes) -> Result<Response> {
         }
     };
     config.insert("name".into(), name.clone());
-    let info = api.herder.create(&name, config).await?;
+    let info = api
+        .herder_for_write(&name)
+        .await?
+        .create(&name, config)
+        .await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
 pub async fn info(State(api): State<Api>, Path(name): Path<String>) -> Result<Response> {
-    Ok(Json(api.herder.info(&name).await?).into_response())
+    Ok(Json(api.herder_of(&name).await?.info(&name).await?).into_response())
 }
 
 pub async fn config(State(api): State<Api>, Path(name): Path<String>) -> Result<Response> {
-    Ok(Json(api.herder.config(&name).await?).into_response())
+    Ok(Json(api.herder_of(&name).await?.config(&name).await?).into_response())
 }
 
 pub async fn put_config(
@@ -121,7 +125,11 @@ pub async fn put_config(
             )));
         }
     }
-    let (info, created) = api.herder.put_config(&name, config).await?;
+    let (info, created) = api
+        .herder_for_write(&name)
+        .await?
+        .put_config(&name, config)
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -131,16 +139,16 @@ pub async fn put_config(
 }
 
 pub async fn delete(State(api): State<Api>, Path(name): Path<String>) -> Result<StatusCode> {
-    api.herder.delete(&name).await?;
+    api.herder_of(&name).await?.delete(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn status(State(api): State<Api>, Path(name): Path<String>) -> Result<Response> {
-    Ok(Json(api.herder.status(&name).await?).into_response())
+    Ok(Json(api.herder_of(&name).await?.status(&name).await?).into_response())
 }
 
 pub async fn tasks(State(api): State<Api>, Path(name): Path<String>) -> Result<Response> {
-    Ok(Json(api.herder.tasks(&name).await?).into_response())
+    Ok(Json(api.herder_of(&name).await?.tasks(&name).await?).into_response())
 }
 
 fn task_id(id: &str) -> Result<usize> {
@@ -153,7 +161,7 @@ pub async fn task_status(
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Response> {
     let id = task_id(&id)?;
-    Ok(Json(api.herder.task_status(&name, id).await?).into_response())
+    Ok(Json(api.herder_of(&name).await?.task_status(&name, id).await?).into_response())
 }
 
 pub async fn restart(
@@ -164,7 +172,8 @@ pub async fn restart(
     let include_tasks = query_flag(&query, "includeTasks")?;
     let only_failed = query_flag(&query, "onlyFailed")?;
     let state = api
-        .herder
+        .herder_of(&name)
+        .await?
         .restart(&name, include_tasks, only_failed)
         .await?;
     if !include_tasks && !only_failed {
@@ -178,39 +187,39 @@ pub async fn restart_task(
     Path((name, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let id = task_id(&id)?;
-    api.herder.restart_task(&name, id).await?;
+    api.herder_of(&name).await?.restart_task(&name, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn pause(State(api): State<Api>, Path(name): Path<String>) -> Result<StatusCode> {
-    api.herder.pause(&name).await?;
+    api.herder_of(&name).await?.pause(&name).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 pub async fn resume(State(api): State<Api>, Path(name): Path<String>) -> Result<StatusCode> {
-    api.herder.resume(&name).await?;
+    api.herder_of(&name).await?.resume(&name).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 pub async fn stop(State(api): State<Api>, Path(name): Path<String>) -> Result<StatusCode> {
-    api.herder.stop(&name).await?;
+    api.herder_of(&name).await?.stop(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn topics(State(api): State<Api>, Path(name): Path<String>) -> Result<Response> {
-    let topics = api.herder.topics(&name).await?;
+    let topics = api.herder_of(&name).await?.topics(&name).await?;
     let mut out = BTreeMap::new();
     out.insert(name, json!({ "topics": topics }));
     Ok(Json(out).into_response())
 }
 
 pub async fn reset_topics(State(api): State<Api>, Path(name): Path<String>) -> Result<StatusCode> {
-    api.herder.reset_topics(&name).await?;
+    api.herder_of(&name).await?.reset_topics(&name).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 pub async fn offsets(State(api): State<Api>, Path(name): Path<String>) -> Result<Response> {
-    let offsets = api.herder.offsets(&name).await?;
+    let offsets = api.herder_of(&name).await?.offsets(&name).await?;
     Ok(Json(json!({ "offsets": offsets })).into_response())
 }
 
@@ -230,7 +239,10 @@ pub async fn alter_offsets(
             "Partitions / offsets need to be provided for an alter offsets request",
         )
     })?;
-    api.herder.alter_offsets(&name, Some(offsets)).await?;
+    api.herder_of(&name)
+        .await?
+        .alter_offsets(&name, Some(offsets))
+        .await?;
     Ok(
         Json(json!({ "message": "The offsets for this connector have been altered successfully" }))
             .into_response(),
@@ -238,7 +250,10 @@ pub async fn alter_offsets(
 }
 
 pub async fn reset_offsets(State(api): State<Api>, Path(name): Path<String>) -> Result<Response> {
-    api.herder.alter_offsets(&name, None).await?;
+    api.herder_of(&name)
+        .await?
+        .alter_offsets(&name, None)
+        .await?;
     Ok(
         Json(json!({ "message": "The offsets for this connector have been reset successfully" }))
             .into_response(),

@@ -6,7 +6,7 @@ mod error;
 mod loggers;
 mod plugins;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::extract::State;
 use axum::http::header;
@@ -16,18 +16,84 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::connect::herder::Herder;
+use crate::connect::herder::{Herder, HerderError};
 use crate::metrics::Metrics;
 
 pub use error::ApiError;
 
+/// The herders whose connectors the API serves: one, or one per flow of connect-mirror-maker
+/// (registered once its group is joined).
+#[derive(Clone, Default)]
+pub struct Herders(Arc<RwLock<Vec<Herder>>>);
+
+impl Herders {
+    pub fn one(herder: Herder) -> Self {
+        Herders(Arc::new(RwLock::new(vec![herder])))
+    }
+
+    pub fn add(&self, herder: Herder) {
+        self.0.write().expect("herders lock").push(herder);
+    }
+
+    fn all(&self) -> Vec<Herder> {
+        self.0.read().expect("herders lock").clone()
+    }
+
+    pub fn first(&self) -> Option<Herder> {
+        self.all().into_iter().next()
+    }
+
+    /// Every connector name, sorted.
+    pub async fn connectors(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for h in self.all() {
+            names.extend(h.connectors().await);
+        }
+        names.sort();
+        names
+    }
+
+    /// The herder that has connector `name`.
+    pub async fn of(&self, name: &str) -> Option<Herder> {
+        for h in self.all() {
+            if h.connectors().await.iter().any(|n| n == name) {
+                return Some(h);
+            }
+        }
+        None
+    }
+}
+
 /// What the handlers serve.
 #[derive(Clone)]
 pub struct Api {
-    pub herder: Herder,
+    pub herders: Herders,
     pub metrics: Metrics,
     /// The id of the Kafka cluster the worker uses, once known.
     pub cluster_id: Arc<OnceLock<String>>,
+}
+
+impl Api {
+    /// The herder of an existing connector, or Connect's 404.
+    pub async fn herder_of(&self, name: &str) -> Result<Herder, ApiError> {
+        self.herders
+            .of(name)
+            .await
+            .ok_or_else(|| HerderError::NotFound(name.to_string()).into())
+    }
+
+    /// The herder that has, or would get, connector `name`.
+    pub async fn herder_for_write(&self, name: &str) -> Result<Herder, ApiError> {
+        match self.herders.of(name).await {
+            Some(h) => Ok(h),
+            None => self.herders.first().ok_or_else(|| {
+                ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "the worker has not joined its group yet",
+                )
+            }),
+        }
+    }
 }
 
 /// The routes, testable without a socket.

@@ -11,7 +11,11 @@ use crate::connect::connector::ConfigMap;
 use crate::connect::plugin::{names_class, PluginInfo};
 
 pub async fn list(State(api): State<Api>) -> Json<Vec<PluginInfo>> {
-    let mut plugins = api.herder.factory().plugins();
+    let mut plugins = api
+        .herders
+        .first()
+        .map(|h| h.factory().plugins())
+        .unwrap_or_default();
     plugins.sort_by(|a, b| a.class.cmp(&b.class));
     Json(plugins)
 }
@@ -24,7 +28,11 @@ pub async fn validate(
     let config: ConfigMap = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("Request body is not valid: {e}")))?;
     if let Some(class) = config.get("connector.class") {
-        let known = api.herder.factory().plugins();
+        let known = api
+            .herders
+            .first()
+            .map(|h| h.factory().plugins())
+            .unwrap_or_default();
         let same = known
             .iter()
             .any(|p| names_class(&plugin, &p.class) && names_class(class, &p.class));
@@ -35,9 +43,9 @@ pub async fn validate(
         }
     }
     let validation = api
-        .herder
-        .factory()
-        .validate(&plugin, &config)
+        .herders
+        .first()
+        .and_then(|h| h.factory().validate(&plugin, &config))
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,

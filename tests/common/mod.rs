@@ -293,6 +293,8 @@ pub fn flow_config(source: &str, target: &str, extra: &str) -> String {
          heartbeats.topic.replication.factor = 1\n\
          offset.storage.replication.factor = 1\n\
          {target}.offset.flush.interval.ms = 500\n\
+         {target}.session.timeout.ms = 6000\n\
+         {target}.heartbeat.interval.ms = 1000\n\
          {source}.consumer.session.timeout.ms = 6000\n\
          {extra}",
         source_bootstrap(),
@@ -645,6 +647,7 @@ impl ConnectProcess {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let status = self.child.wait().unwrap();
+        let _ = self.child.try_wait();
         assert!(status.success(), "worker exited with {status}");
     }
 
@@ -652,5 +655,15 @@ impl ConnectProcess {
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for ConnectProcess {
+    /// A failing test must not leave its workers running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

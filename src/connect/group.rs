@@ -1,0 +1,151 @@
+//! Joining a worker group: the internal topics, the status board and config log on them, the
+//! herder that follows both, and the group membership that deals out the work. Used by
+//! connect-distributed and by each flow of connect-mirror-maker.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::info;
+
+use super::config_log;
+use super::herder::{ConnectorFactory, Herder};
+use super::membership;
+use super::status_log;
+use crate::kafka::admin::Admin;
+use crate::kafka::log::ensure_compacted_topic;
+use crate::kafka::props::ClientProps;
+
+/// Where and how a group keeps its state.
+#[derive(Debug, Clone)]
+pub struct GroupSpec {
+    pub group_id: String,
+    /// The cluster's name, for messages.
+    pub cluster: String,
+    pub config_topic: String,
+    pub offset_topic: String,
+    pub status_topic: String,
+    pub offset_partitions: i32,
+    pub status_partitions: i32,
+    pub config_rf: i16,
+    pub offset_rf: i16,
+    pub status_rf: i16,
+    pub session_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    pub rebalance_timeout: Duration,
+    pub producer: ClientProps,
+    pub consumer: ClientProps,
+    pub admin: ClientProps,
+}
+
+impl GroupSpec {
+    /// Creates the three compacted topics unless they exist.
+    pub async fn ensure_topics(&self) -> Result<(), String> {
+        let name = format!("{}|admin", self.group_id);
+        let admin = Admin::new(&self.admin, &self.cluster, &name, Duration::from_secs(30))
+            .map_err(|e| e.to_string())?;
+        for (topic, partitions, rf) in [
+            (&self.config_topic, 1, self.config_rf),
+            (&self.offset_topic, self.offset_partitions, self.offset_rf),
+            (&self.status_topic, self.status_partitions, self.status_rf),
+        ] {
+            ensure_compacted_topic(&admin, topic, partitions, rf)
+                .await
+                .map_err(|e| format!("cannot create {topic}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A worker in its group.
+pub struct Member {
+    pub herder: Herder,
+    follower: tokio::task::JoinHandle<()>,
+    membership: JoinHandle<()>,
+    stopping: Arc<AtomicBool>,
+}
+
+/// Joins the group: reads the config topic to its end, then follows it and the membership
+/// until `stop`. The topics must exist.
+pub async fn join(
+    spec: &GroupSpec,
+    worker_id: &str,
+    factory: Arc<dyn ConnectorFactory>,
+    read_only: Option<String>,
+    stop: watch::Receiver<bool>,
+) -> Result<Member, String> {
+    let stopping = Arc::new(AtomicBool::new(false));
+    let board = status_log::board(
+        worker_id,
+        &spec.consumer,
+        &spec.producer,
+        &spec.status_topic,
+        stopping.clone(),
+    )?;
+    let (updates_tx, updates_rx) = tokio::sync::mpsc::unbounded_channel();
+    let log = {
+        let (c, p, t, s) = (
+            spec.consumer.clone(),
+            spec.producer.clone(),
+            spec.config_topic.clone(),
+            stopping.clone(),
+        );
+        tokio::task::spawn_blocking(move || config_log::open(&c, &p, &t, updates_tx, s))
+            .await
+            .map_err(|e| e.to_string())??
+    };
+    let mut herder = Herder::with_board(board, factory, Some(Arc::new(log)));
+    if let Some(why) = read_only {
+        herder = herder.read_only(why);
+    }
+    let mut props = spec.consumer.clone();
+    props.set("group.id", spec.group_id.clone(), false);
+    props.set(
+        "session.timeout.ms",
+        spec.session_timeout.as_millis().to_string(),
+        false,
+    );
+    props.set(
+        "heartbeat.interval.ms",
+        spec.heartbeat_interval.as_millis().to_string(),
+        false,
+    );
+    props.set(
+        "max.poll.interval.ms",
+        spec.rebalance_timeout.as_millis().to_string(),
+        false,
+    );
+    let membership = membership::join(
+        &props,
+        &spec.offset_topic,
+        spec.offset_partitions,
+        spec.rebalance_timeout,
+        stopping.clone(),
+    )?;
+    let follower = {
+        let h = herder.clone();
+        let (owned, acks) = (membership.owned, membership.acks);
+        tokio::spawn(async move { h.follow(updates_rx, owned, acks, stop).await })
+    };
+    info!(worker = %worker_id, group = %spec.group_id, cluster = %spec.cluster, "joined the worker group");
+    Ok(Member {
+        herder,
+        follower,
+        membership: membership.thread,
+        stopping,
+    })
+}
+
+impl Member {
+    /// Stops everything this worker runs, then leaves the group so the others take over at
+    /// once. Call after `stop` turned true.
+    pub async fn leave(self) {
+        let _ = self.follower.await;
+        self.herder.shutdown().await;
+        self.stopping.store(true, Ordering::Relaxed);
+        let thread = self.membership;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}

@@ -1,0 +1,95 @@
+//! One flow of connect-mirror-maker as a member of its worker group on the target cluster, as
+//! Java MirrorMaker 2 runs a distributed herder per flow: group `<source>-mm2` (`group.id`),
+//! state in `mm2-configs.<source>.internal`, `mm2-offsets.<source>.internal` and
+//! `mm2-status.<source>.internal`. Several processes with the same mm2.properties share the
+//! flow's connectors and tasks; alone, a process runs them all.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::config::{ClientKind, Flow};
+use crate::connect::group::{self, GroupSpec};
+use crate::connect::herder::Herder;
+use crate::kafka::props::translate;
+use crate::metrics::Metrics;
+
+use super::connectors::{connector_name, display_config, flow_connectors, FlowConnectors};
+use super::scheduler::{join_errors, retry};
+
+const READ_ONLY: &str = "connect-mirror-maker runs the connectors of its mm2.properties; change that file and restart to change them";
+
+fn spec(flow: &Flow) -> Result<GroupSpec, String> {
+    let label = format!("{} worker", flow.name());
+    let props = |kind| {
+        translate(&flow.worker_client_props(kind), &label)
+            .map(|(p, _)| p)
+            .map_err(|e| join_errors(&e))
+    };
+    let w = &flow.worker_settings;
+    Ok(GroupSpec {
+        group_id: w.group_id.clone(),
+        cluster: flow.target.clone(),
+        config_topic: w.config_storage_topic.clone(),
+        offset_topic: w.offset_storage_topic.clone(),
+        status_topic: w.status_storage_topic.clone(),
+        offset_partitions: w.offset_storage_partitions,
+        status_partitions: w.status_storage_partitions,
+        config_rf: w.config_storage_replication_factor,
+        offset_rf: w.offset_storage_replication_factor,
+        status_rf: w.status_storage_replication_factor,
+        session_timeout: w.session_timeout,
+        heartbeat_interval: w.heartbeat_interval,
+        rebalance_timeout: w.rebalance_timeout,
+        producer: props(ClientKind::Producer)?,
+        consumer: props(ClientKind::Consumer)?,
+        admin: props(ClientKind::Admin)?,
+    })
+}
+
+/// Joins the flow's group (retrying while the target is down), writes the flow's connector
+/// configs, hands the herder to `register`, and runs until `stop`.
+pub async fn run(
+    flow: Arc<Flow>,
+    metrics: Metrics,
+    worker_id: String,
+    register: impl FnOnce(Herder),
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let spec = spec(&flow)?;
+    let factory = Arc::new(FlowConnectors {
+        flows: vec![flow.clone()],
+        metrics,
+    });
+    let what = format!(
+        "cannot join the worker group {} on {}",
+        spec.group_id, flow.target
+    );
+    let s = stop.clone();
+    let attempt = || {
+        let (spec, factory, worker_id, s) = (&spec, factory.clone(), worker_id.clone(), s.clone());
+        async move {
+            spec.ensure_topics().await?;
+            group::join(spec, &worker_id, factory, Some(READ_ONLY.into()), s).await
+        }
+    };
+    let Some(member) = retry(&flow.name(), &what, &mut stop, attempt).await else {
+        return Ok(());
+    };
+    info!(flow = %flow.name(), enabled = flow.settings.enabled, "flow started");
+    for short in flow_connectors(&flow) {
+        // Every process writes the same configs; a config that did not change restarts nothing.
+        if let Err(e) = member
+            .herder
+            .put(&connector_name(&flow, short), display_config(&flow, short))
+            .await
+        {
+            tracing::warn!(flow = %flow.name(), "cannot write the connector config: {e}");
+        }
+    }
+    register(member.herder.clone());
+    crate::shutdown::stopped(&mut stop).await;
+    member.leave().await;
+    Ok(())
+}

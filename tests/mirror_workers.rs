@@ -1,0 +1,180 @@
+//! Several connect-mirror-maker processes with the same mm2.properties share a flow's
+//! connectors and tasks through the flow's worker group on the target; a process killed with
+//! SIGKILL has its tasks taken over by the others, and no record is lost.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn path(name: &str) -> String {
+    format!("/connectors/{}", name.replace('>', "%3E"))
+}
+
+/// Starts connect-mirror-maker on `config` with its REST API on `port` (set through the
+/// environment, so every process reads the same file).
+fn start(config: &TempFile, port: u16) -> ConnectProcess {
+    std::env::set_var("MM2_LISTENERS", format!("http://127.0.0.1:{port}"));
+    let p = ConnectProcess::start(
+        env!("CARGO_BIN_EXE_connect-mirror-maker"),
+        &[&config.path],
+        port,
+    );
+    std::env::remove_var("MM2_LISTENERS");
+    p
+}
+
+/// The workers running the source connector's tasks, once all `tasks` run and none on `not_on`.
+fn source_tasks_running(
+    addr: std::net::SocketAddr,
+    name: &str,
+    tasks: usize,
+    not_on: Option<&str>,
+) -> BTreeSet<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = http(addr, "GET", &format!("{}/status", path(name)), None);
+        if status == 200 {
+            let s: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let list = s["tasks"].as_array().cloned().unwrap_or_default();
+            let workers: BTreeSet<String> = list
+                .iter()
+                .map(|t| t["worker_id"].as_str().unwrap().to_string())
+                .collect();
+            let running = list.iter().filter(|t| t["state"] == "RUNNING").count();
+            if running == tasks && not_on.is_none_or(|w| !workers.contains(w)) {
+                return workers;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tasks of {name} not running: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Every record sent is on the target, in order per partition; duplicates (at least once)
+/// are counted.
+fn assert_replicated(remote: &str, sent: &[Rec], partitions: i32) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let got = read(
+            &target_bootstrap(),
+            remote,
+            partitions,
+            usize::MAX,
+            Duration::from_secs(3),
+        );
+        let mut ok = true;
+        for p in 0..partitions {
+            let mut firsts: Vec<&Rec> = Vec::new();
+            for r in partition_of(&got, p) {
+                if !firsts
+                    .iter()
+                    .any(|f| f.value == r.value && f.key == r.key && f.timestamp == r.timestamp)
+                {
+                    firsts.push(r);
+                }
+            }
+            ok &= firsts.into_iter().cloned().collect::<Vec<_>>()
+                == partition_of(sent, p)
+                    .into_iter()
+                    .cloned()
+                    .collect::<Vec<_>>();
+        }
+        if ok {
+            return got.len() - sent.len();
+        }
+        assert!(Instant::now() < deadline, "not every record is on {remote}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_share_a_flow_and_survive_a_kill() {
+    let (a, b) = aliases();
+    let (topic, mut sent) = seeded_source_topic("workers", 4, 40).await;
+    let remote = format!("{a}.{topic}");
+    let config = TempFile::new(
+        "mm2.properties",
+        &flow_config(
+            &a,
+            &b,
+            &format!("{a}->{b}.topics = {topic}\ntasks.max = 4\nlisteners = http://127.0.0.1:0\n"),
+        ),
+    );
+    let source = format!("{a}->{b}.MirrorSourceConnector");
+    let w1 = start(&config, free_port());
+    let w2 = start(&config, free_port());
+    // Both processes run some of the work (the units are dealt out round robin).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut shared = false;
+    while !shared {
+        let s = http_json(w1.addr, "GET", "/connectors?expand=status", None, 200);
+        let mut workers = BTreeSet::new();
+        for (_, c) in s.as_object().unwrap() {
+            for u in std::iter::once(&c["status"]["connector"])
+                .chain(c["status"]["tasks"].as_array().unwrap())
+            {
+                if u["state"] == "RUNNING" {
+                    workers.insert(u["worker_id"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        shared = workers.len() == 2;
+        assert!(Instant::now() < deadline, "the work is not shared: {s}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let tasks = http_json(
+        w2.addr,
+        "GET",
+        &format!("{}/tasks", path(&source)),
+        None,
+        200,
+    );
+    let n = tasks.as_array().unwrap().len();
+    assert!(n >= 2, "{tasks}");
+    source_tasks_running(w1.addr, &source, n, None);
+    assert_eq!(
+        assert_replicated(&remote, &sent, 4),
+        0,
+        "duplicates without any failure"
+    );
+
+    // Kill -9 the second process while records keep coming; the first takes everything over.
+    let victim = format!("{}", w2.addr).replace("127.0.0.1", "");
+    let victim_id = http_json(
+        w1.addr,
+        "GET",
+        &format!("{}/status", path(&source)),
+        None,
+        200,
+    )["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["worker_id"].as_str().unwrap().to_string())
+        .find(|w| w.ends_with(&victim))
+        .expect("the second process runs a task");
+    let more: Vec<Rec> = sample_records(40, 4)
+        .into_iter()
+        .map(|mut r| {
+            r.value = Some(format!("later-{:?}", r.timestamp).into_bytes());
+            r.timestamp = r.timestamp.map(|t| t + 1_000_000);
+            r
+        })
+        .collect();
+    produce(&source_bootstrap(), &topic, &more[..20]).await;
+    let killed = Instant::now();
+    w2.kill();
+    produce(&source_bootstrap(), &topic, &more[20..]).await;
+    source_tasks_running(w1.addr, &source, n, Some(&victim_id));
+    eprintln!("tasks moved {:?} after the kill", killed.elapsed());
+    sent.extend(more);
+    let dups = assert_replicated(&remote, &sent, 4);
+    eprintln!("{} records, {dups} duplicates after the kill", sent.len());
+    w1.stop();
+}

@@ -17,6 +17,8 @@ log "wrote 5 records to orders on A"
 
 export MM2_A_BOOTSTRAP_SERVERS="$BOOTSTRAP_A" MM2_B_BOOTSTRAP_SERVERS="$BOOTSTRAP_B"
 export MM2_LISTENERS="http://127.0.0.1:${DEMO_PORT:-8083}"
+# tansu takes about 20 s to form a consumer group at Kafka's default timeouts, 3 s at these.
+export MM2_B_SESSION_TIMEOUT_MS=6000 MM2_B_HEARTBEAT_INTERVAL_MS=1000
 RUST_LOG="${RUST_LOG:-info}" target/release/connect-mirror-maker mm2.properties.example &
 MM2_PID=$!
 trap 'kill -TERM $MM2_PID 2>/dev/null; wait $MM2_PID; stop_brokers' EXIT
@@ -28,6 +30,7 @@ for _ in $(seq 1 60); do
 done
 log "A.orders on B: $out"
 log "metrics: curl http://127.0.0.1:${DEMO_PORT:-8083}/metrics"
+log "status:  curl http://127.0.0.1:${DEMO_PORT:-8083}/connectors?expand=status"
 if [ -n "${DEMO_SECONDS:-}" ]; then
   sleep "$DEMO_SECONDS"
 else

@@ -94,29 +94,31 @@ pub fn set_level(logger: &str, level: &str) -> Result<Vec<String>, String> {
     };
     let lock = LEVELS.get().ok_or("logging is not initialised")?;
     let mut l = lock.lock().expect("levels lock");
+    // Work on a copy: a logger name the filter cannot take changes nothing.
+    let (mut root, mut loggers) = (l.root.clone(), l.loggers.clone());
     let mut affected = if logger == "root" {
-        l.root = level.to_string();
+        root = level.to_string();
         let mut all = vec!["root".to_string()];
-        all.extend(l.loggers.keys().cloned());
-        l.loggers.clear();
+        all.extend(loggers.keys().cloned());
+        loggers.clear();
         all
     } else {
-        let mut affected = vec![logger.to_string()];
-        let children: Vec<String> = l
-            .loggers
+        let prefix = format!("{logger}::");
+        let children: Vec<String> = loggers
             .keys()
-            .filter(|k| k.starts_with(&format!("{logger}::")))
+            .filter(|k| k.starts_with(&prefix))
             .cloned()
             .collect();
         for c in &children {
-            l.loggers.remove(c);
+            loggers.remove(c);
         }
+        loggers.insert(logger.to_string(), level.to_string());
+        let mut affected = vec![logger.to_string()];
         affected.extend(children);
-        l.loggers.insert(logger.to_string(), level.to_string());
         affected
     };
-    let mut spec = l.root.clone();
-    for (k, v) in &l.loggers {
+    let mut spec = root.clone();
+    for (k, v) in &loggers {
         spec.push_str(&format!(",{k}={v}"));
     }
     let filter =
@@ -124,6 +126,8 @@ pub fn set_level(logger: &str, level: &str) -> Result<Vec<String>, String> {
     l.handle
         .reload(filter)
         .map_err(|e| format!("cannot change the log filter: {e}"))?;
+    l.root = root;
+    l.loggers = loggers;
     affected.sort();
     Ok(affected)
 }

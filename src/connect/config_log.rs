@@ -289,16 +289,16 @@ pub enum Update {
     Restart(ConfigRecord),
 }
 
-/// Starts the writer and a thread that tails the topic from the beginning, sending each new
-/// state on `updates` (restart requests only once caught up, so old ones are not replayed).
-/// Returns after the initial catch-up.
+/// Starts the writer and a thread that tails the topic from the beginning. Returns after the
+/// initial catch-up, with the state then; every later state and restart request goes to
+/// `updates` (old restart requests are not replayed).
 pub fn open(
     consumer: &ClientProps,
     producer: &ClientProps,
     topic: &str,
     updates: tokio::sync::mpsc::UnboundedSender<Update>,
     stop: Arc<AtomicBool>,
-) -> Result<ConfigLog, String> {
+) -> Result<(ConfigLog, Snapshot), String> {
     let name = format!("{topic}|reader");
     let mut props = consumer.clone();
     props.set_default("group.id", format!("{topic}-reader"));
@@ -310,6 +310,11 @@ pub fn open(
     tpl.add_partition_offset(topic, 0, Offset::Beginning)
         .map_err(|e| e.to_string())?;
     c.assign(&tpl).map_err(|e| e.to_string())?;
+    // The end to read up to before this worker acts on the topic. (tansu reports the base
+    // offset of the last batch + 1; having read that offset means having read the batch.)
+    let (_, high) = c
+        .fetch_watermarks(topic, 0, Duration::from_secs(30))
+        .map_err(|e| format!("cannot read {topic}: {e}"))?;
     let (applied_tx, applied_rx) = watch::channel(-1i64);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
@@ -317,40 +322,47 @@ pub fn open(
         .spawn(move || {
             let mut snapshot = Snapshot::default();
             let mut caught_up = false;
-            let mut idle_since = Instant::now();
+            let mut position = -1;
             while !stop.load(Ordering::Relaxed) {
                 let mut changed = false;
+                let mut restarts = Vec::new();
                 let mut last = None;
                 while let Some(m) = c.poll(Duration::from_millis(if changed { 0 } else { 100 })) {
                     let Ok(m) = m else { continue };
                     last = Some(m.offset());
                     if let Some(r) = m.key().and_then(|k| ConfigRecord::parse(k, m.payload())) {
                         match snapshot.apply(r) {
-                            Some(restart) if caught_up => {
-                                let _ = updates.send(Update::Restart(restart));
-                            }
+                            // Old restart requests are not replayed.
+                            Some(restart) if caught_up => restarts.push(restart),
                             Some(_) => {}
                             None => changed = true,
                         }
                     }
                 }
-                if changed {
-                    let _ = updates.send(Update::Snapshot(snapshot.clone()));
+                if let Some(o) = last {
+                    position = o;
+                }
+                if !caught_up && position >= high - 1 {
+                    caught_up = true;
+                    changed = false;
+                    let _ = ready_tx.send(snapshot.clone());
+                }
+                if caught_up {
+                    // The state first, so a restart finds the connector it names.
+                    if changed {
+                        let _ = updates.send(Update::Snapshot(snapshot.clone()));
+                    }
+                    for r in restarts {
+                        let _ = updates.send(Update::Restart(r));
+                    }
                 }
                 if let Some(o) = last {
                     let _ = applied_tx.send(o);
-                    idle_since = Instant::now();
-                }
-                // Caught up: nothing new for a second (tansu's end offsets cannot be trusted).
-                if !caught_up && idle_since.elapsed() > Duration::from_secs(1) {
-                    caught_up = true;
-                    let _ = updates.send(Update::Snapshot(snapshot.clone()));
-                    let _ = ready_tx.send(());
                 }
             }
         })
         .map_err(|e| e.to_string())?;
-    ready_rx
+    let initial = ready_rx
         .recv_timeout(Duration::from_secs(120))
         .map_err(|_| format!("cannot read {topic}"))?;
     let mut props = producer.clone();
@@ -362,11 +374,12 @@ pub fn open(
         result: Mutex::new(None),
     };
     let p: BaseProducer<WriteCtx> = create(&props, &pname, ctx).map_err(|e| e.to_string())?;
-    Ok(ConfigLog {
+    let log = ConfigLog {
         topic: topic.to_string(),
         producer: Mutex::new(p),
         applied: applied_rx,
-    })
+    };
+    Ok((log, initial))
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{ConfigError, Origin, Props, Setting};
+use crate::config::{Origin, Props, Setting};
 use crate::kafka::props::{translate, ClientProps};
+use crate::mirror::scheduler::join_errors;
 
 use super::connector::ConfigMap;
 use super::converter::Converter;
@@ -68,7 +69,7 @@ impl WorkerEnv {
         let label = format!("worker {}", kind.prefix().trim_end_matches('.'));
         translate(&props, &label)
             .map(|(p, _)| p)
-            .map_err(|e| join(&e))
+            .map_err(|e| join_errors(&e))
     }
 
     /// The connector's converter for keys (`key`) or values (`value`): its own
@@ -89,12 +90,4 @@ pub fn prefixed(map: &ConfigMap, prefix: &str) -> BTreeMap<String, String> {
     map.iter()
         .filter_map(|(k, v)| k.strip_prefix(&p).map(|r| (r.to_string(), v.clone())))
         .collect()
-}
-
-fn join(errors: &[ConfigError]) -> String {
-    errors
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("; ")
 }

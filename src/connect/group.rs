@@ -77,15 +77,23 @@ pub async fn join(
     stop: watch::Receiver<bool>,
 ) -> Result<Member, String> {
     let stopping = Arc::new(AtomicBool::new(false));
-    let board = status_log::board(
-        worker_id,
-        &spec.consumer,
-        &spec.producer,
-        &spec.status_topic,
-        stopping.clone(),
-    )?;
+    // Until the join succeeds, a failure (or being dropped on shutdown) stops the readers
+    // already started.
+    let guard = StopOnDrop(Some(stopping.clone()));
+    let board = {
+        let (w, c, p, t, s) = (
+            worker_id.to_string(),
+            spec.consumer.clone(),
+            spec.producer.clone(),
+            spec.status_topic.clone(),
+            stopping.clone(),
+        );
+        tokio::task::spawn_blocking(move || status_log::board(&w, &c, &p, &t, s))
+            .await
+            .map_err(|e| e.to_string())??
+    };
     let (updates_tx, updates_rx) = tokio::sync::mpsc::unbounded_channel();
-    let log = {
+    let (log, initial) = {
         let (c, p, t, s) = (
             spec.consumer.clone(),
             spec.producer.clone(),
@@ -100,6 +108,8 @@ pub async fn join(
     if let Some(why) = read_only {
         herder = herder.read_only(why);
     }
+    // The REST API answers from the whole config topic from the first request on.
+    herder.apply_snapshot(initial).await;
     let mut props = spec.consumer.clone();
     props.set("group.id", spec.group_id.clone(), false);
     props.set(
@@ -129,6 +139,7 @@ pub async fn join(
         let (owned, acks) = (membership.owned, membership.acks);
         tokio::spawn(async move { h.follow(updates_rx, owned, acks, stop).await })
     };
+    guard.disarm();
     info!(worker = %worker_id, group = %spec.group_id, cluster = %spec.cluster, "joined the worker group");
     Ok(Member {
         herder,
@@ -136,6 +147,23 @@ pub async fn join(
         membership: membership.thread,
         stopping,
     })
+}
+
+/// Sets the flag when dropped, unless disarmed.
+struct StopOnDrop(Option<Arc<AtomicBool>>);
+
+impl StopOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Member {

@@ -454,7 +454,11 @@ impl Herder {
     ) -> Result<(), HerderError> {
         let inner = self.inner.lock().await;
         let entry = inner.entries.get(name).ok_or_else(|| not_found(name))?;
-        if entry.target != TargetState::Stopped || !entry.tasks.is_empty() {
+        // Stopped everywhere: no task here, and no task config left for any worker.
+        if entry.target != TargetState::Stopped
+            || !entry.tasks.is_empty()
+            || !entry.task_configs.is_empty()
+        {
             return Err(HerderError::BadRequest(format!(
                 "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
             )));
@@ -517,7 +521,7 @@ impl Herder {
     }
 
     /// Makes the local state match the config topic's.
-    async fn apply_snapshot(&self, snapshot: Snapshot) {
+    pub(crate) async fn apply_snapshot(&self, snapshot: Snapshot) {
         let mut inner = self.inner.lock().await;
         let gone: Vec<String> = inner
             .entries
@@ -595,7 +599,6 @@ impl Herder {
         include_tasks: bool,
         only_failed: bool,
     ) {
-        let indices = unit_indices(&inner.entries);
         let ownership = inner.ownership.clone();
         let entry = inner.entries.get_mut(name).expect("checked");
         if entry.target != TargetState::Started {
@@ -603,7 +606,7 @@ impl Herder {
         }
         let before = self.status_of(name, entry);
         let failed = |s: &UnitState| s.state == State::Failed;
-        let (first, _) = indices[name];
+        let first = first_unit(name);
         if ownership.owns(first) && (!only_failed || failed(&before.connector)) {
             self.board
                 .set(Unit::Connector(name.into()), Status::of(State::Restarting));
@@ -621,8 +624,7 @@ impl Herder {
     }
 
     async fn restart_task_owned(&self, inner: &mut Inner, name: &str, id: usize) {
-        let indices = unit_indices(&inner.entries);
-        let owns = inner.ownership.owns(indices[name].0 + 1 + id);
+        let owns = inner.ownership.owns(first_unit(name) + 1 + id);
         let entry = inner.entries.get_mut(name).expect("checked");
         if owns && entry.target == TargetState::Started && id < entry.task_configs.len() {
             self.restart_task_of(name, entry, id).await;
@@ -668,10 +670,9 @@ impl Herder {
 
     /// Starts what this worker owns and should run, and stops the rest.
     async fn reconcile(&self, inner: &mut Inner) {
-        let indices = unit_indices(&inner.entries);
         let ownership = inner.ownership.clone();
         for (name, entry) in inner.entries.iter_mut() {
-            let (first, _) = indices[name];
+            let first = first_unit(name);
             let owns_connector = ownership.owns(first);
             match entry.target {
                 TargetState::Started => {
@@ -844,11 +845,16 @@ impl Herder {
         if let Some(run) = entry.run.take() {
             let _ = run.stop.send(true);
             run.watcher.abort();
+            let abort = run.job.abort_handle();
             if tokio::time::timeout(Duration::from_secs(30), run.job)
                 .await
                 .is_err()
             {
-                warn!(connector = name, "connector did not stop within 30 s");
+                warn!(
+                    connector = name,
+                    "connector did not stop within 30 s; aborted"
+                );
+                abort.abort();
             }
         }
     }
@@ -873,18 +879,15 @@ fn new_entry(config: ConfigMap, instance: Arc<dyn Connector>) -> Entry {
     }
 }
 
-/// The index of each connector's own unit in the sorted list of all units (each connector
-/// followed by its tasks), with its task count.
-fn unit_indices(entries: &BTreeMap<String, Entry>) -> BTreeMap<String, (usize, usize)> {
-    let mut next = 0;
-    entries
-        .iter()
-        .map(|(name, e)| {
-            let first = next;
-            next += 1 + e.task_configs.len();
-            (name.clone(), (first, e.task_configs.len()))
-        })
-        .collect()
+/// The unit number of a connector; its task `i` is unit `first + 1 + i`. It depends on the name
+/// alone (FNV-1a, the same in every process and version), so ownership changes only when the
+/// group rebalances, never because another connector came or went, and a connector's tasks
+/// fall on consecutive partitions, that is on different workers.
+fn first_unit(name: &str) -> usize {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % (1 << 31)) as usize
 }
 
 /// The states a distributed restart request is expected to produce.

@@ -1,7 +1,7 @@
 //! Which connectors and tasks this worker runs, decided by Kafka's consumer-group protocol: all
 //! workers of a group join the group `group.id` subscribed to the offsets topic, whose
-//! partitions the round-robin assignor deals out; unit `i` of the sorted list of connectors and
-//! tasks belongs to whoever holds partition `i mod partitions`. Before a rebalance hands a
+//! partitions the round-robin assignor deals out; unit `i` (a number derived from the
+//! connector's name and the task's id) belongs to whoever holds partition `i mod partitions`. Before a rebalance hands a
 //! partition to another worker, this worker stops the units it held (eager protocol, as
 //! Connect's first protocol), so two workers never run the same task knowingly. A worker that
 //! dies loses its partitions when its session times out.
@@ -85,6 +85,8 @@ impl ConsumerContext for Ctx {
             loop {
                 match acks.recv_timeout(Duration::from_millis(100)) {
                     Ok(g) if g >= generation => break,
+                    // The herder has stopped everything and gone.
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     _ if Instant::now() > deadline => {
                         warn!("units not stopped within the rebalance timeout");
                         break;
@@ -156,10 +158,8 @@ pub fn join(
                 }
                 let _ = consumer.poll(Duration::from_millis(100));
             }
-            // Leave the group at once (LeaveGroup when the consumer closes), so the others
+            // Leave the group at once (closing the consumer sends LeaveGroup), so the others
             // take over without waiting for the session to time out.
-            consumer.unsubscribe();
-            let _ = consumer.poll(Duration::from_millis(100));
             drop(consumer);
         })
         .map_err(|e| e.to_string())?;

@@ -195,17 +195,16 @@ impl OffsetStore {
                 ..
             } => write_topic(props, topic, producer, &records)?,
         }
-        {
-            let mut map = self.lock();
-            for (k, v) in records {
-                match v {
-                    Some(v) if !v.is_null() => map.insert(k, v),
-                    _ => map.remove(&k),
-                };
-            }
+        let mut map = self.lock();
+        for (k, v) in records {
+            match v {
+                Some(v) if !v.is_null() => map.insert(k, v),
+                _ => map.remove(&k),
+            };
         }
+        // Saved under the lock: writers sharing the file never interleave.
         if let Backing::File(path) = &self.backing {
-            self.save_file(path)?;
+            save_file(&map, path)?;
         }
         Ok(())
     }
@@ -242,19 +241,6 @@ impl OffsetStore {
         self.write(connector, &gone)
     }
 
-    fn save_file(&self, path: &Path) -> Result<(), String> {
-        let entries: BTreeMap<String, Value> = self
-            .lock()
-            .iter()
-            .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.clone()))
-            .collect();
-        let text = serde_json::to_vec_pretty(&entries).expect("json");
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Value>> {
         self.map.lock().expect("offset store lock")
     }
@@ -266,6 +252,19 @@ impl OffsetStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Rewrites the offsets file atomically (a temporary file renamed over it).
+fn save_file(map: &HashMap<Vec<u8>, Value>, path: &Path) -> Result<(), String> {
+    let entries: BTreeMap<String, Value> = map
+        .iter()
+        .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.clone()))
+        .collect();
+    let text = serde_json::to_vec_pretty(&entries).expect("json");
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn write_topic(

@@ -95,14 +95,14 @@ impl StatusBoard {
 
     /// Records (and publishes) a status of a unit this worker runs.
     pub fn set(&self, unit: Unit, status: Status) {
+        let mut maps = self.inner.lock().expect("status lock");
+        if maps.local.get(&unit) == Some(&status) {
+            return;
+        }
         if let Some(p) = &self.publisher {
             p(&unit, &status);
         }
-        self.inner
-            .lock()
-            .expect("status lock")
-            .local
-            .insert(unit, status);
+        maps.local.insert(unit, status);
     }
 
     /// Records a status another worker published.

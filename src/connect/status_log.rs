@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{json, Value};
 
@@ -63,15 +63,10 @@ pub fn board(
     stop: Arc<AtomicBool>,
 ) -> Result<StatusBoard, String> {
     let pname = format!("{topic}|writer");
-    let p: ThreadedProducer<DefaultProducerContext> = {
-        let mut props = producer.clone();
-        props.set_default("acks", "all");
-        let mut config = props.client_config();
-        config.set("client.id", &pname);
-        config
-            .create()
-            .map_err(|e| format!("cannot create the status producer: {e}"))?
-    };
+    let mut props = producer.clone();
+    props.set_default("acks", "all");
+    let p: ThreadedProducer<LogContext> = create(&props, &pname, LogContext::new(&pname))
+        .map_err(|e| format!("cannot create the status producer: {e}"))?;
     let (topic_w, wid) = (topic.to_string(), worker_id.to_string());
     let publisher: Publisher = Arc::new(move |unit: &Unit, status: &Status| {
         let (k, v) = encode(unit, status, &wid);

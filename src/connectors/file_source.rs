@@ -144,8 +144,16 @@ impl Connector for FileSource {
     }
 
     fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
-        let entries = self.env.offsets.entries(&self.name);
-        Box::pin(async move { Ok(entries) })
+        let (store, name) = (self.env.offsets.clone(), self.name.clone());
+        Box::pin(async move {
+            // Another worker of the group may have stored them.
+            tokio::task::spawn_blocking(move || {
+                store.refresh()?;
+                Ok(store.entries(&name))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
     }
 
     fn alter_offsets(&self, entries: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), String>> {
@@ -163,9 +171,12 @@ impl Connector for FileSource {
     fn reset_offsets(&self) -> BoxFuture<'static, Result<(), String>> {
         let (store, name) = (self.env.offsets.clone(), self.name.clone());
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || store.reset(&name))
-                .await
-                .map_err(|e| e.to_string())?
+            tokio::task::spawn_blocking(move || {
+                store.refresh()?;
+                store.reset(&name)
+            })
+            .await
+            .map_err(|e| e.to_string())?
         })
     }
 }

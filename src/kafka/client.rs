@@ -33,9 +33,15 @@ impl ClientContext for LogContext {
 
 impl ConsumerContext for LogContext {}
 
+/// For producers whose deliveries need no answer (statuses, which are rewritten on change).
+impl rdkafka::producer::ProducerContext for LogContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &rdkafka::producer::DeliveryResult<'_>, _: ()) {}
+}
+
 /// True when the same line of the same client was logged less than a minute ago: a client
 /// retrying an unreachable cluster repeats itself many times a second.
-fn repeated(name: &str, msg: &str) -> bool {
+pub fn repeated(name: &str, msg: &str) -> bool {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
     use std::time::{Duration, Instant};

@@ -26,7 +26,7 @@ use tracing::{info, warn};
 
 use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Side};
 use crate::connect::offsets::{offset_value, source_offset_key, MirrorPartition, OffsetStore};
-use crate::kafka::client::{client_error, create, log};
+use crate::kafka::client::{client_error, create, log, repeated};
 use crate::kafka::props::{translate, ClientProps};
 use crate::metrics::{PartitionMetrics, SourceMetrics};
 use crate::policy::ReplicationPolicy;
@@ -369,21 +369,16 @@ impl Task {
             .consumer_poll_timeout
             .min(Duration::from_millis(50));
         let (mut last_flush, mut last_publish) = (Instant::now(), Instant::now());
-        // The same consumer error repeats while the source is down: log it once a minute.
-        let mut last_error: Option<(String, Instant)> = None;
         while !self.deps.stop.load(Ordering::Relaxed) {
             let mut timeout = poll_timeout;
             for _ in 0..BATCH {
                 match consumer.poll(timeout) {
                     Some(Ok(m)) => self.send(&m),
                     Some(Err(e)) => {
-                        let text = e.to_string();
-                        let repeat = last_error.as_ref().is_some_and(|(t, at)| {
-                            *t == text && at.elapsed() < Duration::from_secs(60)
-                        });
-                        if !repeat {
-                            warn!(flow = %self.spec.flow.name(), "reading the source: {text} (retrying)");
-                            last_error = Some((text, Instant::now()));
+                        // The same error repeats while the source is down: once a minute.
+                        let name = self.spec.flow.name();
+                        if !repeated(&name, &e.to_string()) {
+                            warn!(flow = %name, "reading the source: {e} (retrying)");
                         }
                         // Nothing to read while the error lasts: do not spin.
                         std::thread::sleep(Duration::from_millis(100));

@@ -56,14 +56,18 @@ pub async fn list(State(api): State<Api>, RawQuery(query): RawQuery) -> Result<R
     }
     let mut out = Map::new();
     for name in names {
+        // A connector deleted meanwhile is left out.
+        let Ok(herder) = api.herder_of(&name).await else {
+            continue;
+        };
         let mut item = Map::new();
         if expand.iter().any(|e| e == "status") {
-            if let Ok(s) = api.herder_of(&name).await?.status(&name).await {
+            if let Ok(s) = herder.status(&name).await {
                 item.insert("status".into(), json!(s));
             }
         }
         if expand.iter().any(|e| e == "info") {
-            if let Ok(i) = api.herder_of(&name).await?.info(&name).await {
+            if let Ok(i) = herder.info(&name).await {
                 item.insert("info".into(), json!(i));
             }
         }

@@ -947,3 +947,39 @@ pub fn invalid_config(errors: &[String]) -> String {
     msg.push_str("\nYou can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`");
     msg
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_numbers_are_the_same_in_every_process() {
+        // Golden values (FNV-1a 64, kept to 31 bits, computed independently): workers of one
+        // group, possibly different builds during an upgrade, must agree on them.
+        assert_eq!(first_unit("source-1"), 1_708_412_666);
+        assert_eq!(first_unit("A->B.MirrorSourceConnector"), 132_812_592);
+    }
+
+    #[test]
+    fn planned_restart_marks_only_what_restarts() {
+        let unit = |id, state| UnitState {
+            id,
+            state,
+            worker_id: "w:1".into(),
+            trace: None,
+        };
+        let before = ConnectorStateInfo {
+            name: "c".into(),
+            connector: unit(None, State::Running),
+            tasks: vec![unit(Some(0), State::Failed), unit(Some(1), State::Running)],
+            kind: ConnectorType::Source,
+        };
+        let only_failed = planned_restart(before.clone(), true, true);
+        assert_eq!(only_failed.connector.state, State::Running);
+        assert_eq!(only_failed.tasks[0].state, State::Restarting);
+        assert_eq!(only_failed.tasks[1].state, State::Running);
+        let all = planned_restart(before, true, false);
+        assert!(all.tasks.iter().all(|t| t.state == State::Restarting));
+        assert_eq!(all.connector.state, State::Restarting);
+    }
+}

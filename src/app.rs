@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::cli::{ConfigArgs, TopologyArgs, TranslateArgs};
 use crate::config::{self, ConfigErrors, Environment, Mm2Config, Props, Warning};
@@ -140,15 +140,13 @@ impl Running {
 pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Running, AppError> {
     let metrics = Metrics::new();
     let mut tasks = JoinSet::new();
-    let mut listeners = Vec::new();
-    if cfg.driver.listeners_set {
-        for addr in &cfg.driver.listeners {
-            let listener = rest::bind(addr).await.map_err(|e| {
-                AppError::Runtime(format!("cannot listen on {addr} (listeners): {e}"))
-            })?;
-            listeners.push(listener);
-        }
-    }
+    let listeners = if cfg.driver.listeners_set {
+        rest::bind_all(&cfg.driver.listeners)
+            .await
+            .map_err(AppError::Runtime)?
+    } else {
+        Vec::new()
+    };
     let http: Vec<std::net::SocketAddr> = listeners
         .iter()
         .filter_map(|l| l.local_addr().ok())
@@ -174,18 +172,8 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
     if let Some(flow) = flows.first() {
         tasks.spawn(find_cluster_id(flow.clone(), api.cluster_id.clone()));
     }
-    for listener in listeners {
-        let addr = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        info!("serving the REST API and metrics on {addr}");
-        let (a, s) = (api.clone(), stop.clone());
-        tasks.spawn(async move {
-            rest::serve(listener, a, s)
-                .await
-                .map_err(|e| format!("HTTP listener: {e}"))
-        });
+    for served in rest::serve_all(listeners, &api, &stop) {
+        tasks.spawn(async move { served.await.unwrap_or_else(|e| Err(e.to_string())) });
     }
     Ok(Running {
         tasks,

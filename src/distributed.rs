@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracing::info;
 
 use crate::app::AppError;
 use crate::config::{ConfigError, ConfigErrors, Props};
@@ -149,12 +148,9 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             admin: admin_props,
         };
         spec.ensure_topics().await.map_err(runtime)?;
-        let mut listeners = Vec::new();
-        for addr in &base.listeners {
-            listeners.push(rest::bind(addr).await.map_err(|e| {
-                AppError::Runtime(format!("cannot listen on {addr} (listeners): {e}"))
-            })?);
-        }
+        let listeners = rest::bind_all(&base.listeners)
+            .await
+            .map_err(AppError::Runtime)?;
         let worker_id = rest::worker_id(listeners.first().and_then(|l| l.local_addr().ok()));
         let offsets = OffsetStore::from_records(
             std::iter::empty(),
@@ -193,14 +189,7 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             metrics: Metrics::new(),
             cluster_id: Default::default(),
         };
-        let mut served = Vec::new();
-        for l in listeners {
-            info!(
-                "serving the REST API on {}",
-                l.local_addr().map(|a| a.to_string()).unwrap_or_default()
-            );
-            served.push(tokio::spawn(rest::serve(l, api.clone(), stop_rx.clone())));
-        }
+        let served = rest::serve_all(listeners, &api, &stop_rx);
         crate::shutdown::signal().await;
         let _ = stop_tx.send(true);
         member.leave().await;

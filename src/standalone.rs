@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::app::AppError;
 use crate::config::{ConfigError, ConfigErrors, Origin, Properties, Props, Setting};
@@ -194,12 +194,9 @@ pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
         .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
     let result = rt.block_on(async {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut listeners = Vec::new();
-        for addr in &w.listeners {
-            listeners.push(rest::bind(addr).await.map_err(|e| {
-                AppError::Runtime(format!("cannot listen on {addr} (listeners): {e}"))
-            })?);
-        }
+        let listeners = rest::bind_all(&w.listeners)
+            .await
+            .map_err(AppError::Runtime)?;
         let first = listeners.first().and_then(|l| l.local_addr().ok());
         let herder = Herder::new(
             rest::worker_id(first),
@@ -217,14 +214,7 @@ pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
             metrics: Metrics::new(),
             cluster_id: Default::default(),
         };
-        let mut served = Vec::new();
-        for l in listeners {
-            info!(
-                "serving the REST API on {}",
-                l.local_addr().map(|a| a.to_string()).unwrap_or_default()
-            );
-            served.push(tokio::spawn(rest::serve(l, api.clone(), stop_rx.clone())));
-        }
+        let served = rest::serve_all(listeners, &api, &stop_rx);
         crate::shutdown::signal().await;
         let _ = stop_tx.send(true);
         herder.shutdown().await;

@@ -51,6 +51,20 @@ pub trait Connector: Send + Sync {
     }
 }
 
+/// The job of a connector whose task configs never change: publishes them, then waits to be
+/// stopped.
+pub fn fixed_tasks(
+    configs: Vec<ConfigMap>,
+    tasks: watch::Sender<Option<Vec<ConfigMap>>>,
+    mut stop: watch::Receiver<bool>,
+) -> BoxFuture<'static, Result<(), String>> {
+    Box::pin(async move {
+        let _ = tasks.send(Some(configs));
+        crate::shutdown::stopped(&mut stop).await;
+        Ok(())
+    })
+}
+
 /// One partition's offset in KIP-875's shape: `{"partition":{..},"offset":{..}}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OffsetEntry {

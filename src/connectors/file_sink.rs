@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::file_io::FileAppender;
 use crate::config::settings::split_list;
 use crate::connect::connector::{
-    BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
+    fixed_tasks, BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
 };
 use crate::connect::converter::display;
 use crate::connect::env::{Client, WorkerEnv};
@@ -93,18 +93,15 @@ impl Connector for FileSink {
     fn run(
         self: Arc<Self>,
         tasks: watch::Sender<Option<Vec<ConfigMap>>>,
-        mut stop: watch::Receiver<bool>,
+        stop: watch::Receiver<bool>,
     ) -> BoxFuture<'static, Result<(), String>> {
-        Box::pin(async move {
-            let mut task = self.config.clone();
-            task.insert(
-                "task.class".into(),
-                "org.apache.kafka.connect.file.FileStreamSinkTask".into(),
-            );
-            let _ = tasks.send(Some(vec![task]));
-            crate::shutdown::stopped(&mut stop).await;
-            Ok(())
-        })
+        // One task, with the connector's config, as Java's.
+        let mut task = self.config.clone();
+        task.insert(
+            "task.class".into(),
+            "org.apache.kafka.connect.file.FileStreamSinkTask".into(),
+        );
+        fixed_tasks(vec![task], tasks, stop)
     }
 
     fn task(&self, _: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {

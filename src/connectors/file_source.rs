@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::file_io::FileTail;
 use crate::connect::connector::{
-    BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
+    fixed_tasks, BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
 };
 use crate::connect::converter::{Data, SchemaAndValue};
 use crate::connect::env::{Client, WorkerEnv};
@@ -82,18 +82,15 @@ impl Connector for FileSource {
     fn run(
         self: Arc<Self>,
         tasks: watch::Sender<Option<Vec<ConfigMap>>>,
-        mut stop: watch::Receiver<bool>,
+        stop: watch::Receiver<bool>,
     ) -> BoxFuture<'static, Result<(), String>> {
-        Box::pin(async move {
-            let mut task = self.config.clone();
-            task.insert(
-                "task.class".into(),
-                "org.apache.kafka.connect.file.FileStreamSourceTask".into(),
-            );
-            let _ = tasks.send(Some(vec![task]));
-            crate::shutdown::stopped(&mut stop).await;
-            Ok(())
-        })
+        // One task, with the connector's config, as Java's.
+        let mut task = self.config.clone();
+        task.insert(
+            "task.class".into(),
+            "org.apache.kafka.connect.file.FileStreamSourceTask".into(),
+        );
+        fixed_tasks(vec![task], tasks, stop)
     }
 
     fn task(&self, _: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {

@@ -12,7 +12,7 @@ use tracing::info;
 
 use crate::config::{ClientKind, Flow};
 use crate::connect::connector::{
-    BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
+    fixed_tasks, BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
 };
 use crate::connect::herder::ConnectorFactory;
 use crate::connect::offsets::{Backing, OffsetStore};
@@ -370,19 +370,6 @@ async fn prepare(
     Ok(true)
 }
 
-/// Publishes `tasks` task configs, then waits to be stopped.
-fn fixed_tasks(
-    n: usize,
-    tasks: watch::Sender<Option<Vec<ConfigMap>>>,
-    mut stop: watch::Receiver<bool>,
-) -> BoxFuture<'static, Result<(), String>> {
-    Box::pin(async move {
-        let _ = tasks.send(Some(vec![ConfigMap::new(); n]));
-        crate::shutdown::stopped(&mut stop).await;
-        Ok(())
-    })
-}
-
 /// MirrorCheckpointConnector of one flow: one task that checkpoints every selected group.
 pub struct MirrorCheckpoint {
     flow: Arc<Flow>,
@@ -401,7 +388,7 @@ impl Connector for MirrorCheckpoint {
     ) -> BoxFuture<'static, Result<(), String>> {
         // As Java: no task when checkpoints are not emitted.
         let n = usize::from(self.flow.settings.emit_checkpoints.is_some());
-        fixed_tasks(n, tasks, stop)
+        fixed_tasks(vec![ConfigMap::new(); n], tasks, stop)
     }
 
     fn task(&self, _: usize, _: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
@@ -436,7 +423,7 @@ impl Connector for MirrorHeartbeat {
         stop: watch::Receiver<bool>,
     ) -> BoxFuture<'static, Result<(), String>> {
         let n = usize::from(self.flow.settings.emit_heartbeats.is_some());
-        fixed_tasks(n, tasks, stop)
+        fixed_tasks(vec![ConfigMap::new(); n], tasks, stop)
     }
 
     fn task(&self, _: usize, _: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {

@@ -162,6 +162,39 @@ pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await
 }
 
+/// Binds every `listeners` address; the error names the one that cannot be bound.
+pub async fn bind_all(addrs: &[String]) -> Result<Vec<tokio::net::TcpListener>, String> {
+    let mut out = Vec::new();
+    for addr in addrs {
+        let l = bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr} (listeners): {e}"))?;
+        out.push(l);
+    }
+    Ok(out)
+}
+
+/// Serves `api` on every listener until `stop` turns true, one task each.
+pub fn serve_all(
+    listeners: Vec<tokio::net::TcpListener>,
+    api: &Api,
+    stop: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<Result<(), String>>> {
+    listeners
+        .into_iter()
+        .map(|l| {
+            let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            tracing::info!("serving the REST API and metrics on {addr}");
+            let (api, stop) = (api.clone(), stop.clone());
+            tokio::spawn(async move {
+                serve(l, api, stop)
+                    .await
+                    .map_err(|e| format!("HTTP listener: {e}"))
+            })
+        })
+        .collect()
+}
+
 /// Serves until `stop` turns true.
 pub async fn serve(
     listener: tokio::net::TcpListener,

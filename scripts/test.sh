@@ -14,7 +14,9 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
+find_durable_tansu
 start_brokers
 export TEST_SOURCE_BOOTSTRAP="$BOOTSTRAP_A" TEST_TARGET_BOOTSTRAP="$BOOTSTRAP_B" TEST_TANSU="$TANSU"
+export TEST_TANSU_DURABLE="$TANSU_DURABLE"
 log "cargo test"
 cargo test --all-targets --locked "$@"

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mm2::config::{
     self, keys, ClientKind, ConfigErrors, Environment, ExactlyOnceSource, Mm2Config,
-    OffsetSyncsLocation, PolicyKind, Properties, Side,
+    OffsetSyncsLocation, PolicyKind, Properties, Side, TransactionBoundary,
 };
 
 fn env(pairs: &[(&str, &str)]) -> Environment {
@@ -362,6 +362,28 @@ fn negative_interval_disables_and_worker_keys_apply_per_target() {
 }
 
 #[test]
+fn exactly_once_transactions() {
+    let cfg = resolve(&format!(
+        "{BASE}A->B.enabled = true\nB->A.enabled = true\nB.exactly.once.source.support = enabled\n\
+         A->B.transaction.boundary = interval\nA->B.transaction.boundary.interval.ms = 250\n"
+    ));
+    let f = cfg.flow("A", "B").unwrap();
+    assert!(mm2::mirror::source_task::exactly_once(f));
+    // Connect's `<group.id>-<connector>-<task>`, with MirrorMaker 2's group `<source>-mm2`.
+    assert_eq!(
+        mm2::mirror::source_task::transactional_id(f, 3),
+        "A-mm2-MirrorSourceConnector-3"
+    );
+    assert_eq!(
+        f.settings.transaction_boundary,
+        TransactionBoundary::Interval(Some(Duration::from_millis(250)))
+    );
+    let back = cfg.flow("B", "A").unwrap();
+    assert!(!mm2::mirror::source_task::exactly_once(back));
+    assert_eq!(back.settings.transaction_boundary, TransactionBoundary::Poll);
+}
+
+#[test]
 fn environment_overrides_and_providers() {
     let cfg = resolve_with(
         &format!("{BASE}A->B.enabled = false\nB.sasl.jaas.config = x password=\"${{env:PW}}\";\n"),
@@ -430,6 +452,11 @@ const INVALID: &[(&str, &str, &str)] = &[
         "eos required without read_committed",
         "A->B.exactly.once.support = required\n",
         "isolation.level = read_committed",
+    ),
+    (
+        "connector-defined transactions",
+        "A->B.transaction.boundary = connector\n",
+        "expected one of poll, interval",
     ),
     (
         "bad eos mode",

@@ -208,6 +208,7 @@ pub static KEYS: &[KeyDef] = &[
     ),
     key("exactly.once.support", Connector, Str, Some("requested")),
     key("transaction.boundary", Connector, Str, Some("poll")),
+    key("transaction.boundary.interval.ms", Connector, Long, None),
     // MirrorSourceConnector.
     key("topics", Connector, List, Some(".*")),
     key(

@@ -151,6 +151,16 @@ pub enum ExactlyOnceSource {
     Enabled,
 }
 
+/// `transaction.boundary` of an exactly-once source connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionBoundary {
+    /// One transaction per poll of the source.
+    Poll,
+    /// One transaction per `transaction.boundary.interval.ms` (`None`: the worker's
+    /// `offset.flush.interval.ms`).
+    Interval(Option<Duration>),
+}
+
 /// The typed connector settings of one flow. Periodic jobs are `None` when disabled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowSettings {
@@ -183,6 +193,7 @@ pub struct FlowSettings {
     pub emit_heartbeats: Option<Duration>,
     /// `exactly.once.support=required`.
     pub exactly_once_required: bool,
+    pub transaction_boundary: TransactionBoundary,
 }
 
 /// The typed Connect worker settings of one herder (on its target cluster).

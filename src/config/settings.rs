@@ -7,6 +7,7 @@ use super::error::{ConfigError, Origin};
 use super::keys;
 use super::model::{
     DefaultsFrom, ExactlyOnceSource, Flow, FlowSettings, OffsetSyncsLocation, PolicyConfig,
+    TransactionBoundary,
     PolicyKind, Props, WorkerSettings,
 };
 use super::properties::Setting;
@@ -300,7 +301,25 @@ pub fn flow_settings(connector: &Props, errors: &mut Vec<ConfigError>) -> FlowSe
             "exactly.once.support",
             &[("requested", false), ("required", true)],
         ),
+        transaction_boundary: transaction_boundary(&mut r),
     }
+}
+
+/// `transaction.boundary`: `poll` or `interval`. MirrorSourceConnector cannot define its own
+/// boundaries, so `connector` is refused, as Java's validation refuses it.
+fn transaction_boundary(r: &mut Reader<'_>) -> TransactionBoundary {
+    let interval = r
+        .props
+        .get("transaction.boundary.interval.ms")
+        .is_some()
+        .then(|| r.millis("transaction.boundary.interval.ms"));
+    r.one_of(
+        "transaction.boundary",
+        &[
+            ("poll", TransactionBoundary::Poll),
+            ("interval", TransactionBoundary::Interval(interval)),
+        ],
+    )
 }
 
 /// Types a herder's worker config.

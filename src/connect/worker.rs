@@ -12,6 +12,9 @@ use tracing::error;
 use super::connector::TaskBody;
 use super::status::{Reporter, State, Status};
 
+/// A task that ran this long before failing is restarted after the shortest backoff again.
+const HEALTHY: Duration = Duration::from_secs(30);
+
 /// A running task: its stop flag and thread.
 pub struct TaskHandle {
     pub name: String,
@@ -37,7 +40,13 @@ impl TaskHandle {
                 let mut backoff = Duration::from_secs(1);
                 loop {
                     report(Status::of(State::Running));
-                    match body(&flag) {
+                    let started = Instant::now();
+                    let result = body(&flag);
+                    // A task that ran well for a while starts its backoff over.
+                    if started.elapsed() >= HEALTHY {
+                        backoff = Duration::from_secs(1);
+                    }
+                    match result {
                         Ok(()) => return,
                         Err(e) => {
                             error!(task = %thread_name, "task failed: {e}; restarting in {backoff:?}");

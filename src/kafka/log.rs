@@ -55,6 +55,10 @@ pub async fn ensure_compacted_topic(
 
 /// Reads every partition of `topic` from the beginning up to the end offsets it had when the
 /// read started, in offset order per partition. Blocking.
+///
+/// With `isolation.level=read_committed` the end is still the high watermark, not the last
+/// stable offset: the read waits for the transactions open when it started to end, so that a
+/// record committed after another task's open transaction is not missed.
 pub fn read_to_end(
     props: &ClientProps,
     name: &str,
@@ -71,6 +75,17 @@ pub fn read_to_end(
     props.set("enable.partition.eof", "false", false);
     let consumer: BaseConsumer<LogContext> =
         create(&props, name, LogContext::new(name)).map_err(err)?;
+    let committed = props
+        .get("isolation.level")
+        .is_some_and(|v| v == "read_committed");
+    let uncommitted: Option<BaseConsumer<LogContext>> = if committed {
+        let mut props = props.clone();
+        props.set("isolation.level", "read_uncommitted", false);
+        Some(create(&props, name, LogContext::new(name)).map_err(err)?)
+    } else {
+        None
+    };
+    let watermarks = uncommitted.as_ref().unwrap_or(&consumer);
     let md = consumer.fetch_metadata(Some(topic), timeout).map_err(err)?;
     let partitions = md
         .topics()
@@ -80,7 +95,9 @@ pub fn read_to_end(
     let mut ends = Vec::new();
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        let (low, high) = consumer.fetch_watermarks(topic, p, timeout).map_err(err)?;
+        let (low, high) = watermarks
+            .fetch_watermarks(topic, p, timeout)
+            .map_err(err)?;
         if high > low {
             ends.push((p, high));
             tpl.add_partition_offset(topic, p, Offset::Beginning)

@@ -168,11 +168,16 @@ impl MirrorSource {
                 .map(|(p, _)| p)
                 .map_err(|e| join_errors(&e))
         };
+        let mut reader = props(ClientKind::Consumer)?;
+        if source_task::exactly_once(&self.flow) {
+            // Offsets of aborted transactions must not count.
+            reader.set("isolation.level", "read_committed", false);
+        }
         let store = OffsetStore::from_records(
             std::iter::empty(),
             Backing::Topic {
                 props: props(ClientKind::Producer)?,
-                reader: props(ClientKind::Consumer)?,
+                reader,
                 topic: self.flow.worker_settings.offset_storage_topic.clone(),
                 producer: Default::default(),
             },
@@ -236,7 +241,6 @@ impl Connector for MirrorSource {
         };
         let metrics = self.metrics.source.clone();
         Ok(Box::new(move |stop: &Arc<AtomicBool>| {
-            offsets.refresh()?;
             let deps = TaskDeps {
                 offsets: offsets.clone(),
                 metrics: metrics.clone(),

@@ -10,6 +10,14 @@
 //!
 //! Delivery: at least once. Stored offsets only cover acknowledged records, so a crash replays
 //! what was in flight or acknowledged since the last offset flush, never skips.
+//!
+//! Exactly once (`exactly.once.source.support=enabled` on the target's worker, KIP-618): the
+//! producer is transactional with the task's own id, `<group.id>-MirrorSourceConnector-<task>`,
+//! so a task that starts fences every earlier incarnation of itself, wherever it runs. Each
+//! transaction holds the records of one poll (`transaction.boundary=poll`) or of an interval
+//! (`interval`), their source offsets, and the offset syncs when they live on the target. The
+//! task reads its stored offsets only after fencing, with read_committed, so it resumes exactly
+//! after the last committed transaction.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,7 +32,9 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
-use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Side};
+use crate::config::{
+    ClientKind, ExactlyOnceSource, Flow, OffsetSyncsLocation, Side, TransactionBoundary,
+};
 use crate::connect::offsets::{offset_value, source_offset_key, MirrorPartition, OffsetStore};
 use crate::kafka::client::{client_error, create, log, repeated};
 use crate::kafka::props::{translate, ClientProps};
@@ -39,6 +49,8 @@ use super::wire::OffsetSyncRef;
 pub const CONNECTOR: &str = "MirrorSourceConnector";
 /// Delivery-report tag of source-offset writes (not a partition slot).
 const OFFSETS_TAG: usize = usize::MAX;
+/// Delivery-report tag of offset syncs written in a transaction.
+const SYNCS_TAG: usize = usize::MAX - 1;
 /// How many records are moved between checks of acknowledgements and timers.
 const BATCH: usize = 1024;
 
@@ -55,6 +67,14 @@ pub enum TaskError {
     },
     #[error("assigning source partitions: {0}")]
     Assign(#[source] KafkaError),
+    #[error("reading the stored source offsets: {0}")]
+    Offsets(String),
+    #[error("transaction of {id}: {source}")]
+    Transaction {
+        id: String,
+        #[source]
+        source: KafkaError,
+    },
     #[error(
         "the target rejected a record of {topic}-{partition} at source offset {offset}: {source}"
     )]
@@ -195,12 +215,41 @@ fn client_props(props: &crate::config::Props, label: &str) -> Result<ClientProps
     })
 }
 
+/// Where a task's offset syncs go.
+enum Syncs {
+    Off,
+    /// Their own producer, to the source or the target.
+    Own(BaseProducer<SyncContext>, String),
+    /// The replication producer, inside each transaction (exactly once, syncs on the target).
+    InTransaction(String),
+}
+
+/// The open transaction of an exactly-once task.
+struct Transaction {
+    id: String,
+    boundary: TransactionBoundary,
+    /// When the open transaction began; `None` while none is open.
+    began: Option<Instant>,
+}
+
+/// The transactional id of a task: Connect's `<group.id>-<connector>-<task>`, so that Java and
+/// this worker fence each other when they take turns.
+pub fn transactional_id(flow: &Flow, task: usize) -> String {
+    format!("{}-{CONNECTOR}-{task}", flow.worker_settings.group_id)
+}
+
+/// Whether the flow's source tasks write in transactions.
+pub fn exactly_once(flow: &Flow) -> bool {
+    flow.worker_settings.exactly_once_source == ExactlyOnceSource::Enabled
+}
+
 /// The task's state besides the consumer (kept apart so a borrowed record can be sent).
 struct Task {
     spec: SourceTaskSpec,
     deps: TaskDeps,
     producer: BaseProducer<ReplicationContext>,
-    syncs: Option<(BaseProducer<SyncContext>, String)>,
+    syncs: Syncs,
+    txn: Option<Transaction>,
     writer: OffsetSyncWriter,
     slots: Vec<Slot>,
     index: HashMap<String, Vec<Option<usize>>>,
@@ -215,6 +264,15 @@ pub fn run(spec: SourceTaskSpec, deps: TaskDeps) -> Result<(), TaskError> {
     let prefix = format!("{}|{CONNECTOR}-{}", flow.name(), spec.task);
     let consumer = consumer(&flow, &prefix)?;
     let mut task = Task::new(spec, deps, &prefix)?;
+    if task.txn.is_some() && !task.init_transactions()? {
+        return Ok(()); // stopped while the target was unreachable
+    }
+    // After fencing: what this task's earlier incarnations committed is all there is to read.
+    task.deps
+        .offsets
+        .refresh()
+        .map_err(TaskError::Offsets)?;
+    task.load_offsets();
     task.assign(&consumer)?;
     info!(flow = %flow.name(), task = task.spec.task, partitions = task.slots.len(), "source task started");
     let result = task.replicate(&consumer);
@@ -227,8 +285,14 @@ fn consumer(flow: &Flow, prefix: &str) -> Result<BaseConsumer<ConsumerStats>, Ta
     let mut props = client_props(&flow.replication_consumer_props(), "replication consumer")?;
     // assign() needs a group id although no group is ever joined or committed to.
     props.set_default("group.id", format!("{}-mm2-source", flow.source));
-    // Java's default; librdkafka's would silently skip aborted transactional records.
-    props.set_default("isolation.level", "read_uncommitted");
+    // Java's default is read_uncommitted (librdkafka's would silently skip aborted records);
+    // exactly once must not copy what the source aborted.
+    let isolation = if exactly_once(flow) {
+        "read_committed"
+    } else {
+        "read_uncommitted"
+    };
+    props.set_default("isolation.level", isolation);
     props.set_default("enable.auto.offset.store", "false");
     props.set_default("queued.max.messages.kbytes", "32768");
     props.set_default("fetch.wait.max.ms", "100");
@@ -262,6 +326,14 @@ impl Task {
         props.set_default("queue.buffering.max.kbytes", "65536");
         // Java's partitioner, so offset records land where Java Connect looks for them.
         props.set_default("partitioner", "murmur2_random");
+        let txn = exactly_once(&flow).then(|| Transaction {
+            id: transactional_id(&flow, spec.task),
+            boundary: flow.settings.transaction_boundary,
+            began: None,
+        });
+        if let Some(t) = &txn {
+            props.set("transactional.id", t.id.clone(), false);
+        }
         let name = format!("{prefix}|replication-producer");
         let ctx = ReplicationContext {
             name: name.clone(),
@@ -272,7 +344,13 @@ impl Task {
             source,
         })?;
         let policy = ReplicationPolicy::new(&flow.settings.policy);
-        let syncs = if flow.settings.emit_offset_syncs {
+        let syncs = if !flow.settings.emit_offset_syncs {
+            Syncs::Off
+        } else if txn.is_some()
+            && flow.settings.offset_syncs_location == OffsetSyncsLocation::Target
+        {
+            Syncs::InTransaction(policy.offset_syncs_topic(&flow.source))
+        } else {
             let (side, other) = match flow.settings.offset_syncs_location {
                 OffsetSyncsLocation::Source => (Side::Source, &flow.target),
                 OffsetSyncsLocation::Target => (Side::Target, &flow.source),
@@ -290,9 +368,7 @@ impl Task {
                 role: "offset-syncs producer",
                 source,
             })?;
-            Some((p, policy.offset_syncs_topic(other)))
-        } else {
-            None
+            Syncs::Own(p, policy.offset_syncs_topic(other))
         };
         let mut index: HashMap<String, Vec<Option<usize>>> = HashMap::new();
         let mut slots = Vec::new();
@@ -308,7 +384,6 @@ impl Task {
                 partition: *partition,
                 topic: topic.clone(),
             };
-            let stored = deps.offsets.get(CONNECTOR, &source);
             slots.push(Slot {
                 metrics: deps.metrics.partition(
                     &flow.source,
@@ -319,9 +394,9 @@ impl Task {
                 source,
                 remote_topic,
                 in_flight: VecDeque::new(),
-                acked: stored,
-                stored,
-                expect_first: stored.map(|o| o + 1),
+                acked: None,
+                stored: None,
+                expect_first: None,
                 failed: false,
             });
         }
@@ -332,11 +407,41 @@ impl Task {
             deps,
             producer,
             syncs,
+            txn,
             slots,
             index,
             acks: Vec::with_capacity(BATCH),
             failure: None,
         })
+    }
+
+    /// Takes each partition's stored offset as its starting point.
+    fn load_offsets(&mut self) {
+        for slot in &mut self.slots {
+            let stored = self.deps.offsets.get(CONNECTOR, &slot.source);
+            slot.acked = stored;
+            slot.stored = stored;
+            slot.expect_first = stored.map(|o| o + 1);
+        }
+    }
+
+    /// Fences earlier incarnations of this task; waits while the target is unreachable.
+    /// False if stopped first.
+    fn init_transactions(&mut self) -> Result<bool, TaskError> {
+        let id = self.txn.as_ref().expect("transactional").id.clone();
+        while !self.deps.stop.load(Ordering::Relaxed) {
+            match self.producer.init_transactions(Duration::from_secs(10)) {
+                Ok(()) => {
+                    info!(flow = %self.spec.flow.name(), transactional_id = %id, "fenced earlier producers of this task");
+                    return Ok(true);
+                }
+                Err(KafkaError::Transaction(e)) if e.is_retriable() => {
+                    warn!(flow = %self.spec.flow.name(), "initializing transactions of {id}: {e} (retrying)");
+                }
+                Err(source) => return Err(TaskError::Transaction { id, source }),
+            }
+        }
+        Ok(false)
     }
 
     /// Starts each partition after its stored offset, else where `auto.offset.reset` says.
@@ -393,7 +498,11 @@ impl Task {
                 return Err(e);
             }
             let now = Instant::now();
-            if now.duration_since(last_flush) >= flush_every {
+            if self.txn.is_some() {
+                if self.transaction_due(now) {
+                    self.commit_transaction()?;
+                }
+            } else if now.duration_since(last_flush) >= flush_every {
                 self.commit();
                 last_flush = now;
             }
@@ -416,6 +525,18 @@ impl Task {
         };
         let offset = m.offset();
         let ts = m.timestamp().to_millis();
+        if let Some(t) = &mut self.txn {
+            if t.began.is_none() {
+                if let Err(source) = self.producer.begin_transaction() {
+                    self.failure.get_or_insert(TaskError::Transaction {
+                        id: t.id.clone(),
+                        source,
+                    });
+                    return;
+                }
+                t.began = Some(Instant::now());
+            }
+        }
         let slot = &mut self.slots[i];
         if let Some(expected) = slot.expect_first.take() {
             if offset > expected {
@@ -484,7 +605,7 @@ impl Task {
     fn serve_acks(&mut self) {
         self.producer.poll(Duration::ZERO);
         self.drain_acks();
-        if let Some((p, _)) = &self.syncs {
+        if let Syncs::Own(p, _) = &self.syncs {
             p.poll(Duration::ZERO);
         }
         self.send_syncs();
@@ -499,9 +620,9 @@ impl Task {
         let wall = now_ms();
         let mut acks = std::mem::take(&mut self.acks);
         for ack in acks.drain(..) {
-            if ack.tag == OFFSETS_TAG {
+            if ack.tag == OFFSETS_TAG || ack.tag == SYNCS_TAG {
                 if let Err(e) = ack.result {
-                    warn!(flow = %self.spec.flow.name(), "writing source offsets: {e}");
+                    warn!(flow = %self.spec.flow.name(), "writing source offsets or offset syncs: {e}");
                 }
                 continue;
             }
@@ -519,7 +640,9 @@ impl Task {
                     slot.metrics.acked(ts.map(|t| wall - t), now);
                     // Send an urgent sync at once, as Java does after each acknowledgement,
                     // before a later urgent one of the same partition replaces it.
-                    if self.syncs.is_some() && self.writer.record(ack.tag, offset, downstream) {
+                    if !matches!(self.syncs, Syncs::Off)
+                        && self.writer.record(ack.tag, offset, downstream)
+                    {
                         self.send_syncs();
                     }
                 }
@@ -529,8 +652,10 @@ impl Task {
         self.acks = acks;
     }
 
+    /// Sends the offset syncs that are due with their own producer (transactional syncs wait
+    /// for the commit: [`Task::commit_transaction`]).
     fn send_syncs(&mut self) {
-        let Some((producer, topic)) = &self.syncs else {
+        let Syncs::Own(producer, topic) = &self.syncs else {
             return;
         };
         let done = producer.context().done.swap(0, Ordering::Relaxed);
@@ -538,14 +663,7 @@ impl Task {
             self.writer.acked();
         }
         for sync in self.writer.take() {
-            let slot = &self.slots[sync.slot];
-            let s = OffsetSyncRef {
-                topic: &slot.source.topic,
-                partition: slot.source.partition,
-                upstream_offset: sync.upstream,
-                downstream_offset: sync.downstream,
-            };
-            let (key, value) = (s.record_key(), s.record_value());
+            let (key, value) = sync_record(&self.slots[sync.slot], &sync);
             let record = BaseRecord::to(topic)
                 .partition(0)
                 .key(&key[..])
@@ -555,6 +673,106 @@ impl Task {
                 self.writer.acked();
             }
         }
+    }
+
+    fn transaction_due(&self, now: Instant) -> bool {
+        let Some(Transaction {
+            began: Some(began),
+            boundary,
+            ..
+        }) = &self.txn
+        else {
+            return false;
+        };
+        match boundary {
+            TransactionBoundary::Poll => true,
+            TransactionBoundary::Interval(every) => {
+                let every = every.unwrap_or(self.spec.flow.worker_settings.offset_flush_interval);
+                now.duration_since(*began) >= every
+            }
+        }
+    }
+
+    /// Commits the open transaction: waits until the target has every record, adds the source
+    /// offsets and the offset syncs, and commits. Any failure aborts it and fails the task,
+    /// which then starts again from the last committed offsets.
+    fn commit_transaction(&mut self) -> Result<(), TaskError> {
+        let id = self.txn.as_ref().expect("transactional").id.clone();
+        let result = self.try_commit_transaction(&id);
+        if let Some(t) = &mut self.txn {
+            t.began = None;
+        }
+        if let Err(e) = &result {
+            warn!(flow = %self.spec.flow.name(), "aborting the transaction of {id}: {e}");
+            let _ = self.producer.abort_transaction(Duration::from_secs(10));
+        }
+        result
+    }
+
+    fn try_commit_transaction(&mut self, id: &str) -> Result<(), TaskError> {
+        let err = |source| TaskError::Transaction {
+            id: id.to_string(),
+            source,
+        };
+        // The records first: their acknowledgements give the offset syncs' downstream offsets.
+        while self.slots.iter().any(|s| !s.in_flight.is_empty()) {
+            self.producer.flush(Duration::from_secs(1)).ok();
+            self.drain_acks();
+            if let Some(e) = self.failure.take() {
+                return Err(e);
+            }
+            if self.deps.stop.load(Ordering::Relaxed) {
+                return Err(err(KafkaError::Canceled));
+            }
+        }
+        let mut advanced = Vec::new();
+        for (i, slot) in self.slots.iter().enumerate() {
+            let Some(acked) = slot.acked.filter(|a| Some(*a) != slot.stored) else {
+                continue;
+            };
+            let key = source_offset_key(CONNECTOR, &slot.source);
+            let value = offset_value(acked);
+            let record = BaseRecord::with_opaque_to(&self.offsets_topic, OFFSETS_TAG)
+                .key(&key[..])
+                .payload(&value[..]);
+            self.producer.send(record).map_err(|(e, _)| err(e))?;
+            advanced.push((i, acked));
+        }
+        let mut syncs = 0;
+        if let Syncs::InTransaction(topic) = &self.syncs {
+            self.writer.promote_delayed();
+            for sync in self.writer.take() {
+                let (key, value) = sync_record(&self.slots[sync.slot], &sync);
+                let record = BaseRecord::with_opaque_to(topic, SYNCS_TAG)
+                    .partition(0)
+                    .key(&key[..])
+                    .payload(&value[..]);
+                self.producer.send(record).map_err(|(e, _)| err(e))?;
+                syncs += 1;
+            }
+        }
+        loop {
+            match self.producer.commit_transaction(Duration::from_secs(30)) {
+                Ok(()) => break,
+                Err(KafkaError::Transaction(e)) if e.is_retriable() && !e.txn_requires_abort() => {
+                    if self.deps.stop.load(Ordering::Relaxed) {
+                        return Err(err(KafkaError::Transaction(e)));
+                    }
+                    warn!(flow = %self.spec.flow.name(), "committing the transaction of {id}: {e} (retrying)");
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+        self.drain_acks();
+        for _ in 0..syncs {
+            self.writer.acked();
+        }
+        for (i, acked) in advanced {
+            let slot = &mut self.slots[i];
+            slot.stored = Some(acked);
+            self.deps.offsets.put(CONNECTOR, slot.source.clone(), acked);
+        }
+        Ok(())
     }
 
     /// Writes the source offset of every partition that advanced, and publishes the latest
@@ -595,7 +813,17 @@ impl Task {
     }
 
     /// Stops cleanly: waits for in-flight records, stores their offsets, sends the last syncs.
+    /// An open transaction is aborted: its records are read again by the next owner.
     fn shutdown(&mut self) {
+        if let Some(t) = &self.txn {
+            if t.began.is_some() {
+                let _ = self.producer.abort_transaction(Duration::from_secs(5));
+            }
+            if let Syncs::Own(p, _) = &self.syncs {
+                let _ = p.flush(Duration::from_secs(5));
+            }
+            return;
+        }
         let grace = self
             .spec
             .flow
@@ -612,8 +840,19 @@ impl Task {
         }
         self.commit();
         let _ = self.producer.flush(grace);
-        if let Some((p, _)) = &self.syncs {
+        if let Syncs::Own(p, _) = &self.syncs {
             let _ = p.flush(grace);
         }
     }
+}
+
+/// The offset-sync record of one pending sync.
+fn sync_record(slot: &Slot, sync: &super::offset_sync::PendingSync) -> (Vec<u8>, Vec<u8>) {
+    let s = OffsetSyncRef {
+        topic: &slot.source.topic,
+        partition: slot.source.partition,
+        upstream_offset: sync.upstream,
+        downstream_offset: sync.downstream,
+    };
+    (s.record_key(), s.record_value())
 }

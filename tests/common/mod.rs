@@ -50,6 +50,11 @@ impl TempFile {
         std::fs::write(&path, contents).unwrap();
         TempFile { path, dir }
     }
+
+    /// The temporary directory holding the file.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
 }
 
 impl Drop for TempFile {

@@ -1,0 +1,575 @@
+//! Fault injection. A stream of numbered records is replicated from a source cluster A to a
+//! target cluster B by several connect-mirror-maker processes while, at seeded random moments,
+//! a worker is killed with SIGKILL and started again, the target and the source broker are
+//! killed and started again, and at the end one worker is killed for good. Then, per
+//! partition, the target must hold every record of the source, in order; in exactly-once mode
+//! (read with read_committed) none twice; in at-least-once mode the duplicates are counted.
+//!
+//! After every fault the test waits until every partition moves again and records how long
+//! that took (the recovery time); it also samples the workers' memory while the target is down.
+//!
+//! The brokers are this test's own: tansu with sqlite storage (`TEST_TANSU_DURABLE`, built by
+//! scripts/test.sh), so that they keep their data when killed. That build drops an aborted
+//! transaction's records (scripts/tansu-aborted-txn.patch): tansu 0.6 does not tell a
+//! read_committed consumer which records were aborted, as a Kafka broker does.
+//!
+//! `FAULT_SEED` picks the random moments (default: a fixed seed, so a failure can be re-run).
+
+mod common;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::TopicPartitionList;
+
+use common::{free_port, wait_for, TempFile};
+
+const TOPIC: &str = "numbers";
+const PARTITIONS: i32 = 4;
+/// How long a fault may keep any partition from moving before the run fails.
+const RECOVERY_LIMIT: Duration = Duration::from_secs(120);
+
+/// The two fault runs share the machine's two cores: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A tansu broker that keeps its data (sqlite) in a directory of its own, on a fixed port, so it
+/// can be killed and started again.
+struct Broker {
+    name: &'static str,
+    dir: TempFile,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Broker {
+    fn start(name: &'static str) -> Broker {
+        let mut b = Broker {
+            name,
+            dir: TempFile::new("broker.log", ""),
+            port: free_port(),
+            child: None,
+        };
+        b.spawn();
+        b
+    }
+
+    fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let tansu = std::env::var("TEST_TANSU_DURABLE")
+            .expect("TEST_TANSU_DURABLE is not set: run the tests with scripts/test.sh");
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.dir.path)
+            .unwrap();
+        let child = Command::new(tansu)
+            .args(["broker", "--cluster-id", self.name])
+            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(self.dir.dir())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starts tansu");
+        self.child = Some(child);
+        let port = self.port;
+        wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A connect-mirror-maker process; its log goes to a file, shown if the run fails.
+struct Worker {
+    config: PathBuf,
+    port: u16,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Worker {
+    fn start(config: &Path, log: PathBuf) -> Worker {
+        let mut w = Worker {
+            config: config.to_path_buf(),
+            port: free_port(),
+            log,
+            child: None,
+        };
+        w.spawn();
+        w
+    }
+
+    fn spawn(&mut self) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_connect-mirror-maker"))
+            .arg(&self.config)
+            .env("MM2_LISTENERS", format!("http://127.0.0.1:{}", self.port))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Resident memory in KiB (VmRSS), if running.
+    fn rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The workers of a run; if the run fails, the end of each one's log is printed.
+struct Workers(Vec<Worker>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for (i, w) in self.0.iter().enumerate() {
+            let log = std::fs::read_to_string(&w.log).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!("--- worker {i}, last lines of its log:");
+            for l in &lines[lines.len().saturating_sub(40)..] {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+/// Writes numbered records round robin over the partitions until told to stop, at a steady
+/// rate. Each value is `<partition>:<n>` padded to 100 bytes, n counting per partition.
+fn load(bootstrap: String, rate: u64, stop: Arc<AtomicBool>, sent: Arc<AtomicU64>) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", "0")
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    let started = Instant::now();
+    let mut n: u64 = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let due = started.elapsed().as_millis() as u64 * rate / 1000;
+        while n < due {
+            let p = (n % PARTITIONS as u64) as i32;
+            let value = format!("{p}:{:010}:{}", n / PARTITIONS as u64, "x".repeat(80));
+            let record = BaseRecord::<(), _>::to(TOPIC).partition(p).payload(&value);
+            match producer.send(record) {
+                Ok(()) => n += 1,
+                Err(_) => {
+                    // The queue is full: the source is down; wait for it.
+                    producer.poll(Duration::from_millis(100));
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+            }
+        }
+        sent.store(n, Ordering::Relaxed);
+        producer.poll(Duration::from_millis(10));
+    }
+    producer.flush(Duration::from_secs(120)).expect("flush");
+    sent.store(n, Ordering::Relaxed);
+}
+
+/// The end offset of each partition of `topic`, or `None` while the broker is unreachable.
+fn ends(consumer: &BaseConsumer, topic: &str) -> Option<Vec<i64>> {
+    (0..PARTITIONS)
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(2))
+                .ok()
+                .map(|(_, h)| h)
+        })
+        .collect()
+}
+
+/// Waits until every partition of the remote topic has grown past `before`; returns how long
+/// that took from `since`.
+fn recovered(target: &BaseConsumer, remote: &str, before: &[i64], since: Instant) -> Duration {
+    loop {
+        if let Some(now) = ends(target, remote) {
+            if now.iter().zip(before).all(|(n, b)| n > b) {
+                return since.elapsed();
+            }
+        }
+        assert!(
+            since.elapsed() < RECOVERY_LIMIT,
+            "replication did not recover within {RECOVERY_LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every value of one partition, from the beginning until nothing arrives for 3 s.
+fn read_partition(bootstrap: &str, topic: &str, p: i32, isolation: &str) -> Vec<Vec<u8>> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "fault-verifier")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", isolation)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+        .unwrap();
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let mut idle = Instant::now();
+    while idle.elapsed() < Duration::from_secs(3) {
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                out.push(m.payload().unwrap_or_default().to_vec());
+                idle = Instant::now();
+            }
+            Some(Err(e)) => panic!("reading {topic}-{p}: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// What a run found.
+struct Outcome {
+    records: usize,
+    duplicates: usize,
+}
+
+/// Compares each partition of the remote topic with the source's: every source record present,
+/// in order of first appearance, and nothing else. Returns the counts.
+fn verify(source: &str, target: &str, remote: &str, isolation: &str) -> Outcome {
+    let (mut records, mut duplicates) = (0, 0);
+    for p in 0..PARTITIONS {
+        let sent = read_partition(source, TOPIC, p, "read_uncommitted");
+        let got = read_partition(target, remote, p, isolation);
+        let mut seen = std::collections::HashSet::new();
+        let firsts: Vec<&Vec<u8>> = got.iter().filter(|v| seen.insert(v.as_slice())).collect();
+        let lost = sent.iter().filter(|v| !seen.contains(v.as_slice())).count();
+        assert_eq!(
+            lost,
+            0,
+            "partition {p}: {lost} of {} source records are not on the target",
+            sent.len()
+        );
+        assert!(
+            firsts.len() == sent.len() && firsts.iter().zip(&sent).all(|(a, b)| *a == b),
+            "partition {p}: the target holds other records, or in another order"
+        );
+        records += sent.len();
+        duplicates += got.len() - firsts.len();
+    }
+    Outcome {
+        records,
+        duplicates,
+    }
+}
+
+/// One fault run's settings.
+struct Plan {
+    exactly_once: bool,
+    workers: usize,
+    kills: usize,
+    target_restarts: usize,
+    source_restarts: usize,
+    min_records: u64,
+    rate: u64,
+}
+
+fn config(source: &Broker, target: &Broker, exactly_once: bool) -> String {
+    let eos = if exactly_once {
+        "B.exactly.once.source.support = enabled\n"
+    } else {
+        ""
+    };
+    format!(
+        "clusters = A, B\n\
+         A.bootstrap.servers = {}\n\
+         B.bootstrap.servers = {}\n\
+         A->B.enabled = true\n\
+         A->B.topics = {TOPIC}\n\
+         tasks.max = {PARTITIONS}\n\
+         emit.heartbeats.enabled = false\n\
+         emit.checkpoints.enabled = false\n\
+         sync.group.offsets.enabled = false\n\
+         refresh.topics.interval.seconds = 5\n\
+         replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = 1\n\
+         checkpoints.topic.replication.factor = 1\n\
+         heartbeats.topic.replication.factor = 1\n\
+         offset.storage.replication.factor = 1\n\
+         config.storage.replication.factor = 1\n\
+         status.storage.replication.factor = 1\n\
+         B.offset.flush.interval.ms = 500\n\
+         B.session.timeout.ms = 6000\n\
+         B.heartbeat.interval.ms = 1000\n\
+         {eos}",
+        source.bootstrap(),
+        target.bootstrap()
+    )
+}
+
+fn run(plan: Plan) -> Outcome {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let seed: u64 = std::env::var("FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261122);
+    let mut rng = StdRng::seed_from_u64(seed + plan.exactly_once as u64);
+    let mode = if plan.exactly_once {
+        "exactly once"
+    } else {
+        "at least once"
+    };
+    println!("fault run ({mode}), seed {seed}");
+    let mut source = Broker::start("fault-a");
+    let mut target = Broker::start("fault-b");
+    let admin_create = |bootstrap: &str| {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(common::create_topic(bootstrap, TOPIC, PARTITIONS));
+    };
+    admin_create(&source.bootstrap());
+    let config_file = TempFile::new(
+        "mm2.properties",
+        &config(&source, &target, plan.exactly_once),
+    );
+    let mut workers = Workers(
+        (0..plan.workers)
+            .map(|i| {
+                Worker::start(
+                    &config_file.path,
+                    config_file.dir().join(format!("worker-{i}.log")),
+                )
+            })
+            .collect(),
+    );
+    let remote = format!("A.{TOPIC}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let loader = {
+        let (bootstrap, stop, sent) = (source.bootstrap(), stop.clone(), sent.clone());
+        std::thread::spawn(move || load(bootstrap, plan.rate, stop, sent))
+    };
+    let started = Instant::now();
+    let target_reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", target.bootstrap())
+        .set("group.id", "fault-monitor")
+        .create()
+        .unwrap();
+    let zero = vec![-1; PARTITIONS as usize];
+    let first = recovered(&target_reader, &remote, &zero, started);
+    println!("  replication started after {first:.1?}");
+
+    // The faults, in a seeded random order, with random pauses between them.
+    let mut faults: Vec<&str> = std::iter::repeat_n("kill", plan.kills)
+        .chain(std::iter::repeat_n("target", plan.target_restarts))
+        .chain(std::iter::repeat_n("source", plan.source_restarts))
+        .collect();
+    for i in (1..faults.len()).rev() {
+        faults.swap(i, rng.random_range(0..=i));
+    }
+    let mut longest = (Duration::ZERO, String::new());
+    let mut peak_rss_outage = 0u64;
+    let mut note = |what: String, took: Duration| {
+        println!("  {what}: moving again after {took:.1?}");
+        if took > longest.0 {
+            longest = (took, what);
+        }
+    };
+    for (n, fault) in faults.iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(rng.random_range(500..3000)));
+        let before = loop {
+            if let Some(e) = ends(&target_reader, &remote) {
+                break e;
+            }
+        };
+        let at = Instant::now();
+        match *fault {
+            "kill" => {
+                let i = rng.random_range(0..workers.0.len());
+                let down = Duration::from_millis(rng.random_range(0..3000));
+                workers.0[i].kill();
+                std::thread::sleep(down);
+                workers.0[i].spawn();
+                let took = recovered(&target_reader, &remote, &before, at);
+                note(
+                    format!(
+                        "fault {n}: SIGKILL of worker {i} at {:.1?}, restarted {down:.1?} later",
+                        started.elapsed()
+                    ),
+                    took,
+                );
+            }
+            "target" => {
+                let down = Duration::from_millis(rng.random_range(2000..6000));
+                target.kill();
+                let until = Instant::now() + down;
+                while Instant::now() < until {
+                    let rss: u64 = workers.0.iter().filter_map(Worker::rss_kib).sum();
+                    peak_rss_outage = peak_rss_outage.max(rss);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                target.spawn();
+                let took = recovered(&target_reader, &remote, &before, at);
+                note(
+                    format!(
+                        "fault {n}: target broker killed at {:.1?} and started {down:.1?} later",
+                        at.duration_since(started)
+                    ),
+                    took,
+                );
+            }
+            "source" => {
+                let down = Duration::from_millis(rng.random_range(2000..6000));
+                source.kill();
+                std::thread::sleep(down);
+                source.spawn();
+                let took = recovered(&target_reader, &remote, &before, at);
+                note(
+                    format!(
+                        "fault {n}: source broker killed at {:.1?} and started {down:.1?} later",
+                        at.duration_since(started)
+                    ),
+                    took,
+                );
+            }
+            _ => unreachable!(),
+        }
+    }
+    if plan.workers > 2 {
+        // One worker dies for good: the others take over its work.
+        let before = ends(&target_reader, &remote).expect("target up");
+        let at = Instant::now();
+        let i = rng.random_range(0..workers.0.len());
+        workers.0[i].kill();
+        let took = recovered(&target_reader, &remote, &before, at);
+        note(format!("SIGKILL of worker {i} for good"), took);
+    }
+    while sent.load(Ordering::Relaxed) < plan.min_records {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop.store(true, Ordering::Relaxed);
+    loader.join().unwrap();
+    let produced = sent.load(Ordering::Relaxed);
+
+    // Everything on the target: wait until its end offsets stop moving for a while.
+    let mut last = ends(&target_reader, &remote);
+    let mut still = Instant::now();
+    while still.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = ends(&target_reader, &remote);
+        if now != last {
+            last = now;
+            still = Instant::now();
+        }
+    }
+    let isolation = if plan.exactly_once {
+        "read_committed"
+    } else {
+        "read_uncommitted"
+    };
+    let outcome = verify(&source.bootstrap(), &target.bootstrap(), &remote, isolation);
+    let kills = plan.kills + usize::from(plan.workers > 2);
+    println!(
+        "fault run ({mode}): {} records produced, {} on the source, all on the target in order, \
+         {} duplicated; {kills} SIGKILLs of {} workers, {} target and {} source broker restarts \
+         in {:.0?}; longest recovery {:.1?} ({}); peak memory of all workers while the target \
+         was down {} MiB",
+        produced,
+        outcome.records,
+        outcome.duplicates,
+        plan.workers,
+        plan.target_restarts,
+        plan.source_restarts,
+        started.elapsed(),
+        longest.0,
+        longest.1,
+        peak_rss_outage / 1024,
+    );
+    for w in &mut workers.0 {
+        w.kill();
+    }
+    outcome
+}
+
+#[test]
+fn exactly_once_survives_kills_and_broker_restarts() {
+    let outcome = run(Plan {
+        exactly_once: true,
+        workers: 3,
+        kills: 20,
+        target_restarts: 2,
+        source_restarts: 1,
+        min_records: 200_000,
+        rate: 1500,
+    });
+    assert!(outcome.records >= 200_000);
+    assert_eq!(outcome.duplicates, 0, "exactly once, yet records were duplicated");
+}
+
+#[test]
+fn at_least_once_loses_nothing_and_counts_duplicates() {
+    let outcome = run(Plan {
+        exactly_once: false,
+        workers: 2,
+        kills: 6,
+        target_restarts: 1,
+        source_restarts: 1,
+        min_records: 30_000,
+        rate: 1500,
+    });
+    assert!(outcome.records >= 30_000);
+}

@@ -105,25 +105,26 @@ start_brokers() {
 
 # A tansu that keeps its data across restarts (sqlite storage), for the fault suite's broker
 # restarts. The prebuilt binary lacks the libsql feature, so this one is built from crates.io
-# (about 15 minutes, once). scripts/tansu-aborted-txn.patch makes it drop an aborted
-# transaction's records: tansu 0.6 sends no aborted-transaction list in Fetch, so without it a
-# read_committed consumer would see aborted records, as no Kafka broker lets it.
+# (about 15 minutes, once), with scripts/tansu-0.6.0.patch applied:
+# - tansu 0.6.0 as published does not route EndTxn, so no transaction could commit;
+# - tansu 0.6 sends no aborted-transaction list in Fetch, so a read_committed consumer would see
+#   aborted records, as no Kafka broker lets it; the patch drops them when the abort completes.
 find_durable_tansu() {
   if [ -n "${TANSU_DURABLE:-}" ] && [ -x "$TANSU_DURABLE" ]; then return; fi
   TANSU_DURABLE="$TOOLS/tansu-durable/bin/tansu"
   local stamp="$TOOLS/tansu-durable/patch.sha" want
-  want="$(sha256sum "$ROOT/scripts/tansu-aborted-txn.patch" | cut -d' ' -f1)"
+  want="$(sha256sum "$ROOT/scripts/tansu-0.6.0.patch" | cut -d' ' -f1)"
   if [ -x "$TANSU_DURABLE" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return; fi
   log "building tansu $TANSU_VERSION with sqlite storage (slow, once)"
   local src="$TOOLS/tansu-durable/src"
   rm -rf "$src" && mkdir -p "$src" "$TOOLS/tansu-durable/bin"
   local crate
-  for crate in tansu tansu-storage; do
+  for crate in tansu tansu-storage tansu-broker; do
     curl -sSfL "https://static.crates.io/crates/$crate/$crate-$TANSU_VERSION.crate" | tar xz -C "$src"
   done
-  patch -s -p1 -d "$src/tansu-storage-$TANSU_VERSION" <"$ROOT/scripts/tansu-aborted-txn.patch"
-  printf '\n[patch.crates-io]\ntansu-storage = { path = "../tansu-storage-%s" }\n' "$TANSU_VERSION" \
-    >>"$src/tansu-$TANSU_VERSION/Cargo.toml"
+  patch -s -p1 -d "$src" <"$ROOT/scripts/tansu-0.6.0.patch"
+  printf '\n[patch.crates-io]\ntansu-storage = { path = "../tansu-storage-%s" }\ntansu-broker = { path = "../tansu-broker-%s" }\n' \
+    "$TANSU_VERSION" "$TANSU_VERSION" >>"$src/tansu-$TANSU_VERSION/Cargo.toml"
   (cd "$src/tansu-$TANSU_VERSION" &&
     CARGO_TARGET_DIR="$TOOLS/tansu-durable/target" cargo build --release --features libsql --bin tansu)
   cp "$TOOLS/tansu-durable/target/release/tansu" "$TANSU_DURABLE"

@@ -380,7 +380,10 @@ fn exactly_once_transactions() {
     );
     let back = cfg.flow("B", "A").unwrap();
     assert!(!mm2::mirror::source_task::exactly_once(back));
-    assert_eq!(back.settings.transaction_boundary, TransactionBoundary::Poll);
+    assert_eq!(
+        back.settings.transaction_boundary,
+        TransactionBoundary::Poll
+    );
 }
 
 #[test]

@@ -557,7 +557,10 @@ fn exactly_once_survives_kills_and_broker_restarts() {
         rate: 1500,
     });
     assert!(outcome.records >= 200_000);
-    assert_eq!(outcome.duplicates, 0, "exactly once, yet records were duplicated");
+    assert_eq!(
+        outcome.duplicates, 0,
+        "exactly once, yet records were duplicated"
+    );
 }
 
 #[test]

@@ -7,8 +7,7 @@ use super::error::{ConfigError, Origin};
 use super::keys;
 use super::model::{
     DefaultsFrom, ExactlyOnceSource, Flow, FlowSettings, OffsetSyncsLocation, PolicyConfig,
-    TransactionBoundary,
-    PolicyKind, Props, WorkerSettings,
+    PolicyKind, Props, TransactionBoundary, WorkerSettings,
 };
 use super::properties::Setting;
 use crate::policy::filter::Patterns;

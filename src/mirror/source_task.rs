@@ -268,10 +268,7 @@ pub fn run(spec: SourceTaskSpec, deps: TaskDeps) -> Result<(), TaskError> {
         return Ok(()); // stopped while the target was unreachable
     }
     // After fencing: what this task's earlier incarnations committed is all there is to read.
-    task.deps
-        .offsets
-        .refresh()
-        .map_err(TaskError::Offsets)?;
+    task.deps.offsets.refresh().map_err(TaskError::Offsets)?;
     task.load_offsets();
     task.assign(&consumer)?;
     info!(flow = %flow.name(), task = task.spec.task, partitions = task.slots.len(), "source task started");

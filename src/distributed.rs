@@ -117,6 +117,7 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             offset_flush_interval: base.flush,
             key_converter: base.key_converter,
             value_converter: base.value_converter,
+            metrics: Metrics::new(),
         };
         let client = |kind| {
             probe
@@ -173,7 +174,9 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             offset_flush_interval: base.flush,
             key_converter: base.key_converter,
             value_converter: base.value_converter,
+            metrics: Metrics::new(),
         });
+        let metrics = env.metrics.clone();
         let member = group::join(
             &spec,
             &worker_id,
@@ -186,7 +189,7 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
         let herder = member.herder.clone();
         let api = rest::Api {
             herders: rest::Herders::one(herder.clone()),
-            metrics: Metrics::new(),
+            metrics,
             cluster_id: Default::default(),
         };
         let served = rest::serve_all(listeners, &api, &stop_rx);

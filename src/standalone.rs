@@ -77,6 +77,7 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
                 offset_flush_interval: base.flush,
                 key_converter: base.key_converter,
                 value_converter: base.value_converter,
+                metrics: Metrics::new(),
             };
             Ok(Worker {
                 env: Arc::new(env),
@@ -153,6 +154,7 @@ pub fn load_base(
         offset_flush_interval: Duration::ZERO,
         key_converter: Converter::ByteArray,
         value_converter: Converter::ByteArray,
+        metrics: Metrics::new(),
     };
     for kind in [Client::Producer, Client::Consumer, Client::Admin] {
         probe
@@ -211,7 +213,7 @@ pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
         }
         let api = rest::Api {
             herders: rest::Herders::one(herder.clone()),
-            metrics: Metrics::new(),
+            metrics: w.env.metrics.clone(),
             cluster_id: Default::default(),
         };
         let served = rest::serve_all(listeners, &api, &stop_rx);

@@ -371,7 +371,7 @@ fn exactly_once_transactions() {
     assert!(mm2::mirror::source_task::exactly_once(f));
     // Connect's `<group.id>-<connector>-<task>`, with MirrorMaker 2's group `<source>-mm2`.
     assert_eq!(
-        mm2::mirror::source_task::transactional_id(f, 3),
+        mm2::mirror::source_task::transactional_id(f, "MirrorSourceConnector", 3),
         "A-mm2-MirrorSourceConnector-3"
     );
     assert_eq!(

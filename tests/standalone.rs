@@ -327,3 +327,105 @@ fn bad_worker_config_is_named() {
         assert!(err.contains(key), "{err}");
     }
 }
+
+/// MirrorMaker 2's connectors run as plugins of a Connect worker, configured as in Java: the
+/// connector config names both clusters (`source.cluster.*`, `target.cluster.*`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_source_connector_as_a_plugin() {
+    let (alias, _) = aliases();
+    let (topic, sent) = seeded_source_topic("plugin", 2, 30).await;
+    let dir = TempFile::new("worker.properties", "");
+    let root = dir.path.parent().unwrap().to_path_buf();
+    let port = free_port();
+    std::fs::write(
+        &dir.path,
+        format!(
+            "bootstrap.servers={}\n\
+             key.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n\
+             value.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n\
+             offset.storage.file.filename={}\n\
+             offset.flush.interval.ms=500\n\
+             listeners=http://127.0.0.1:{port}\n",
+            target_bootstrap(),
+            root.join("connect.offsets").display(),
+        ),
+    )
+    .unwrap();
+    let connector = root.join("mirror-source.properties");
+    std::fs::write(
+        &connector,
+        format!(
+            "name=mirror-source\n\
+             connector.class=MirrorSourceConnector\n\
+             tasks.max=2\n\
+             source.cluster.alias={alias}\n\
+             target.cluster.alias=backup\n\
+             source.cluster.bootstrap.servers={}\n\
+             target.cluster.bootstrap.servers={}\n\
+             topics={topic}\n\
+             replication.factor=1\n\
+             offset-syncs.topic.replication.factor=1\n\
+             offset.storage.replication.factor=1\n",
+            source_bootstrap(),
+            target_bootstrap(),
+        ),
+    )
+    .unwrap();
+    let w = Worker::start(&dir.path, &[&connector]);
+    let plugins = http_json(w.addr, "GET", "/connector-plugins", None, 200);
+    for class in [
+        "org.apache.kafka.connect.mirror.MirrorSourceConnector",
+        "org.apache.kafka.connect.mirror.MirrorCheckpointConnector",
+        "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector",
+    ] {
+        assert!(
+            plugins
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["class"] == class),
+            "{class} in {plugins}"
+        );
+    }
+    let remote = format!("{alias}.{topic}");
+    let got = read_exactly(
+        &target_bootstrap(),
+        &remote,
+        2,
+        sent.len(),
+        Duration::from_secs(60),
+    );
+    assert_same_partitions(&got, &sent, 2);
+    let status = http_json(w.addr, "GET", "/connectors/mirror-source/status", None, 200);
+    assert_eq!(status["connector"]["state"], "RUNNING", "{status}");
+    assert_eq!(status["type"], "source", "{status}");
+    // Offsets are stored under the connector's own name, with MirrorMaker 2's partition keys.
+    wait_for(Duration::from_secs(30), || {
+        let o = http_json(
+            w.addr,
+            "GET",
+            "/connectors/mirror-source/offsets",
+            None,
+            200,
+        );
+        o["offsets"].as_array().is_some_and(|a| {
+            a.len() == 2
+                && a.iter().all(|e| {
+                    e["partition"]["cluster"] == alias.as_str()
+                        && e["partition"]["topic"] == topic.as_str()
+                })
+        })
+    });
+    // A config naming no source cluster is refused with the key's name.
+    let (code, body) = http(
+        w.addr,
+        "PUT",
+        "/connector-plugins/MirrorSourceConnector/config/validate",
+        Some(&json!({"connector.class": "MirrorSourceConnector"}).to_string()),
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["error_count"].as_i64().unwrap() >= 1, "{v}");
+    assert!(body.contains("source.cluster.alias"), "{body}");
+    w.stop();
+}

@@ -21,6 +21,8 @@ pub struct WorkerEnv {
     pub offset_flush_interval: Duration,
     pub key_converter: Converter,
     pub value_converter: Converter,
+    /// Where connectors that have metrics (the Mirror connectors) record them.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The client kinds a worker creates.

@@ -1,5 +1,6 @@
 //! The connector plugins of connect-standalone and connect-distributed, found by their Java
-//! class names and aliases (FileStreamSource, FileStreamSink).
+//! class names and aliases: FileStreamSource, FileStreamSink, and MirrorMaker 2's
+//! MirrorSource, MirrorCheckpoint and MirrorHeartbeat (see `mirror::plugin`).
 
 pub mod file_io;
 pub mod file_sink;
@@ -12,6 +13,8 @@ use crate::connect::env::WorkerEnv;
 use crate::connect::herder::ConnectorFactory;
 use crate::connect::plugin::{names_class, KeyDef, PluginInfo, Validation};
 use crate::connect::status::ConnectorType;
+use crate::mirror::connectors::MIRROR_KEYS;
+use crate::mirror::plugin as mirror;
 
 /// Builds a connector of a plugin for a worker.
 type Create = fn(&str, &ConfigMap, &Arc<WorkerEnv>) -> Result<Arc<dyn Connector>, String>;
@@ -40,6 +43,27 @@ const PLUGINS: &[Plugin] = &[
         keys: file_sink::KEYS,
         check: file_sink::check,
         create: file_sink::create,
+    },
+    Plugin {
+        class: mirror::SOURCE_CLASS,
+        kind: ConnectorType::Source,
+        keys: MIRROR_KEYS,
+        check: mirror::check,
+        create: mirror::create_source,
+    },
+    Plugin {
+        class: mirror::CHECKPOINT_CLASS,
+        kind: ConnectorType::Source,
+        keys: MIRROR_KEYS,
+        check: mirror::check,
+        create: mirror::create_checkpoint,
+    },
+    Plugin {
+        class: mirror::HEARTBEAT_CLASS,
+        kind: ConnectorType::Source,
+        keys: MIRROR_KEYS,
+        check: mirror::check,
+        create: mirror::create_heartbeat,
     },
 ];
 

@@ -134,7 +134,7 @@ impl ConnectorFactory for FlowConnectors {
 }
 
 /// The keys that name a MirrorMaker 2 connector's clusters.
-const MIRROR_KEYS: &[KeyDef] = &[
+pub const MIRROR_KEYS: &[KeyDef] = &[
     KeyDef::new("source.cluster.alias", "STRING", "Alias of source cluster").required(),
     KeyDef::new("target.cluster.alias", "STRING", "Alias of target cluster").default("target"),
 ];
@@ -144,14 +144,23 @@ const MIRROR_KEYS: &[KeyDef] = &[
 /// may be another one of the group.
 pub struct MirrorSource {
     flow: Arc<Flow>,
+    /// The name its offsets are stored under.
+    name: Arc<str>,
     metrics: Metrics,
     offsets: OnceLock<Arc<OffsetStore>>,
 }
 
 impl MirrorSource {
+    /// connect-mirror-maker's: offsets stored under `MirrorSourceConnector`, as Java's.
     pub fn new(flow: Arc<Flow>, metrics: Metrics) -> Self {
+        Self::named(flow, metrics, CONNECTOR)
+    }
+
+    /// A Connect worker's, whose offsets are stored under the connector's own name.
+    pub fn named(flow: Arc<Flow>, metrics: Metrics, name: &str) -> Self {
         MirrorSource {
             flow,
+            name: name.into(),
             metrics,
             offsets: OnceLock::new(),
         }
@@ -236,6 +245,7 @@ impl Connector for MirrorSource {
         }
         let spec = SourceTaskSpec {
             flow: self.flow.clone(),
+            connector: self.name.clone(),
             task: id,
             partitions,
         };
@@ -252,11 +262,12 @@ impl Connector for MirrorSource {
 
     fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
         let store = self.store();
+        let name = self.name.clone();
         Box::pin(async move {
             let store = store?;
             tokio::task::spawn_blocking(move || {
                 store.refresh()?;
-                Ok(store.entries(CONNECTOR))
+                Ok(store.entries(&name))
             })
             .await
             .map_err(|e| e.to_string())?
@@ -265,12 +276,13 @@ impl Connector for MirrorSource {
 
     fn alter_offsets(&self, entries: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), String>> {
         let store = self.store();
+        let name = self.name.clone();
         Box::pin(async move {
             let store = store?;
             for e in &entries {
                 check_mirror_offset(e)?;
             }
-            tokio::task::spawn_blocking(move || store.write(CONNECTOR, &entries))
+            tokio::task::spawn_blocking(move || store.write(&name, &entries))
                 .await
                 .map_err(|e| e.to_string())?
         })
@@ -278,11 +290,12 @@ impl Connector for MirrorSource {
 
     fn reset_offsets(&self) -> BoxFuture<'static, Result<(), String>> {
         let store = self.store();
+        let name = self.name.clone();
         Box::pin(async move {
             let store = store?;
             tokio::task::spawn_blocking(move || {
                 store.refresh()?;
-                store.reset(CONNECTOR)
+                store.reset(&name)
             })
             .await
             .map_err(|e| e.to_string())?
@@ -370,14 +383,14 @@ async fn prepare(
     if retry(&flow.name(), &what, stop, attempt).await.is_none() {
         return Ok(false);
     }
-    info!(flow = %flow.name(), offsets = store.entries(CONNECTOR).len(), topic = %w.offset_storage_topic, "loaded stored source offsets");
+    info!(flow = %flow.name(), offsets = store.len(), topic = %w.offset_storage_topic, "loaded stored source offsets");
     Ok(true)
 }
 
 /// MirrorCheckpointConnector of one flow: one task that checkpoints every selected group.
 pub struct MirrorCheckpoint {
-    flow: Arc<Flow>,
-    metrics: Metrics,
+    pub flow: Arc<Flow>,
+    pub metrics: Metrics,
 }
 
 impl Connector for MirrorCheckpoint {
@@ -413,7 +426,7 @@ impl Connector for MirrorCheckpoint {
 
 /// MirrorHeartbeatConnector of one flow: one task emitting heartbeats to the target.
 pub struct MirrorHeartbeat {
-    flow: Arc<Flow>,
+    pub flow: Arc<Flow>,
 }
 
 impl Connector for MirrorHeartbeat {

@@ -8,6 +8,7 @@ pub mod flow_worker;
 pub mod heartbeat;
 pub mod offset_sync;
 pub mod offset_sync_store;
+pub mod plugin;
 pub mod scheduler;
 pub mod source_connector;
 pub mod source_task;

@@ -45,7 +45,7 @@ use super::offset_sync::OffsetSyncWriter;
 use super::scheduler::now_ms;
 use super::wire::OffsetSyncRef;
 
-/// The connector name under which offsets are stored, as in Java.
+/// The connector name under which connect-mirror-maker stores offsets, as Java's does.
 pub const CONNECTOR: &str = "MirrorSourceConnector";
 /// Delivery-report tag of source-offset writes (not a partition slot).
 const OFFSETS_TAG: usize = usize::MAX;
@@ -91,6 +91,9 @@ pub enum TaskError {
 #[derive(Debug, Clone)]
 pub struct SourceTaskSpec {
     pub flow: Arc<Flow>,
+    /// The connector's name: the first element of its offset keys and part of its
+    /// transactional ids ([`CONNECTOR`] in connect-mirror-maker).
+    pub connector: Arc<str>,
     pub task: usize,
     /// Source topic-partitions, in assignment order.
     pub partitions: Vec<(String, i32)>,
@@ -234,8 +237,8 @@ struct Transaction {
 
 /// The transactional id of a task: Connect's `<group.id>-<connector>-<task>`, so that Java and
 /// this worker fence each other when they take turns.
-pub fn transactional_id(flow: &Flow, task: usize) -> String {
-    format!("{}-{CONNECTOR}-{task}", flow.worker_settings.group_id)
+pub fn transactional_id(flow: &Flow, connector: &str, task: usize) -> String {
+    format!("{}-{connector}-{task}", flow.worker_settings.group_id)
 }
 
 /// Whether the flow's source tasks write in transactions.
@@ -261,7 +264,7 @@ struct Task {
 /// Runs a task until `deps.stop` is set or it fails. Blocking: call it on its own thread.
 pub fn run(spec: SourceTaskSpec, deps: TaskDeps) -> Result<(), TaskError> {
     let flow = spec.flow.clone();
-    let prefix = format!("{}|{CONNECTOR}-{}", flow.name(), spec.task);
+    let prefix = format!("{}|{}-{}", flow.name(), spec.connector, spec.task);
     let consumer = consumer(&flow, &prefix)?;
     let mut task = Task::new(spec, deps, &prefix)?;
     if task.txn.is_some() && !task.init_transactions()? {
@@ -324,7 +327,7 @@ impl Task {
         // Java's partitioner, so offset records land where Java Connect looks for them.
         props.set_default("partitioner", "murmur2_random");
         let txn = exactly_once(&flow).then(|| Transaction {
-            id: transactional_id(&flow, spec.task),
+            id: transactional_id(&flow, &spec.connector, spec.task),
             boundary: flow.settings.transaction_boundary,
             began: None,
         });
@@ -415,7 +418,7 @@ impl Task {
     /// Takes each partition's stored offset as its starting point.
     fn load_offsets(&mut self) {
         for slot in &mut self.slots {
-            let stored = self.deps.offsets.get(CONNECTOR, &slot.source);
+            let stored = self.deps.offsets.get(&self.spec.connector, &slot.source);
             slot.acked = stored;
             slot.stored = stored;
             slot.expect_first = stored.map(|o| o + 1);
@@ -727,7 +730,7 @@ impl Task {
             let Some(acked) = slot.acked.filter(|a| Some(*a) != slot.stored) else {
                 continue;
             };
-            let key = source_offset_key(CONNECTOR, &slot.source);
+            let key = source_offset_key(&self.spec.connector, &slot.source);
             let value = offset_value(acked);
             let record = BaseRecord::with_opaque_to(&self.offsets_topic, OFFSETS_TAG)
                 .key(&key[..])
@@ -767,7 +770,9 @@ impl Task {
         for (i, acked) in advanced {
             let slot = &mut self.slots[i];
             slot.stored = Some(acked);
-            self.deps.offsets.put(CONNECTOR, slot.source.clone(), acked);
+            self.deps
+                .offsets
+                .put(&self.spec.connector, slot.source.clone(), acked);
         }
         Ok(())
     }
@@ -779,7 +784,7 @@ impl Task {
             let Some(acked) = slot.acked.filter(|a| Some(*a) != slot.stored) else {
                 continue;
             };
-            let key = source_offset_key(CONNECTOR, &slot.source);
+            let key = source_offset_key(&self.spec.connector, &slot.source);
             let value = offset_value(acked);
             let record = BaseRecord::with_opaque_to(&self.offsets_topic, OFFSETS_TAG)
                 .key(&key[..])
@@ -787,7 +792,9 @@ impl Task {
             match self.producer.send(record) {
                 Ok(()) => {
                     slot.stored = Some(acked);
-                    self.deps.offsets.put(CONNECTOR, slot.source.clone(), acked);
+                    self.deps
+                        .offsets
+                        .put(&self.spec.connector, slot.source.clone(), acked);
                 }
                 Err((e, _)) => {
                     warn!(flow = %self.spec.flow.name(), "source offset not written: {e}")

@@ -108,7 +108,9 @@ start_brokers() {
 # (about 15 minutes, once), with scripts/tansu-0.6.0.patch applied:
 # - tansu 0.6.0 as published does not route EndTxn, so no transaction could commit;
 # - tansu 0.6 sends no aborted-transaction list in Fetch, so a read_committed consumer would see
-#   aborted records, as no Kafka broker lets it; the patch drops them when the abort completes.
+#   aborted records, as no Kafka broker lets it; the patch drops them when the abort completes;
+# - its sqlite engine holds a commit back until the transactions it overlaps in a partition end,
+#   and a producer so held back never starts another; the patch ends each one at once.
 find_durable_tansu() {
   if [ -n "${TANSU_DURABLE:-}" ] && [ -x "$TANSU_DURABLE" ]; then return; fi
   TANSU_DURABLE="$TOOLS/tansu-durable/bin/tansu"

@@ -51,6 +51,11 @@ pub const CONNECTOR: &str = "MirrorSourceConnector";
 const OFFSETS_TAG: usize = usize::MAX;
 /// Delivery-report tag of offset syncs written in a transaction.
 const SYNCS_TAG: usize = usize::MAX - 1;
+/// A transaction whose records stop being acknowledged for this long, or whose commit takes
+/// twice as long, is aborted and the task starts again (a new producer fences the stuck one).
+/// A broker can hold a transaction back behind another one that never ends: tansu 0.6 does
+/// while a transaction of a killed producer overlaps it in a partition.
+const TRANSACTION_STALL: Duration = Duration::from_secs(15);
 /// How many records are moved between checks of acknowledgements and timers.
 const BATCH: usize = 1024;
 
@@ -69,6 +74,8 @@ pub enum TaskError {
     Assign(#[source] KafkaError),
     #[error("reading the stored source offsets: {0}")]
     Offsets(String),
+    #[error("the target acknowledged none of the transaction's records for {0:?}")]
+    Stalled(Duration),
     #[error("transaction of {id}: {source}")]
     Transaction {
         id: String,
@@ -500,7 +507,11 @@ impl Task {
             let now = Instant::now();
             if self.txn.is_some() {
                 if self.transaction_due(now) {
-                    self.commit_transaction()?;
+                    match self.commit_transaction() {
+                        // Stopped mid-commit: the aborted records are the next owner's.
+                        Err(_) if self.deps.stop.load(Ordering::Relaxed) => return Ok(()),
+                        result => result?,
+                    }
                 }
             } else if now.duration_since(last_flush) >= flush_every {
                 self.commit();
@@ -703,7 +714,9 @@ impl Task {
             t.began = None;
         }
         if let Err(e) = &result {
-            warn!(flow = %self.spec.flow.name(), "aborting the transaction of {id}: {e}");
+            if !self.deps.stop.load(Ordering::Relaxed) {
+                warn!(flow = %self.spec.flow.name(), "aborting the transaction of {id}: {e}");
+            }
             let _ = self.producer.abort_transaction(Duration::from_secs(10));
         }
         result
@@ -715,7 +728,9 @@ impl Task {
             source,
         };
         // The records first: their acknowledgements give the offset syncs' downstream offsets.
-        while self.slots.iter().any(|s| !s.in_flight.is_empty()) {
+        let in_flight = |t: &Self| t.slots.iter().map(|s| s.in_flight.len()).sum::<usize>();
+        let (mut waiting, mut progress) = (in_flight(self), Instant::now());
+        while waiting > 0 {
             self.producer.flush(Duration::from_secs(1)).ok();
             self.drain_acks();
             if let Some(e) = self.failure.take() {
@@ -723,6 +738,12 @@ impl Task {
             }
             if self.deps.stop.load(Ordering::Relaxed) {
                 return Err(err(KafkaError::Canceled));
+            }
+            let now = in_flight(self);
+            if now < waiting {
+                (waiting, progress) = (now, Instant::now());
+            } else if progress.elapsed() > TRANSACTION_STALL {
+                return Err(TaskError::Stalled(TRANSACTION_STALL));
             }
         }
         let mut advanced = Vec::new();
@@ -751,11 +772,14 @@ impl Task {
                 syncs += 1;
             }
         }
+        let committing = Instant::now();
         loop {
-            match self.producer.commit_transaction(Duration::from_secs(30)) {
+            match self.producer.commit_transaction(TRANSACTION_STALL) {
                 Ok(()) => break,
                 Err(KafkaError::Transaction(e)) if e.is_retriable() && !e.txn_requires_abort() => {
-                    if self.deps.stop.load(Ordering::Relaxed) {
+                    if self.deps.stop.load(Ordering::Relaxed)
+                        || committing.elapsed() > 2 * TRANSACTION_STALL
+                    {
                         return Err(err(KafkaError::Transaction(e)));
                     }
                     warn!(flow = %self.spec.flow.name(), "committing the transaction of {id}: {e} (retrying)");

@@ -512,8 +512,23 @@ impl Herder {
                     let ownership = owned.borrow_and_update().clone();
                     let generation = ownership.generation;
                     let mut inner = self.inner.lock().await;
+                    let assigned = ownership.partitions.is_some();
                     inner.ownership = ownership;
                     self.reconcile(&mut inner).await;
+                    if assigned {
+                        // What this worker runs after a rebalance: one line, for operators.
+                        let running: Vec<String> = inner
+                            .entries
+                            .iter()
+                            .flat_map(|(name, e)| {
+                                let connector = e.run.is_some().then(|| name.clone());
+                                connector.into_iter().chain(
+                                    e.tasks.keys().map(move |id| format!("{name}-{id}")),
+                                )
+                            })
+                            .collect();
+                        info!(units = ?running, "running after the rebalance");
+                    }
                     let _ = acks.send(generation);
                 }
             }

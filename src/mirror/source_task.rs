@@ -747,17 +747,10 @@ impl Task {
             }
         }
         let mut advanced = Vec::new();
-        for (i, slot) in self.slots.iter().enumerate() {
-            let Some(acked) = slot.acked.filter(|a| Some(*a) != slot.stored) else {
-                continue;
-            };
-            let key = source_offset_key(&self.spec.connector, &slot.source);
-            let value = offset_value(acked);
-            let record = BaseRecord::with_opaque_to(&self.offsets_topic, OFFSETS_TAG)
-                .key(&key[..])
-                .payload(&value[..]);
-            self.producer.send(record).map_err(|(e, _)| err(e))?;
-            advanced.push((i, acked));
+        for i in 0..self.slots.len() {
+            if let Some(sent) = self.send_offset(i) {
+                advanced.push((i, sent.map_err(err)?));
+            }
         }
         let mut syncs = 0;
         if let Syncs::InTransaction(topic) = &self.syncs {
@@ -804,29 +797,40 @@ impl Task {
     /// Writes the source offset of every partition that advanced, and publishes the latest
     /// offset syncs (Java's `commit()`).
     fn commit(&mut self) {
-        for slot in &mut self.slots {
-            let Some(acked) = slot.acked.filter(|a| Some(*a) != slot.stored) else {
-                continue;
-            };
-            let key = source_offset_key(&self.spec.connector, &slot.source);
-            let value = offset_value(acked);
-            let record = BaseRecord::with_opaque_to(&self.offsets_topic, OFFSETS_TAG)
-                .key(&key[..])
-                .payload(&value[..]);
-            match self.producer.send(record) {
-                Ok(()) => {
+        for i in 0..self.slots.len() {
+            match self.send_offset(i) {
+                Some(Ok(acked)) => {
+                    let slot = &mut self.slots[i];
                     slot.stored = Some(acked);
                     self.deps
                         .offsets
                         .put(&self.spec.connector, slot.source.clone(), acked);
                 }
-                Err((e, _)) => {
+                Some(Err(e)) => {
                     warn!(flow = %self.spec.flow.name(), "source offset not written: {e}")
                 }
+                None => {}
             }
         }
         self.writer.promote_delayed();
         self.send_syncs();
+    }
+
+    /// Sends the source offset of slot `i` if it advanced since it was last stored; returns it.
+    fn send_offset(&self, i: usize) -> Option<Result<i64, KafkaError>> {
+        let slot = &self.slots[i];
+        let acked = slot.acked.filter(|a| Some(*a) != slot.stored)?;
+        let key = source_offset_key(&self.spec.connector, &slot.source);
+        let value = offset_value(acked);
+        let record = BaseRecord::with_opaque_to(&self.offsets_topic, OFFSETS_TAG)
+            .key(&key[..])
+            .payload(&value[..]);
+        Some(
+            self.producer
+                .send(record)
+                .map(|()| acked)
+                .map_err(|(e, _)| e),
+        )
     }
 
     fn publish_metrics(&mut self, consumer: &BaseConsumer<ConsumerStats>, now: Instant) {

@@ -298,7 +298,7 @@ fn recovered(target: &mut Monitor, before: &[i64], since: Instant) -> Duration {
 /// Every value of one partition, from the beginning until nothing arrives for 3 s. A record
 /// at an offset already read is skipped: tansu 0.6 (sqlite) sometimes sends the records after a
 /// gap in the offsets twice, and a log holds one record per offset.
-fn read_partition(bootstrap: &str, topic: &str, p: i32, isolation: &str) -> Vec<Vec<u8>> {
+fn read_partition(bootstrap: &str, topic: &str, p: i32, isolation: &str) -> Vec<Read> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "fault-verifier")
@@ -318,7 +318,11 @@ fn read_partition(bootstrap: &str, topic: &str, p: i32, isolation: &str) -> Vec<
             Some(Ok(m)) => {
                 if m.offset() >= next {
                     next = m.offset() + 1;
-                    out.push(m.payload().unwrap_or_default().to_vec());
+                    out.push(Read {
+                        offset: m.offset(),
+                        timestamp: m.timestamp().to_millis().unwrap_or(0),
+                        value: m.payload().unwrap_or_default().to_vec(),
+                    });
                 }
                 idle = Instant::now();
             }
@@ -329,6 +333,13 @@ fn read_partition(bootstrap: &str, topic: &str, p: i32, isolation: &str) -> Vec<
     out
 }
 
+/// One record read back.
+struct Read {
+    offset: i64,
+    timestamp: i64,
+    value: Vec<u8>,
+}
+
 /// What a run found.
 struct Outcome {
     records: usize,
@@ -337,13 +348,36 @@ struct Outcome {
 
 /// Compares each partition of the remote topic with the source's: every source record present,
 /// in order of first appearance, and nothing else. Returns the counts.
-fn verify(source: &str, target: &str, remote: &str, isolation: &str) -> Outcome {
+fn verify(source: &str, target: &str, remote: &str, isolation: &str, t0_ms: i64) -> Outcome {
     let (mut records, mut duplicates) = (0, 0);
     for p in 0..PARTITIONS {
-        let sent = read_partition(source, TOPIC, p, "read_uncommitted");
+        let sent: Vec<Vec<u8>> = read_partition(source, TOPIC, p, "read_uncommitted")
+            .into_iter()
+            .map(|r| r.value)
+            .collect();
         let got = read_partition(target, remote, p, isolation);
         let mut seen = std::collections::HashSet::new();
-        let firsts: Vec<&Vec<u8>> = got.iter().filter(|v| seen.insert(v.as_slice())).collect();
+        let mut runs: Vec<(i64, i64, i64)> = Vec::new(); // (first offset, last offset, time)
+        let mut firsts: Vec<&Vec<u8>> = Vec::new();
+        for r in &got {
+            if seen.insert(r.value.as_slice()) {
+                firsts.push(&r.value);
+            } else {
+                match runs.last_mut() {
+                    Some(run) if run.1 + 1 >= r.offset - 1 && r.offset > run.1 => run.1 = r.offset,
+                    _ => runs.push((r.offset, r.offset, r.timestamp - t0_ms)),
+                }
+            }
+        }
+        // Where duplicates sit on the target, and when their records were written to the
+        // source (seconds into the run), to match them with the faults printed above.
+        for (first, last, ms) in runs.iter().take(12) {
+            println!(
+                "  partition {p}: duplicates at offsets {first}..={last}, written to the source {:.1}s into the run",
+                *ms as f64 / 1000.0
+            );
+        }
+        let got: Vec<&Vec<u8>> = got.iter().map(|r| &r.value).collect();
         let lost = sent.iter().filter(|v| !seen.contains(v.as_slice())).count();
         assert_eq!(
             lost,
@@ -452,6 +486,10 @@ fn run(plan: Plan) -> Outcome {
         std::thread::spawn(move || load(bootstrap, plan.rate, stop, sent))
     };
     let started = Instant::now();
+    let t0_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let mut monitor = Monitor::new(target.bootstrap(), remote.clone());
     let zero = vec![-1; PARTITIONS as usize];
     let first = recovered(&mut monitor, &zero, started);
@@ -576,7 +614,13 @@ fn run(plan: Plan) -> Outcome {
     } else {
         "read_uncommitted"
     };
-    let outcome = verify(&source.bootstrap(), &target.bootstrap(), &remote, isolation);
+    let outcome = verify(
+        &source.bootstrap(),
+        &target.bootstrap(),
+        &remote,
+        isolation,
+        t0_ms,
+    );
     let kills = plan.kills + usize::from(plan.workers > 2);
     println!(
         "fault run ({mode}): {} records produced, {} on the source, all on the target in order, \

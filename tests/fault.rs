@@ -1,17 +1,17 @@
 //! Fault injection. A stream of numbered records is replicated from a source cluster A to a
 //! target cluster B by several connect-mirror-maker processes while, at seeded random moments,
-//! a worker is killed with SIGKILL and started again, the target and the source broker are
-//! killed and started again, and at the end one worker is killed for good. Then, per
-//! partition, the target must hold every record of the source, in order; in exactly-once mode
-//! (read with read_committed) none twice; in at-least-once mode the duplicates are counted.
+//! workers are killed with SIGKILL and started again and brokers are killed and started again
+//! (and, where a plan says so, one worker is killed for good). Then, per partition, the target
+//! must hold every record of the source, in order (read with read_committed in exactly-once
+//! mode); the duplicates are counted and bounded (see each test for its bound).
 //!
 //! After every fault the test waits until every partition moves again and records how long
 //! that took (the recovery time); it also samples the workers' memory while the target is down.
 //!
 //! The brokers are this test's own: tansu with sqlite storage (`TEST_TANSU_DURABLE`, built by
-//! scripts/test.sh), so that they keep their data when killed. That build drops an aborted
-//! transaction's records (scripts/tansu-aborted-txn.patch): tansu 0.6 does not tell a
-//! read_committed consumer which records were aborted, as a Kafka broker does.
+//! scripts/test.sh), so that they keep their data when killed. That build is patched
+//! (scripts/tansu-0.6.0.patch): among others it drops an aborted transaction's records, since
+//! tansu 0.6 does not tell a read_committed consumer which records were aborted.
 //!
 //! `FAULT_SEED` picks the random moments (default: a fixed seed, so a failure can be re-run);
 //! `FAULT_LOG` sets the workers' log filter (default `info`).

@@ -17,7 +17,7 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 # Debian packages for the rdkafka build (libssl for TLS and SCRAM); installed only if missing.
 install_build_deps() {
   local missing=()
-  for pkg in build-essential pkg-config libssl-dev; do
+  for pkg in build-essential pkg-config libssl-dev curl patch; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if ((${#missing[@]})); then

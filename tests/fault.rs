@@ -627,8 +627,7 @@ fn run(plan: Plan) -> Outcome {
     println!(
         "fault run ({mode}): {} records produced, {} on the source, all on the target in order, \
          {} duplicated; {kills} SIGKILLs of {} workers, {} target and {} source broker restarts \
-         in {:.0?}; longest recovery {:.1?} ({}); peak memory of all workers while the target \
-         was down {} MiB",
+         in {:.0?}; longest recovery {:.1?} ({}); {}",
         produced,
         outcome.records,
         outcome.duplicates,
@@ -638,7 +637,14 @@ fn run(plan: Plan) -> Outcome {
         started.elapsed(),
         longest.0,
         longest.1,
-        peak_rss_outage / 1024,
+        if plan.target_restarts > 0 {
+            format!(
+                "peak memory of all workers while the target was down {} MiB",
+                peak_rss_outage / 1024
+            )
+        } else {
+            "the target was never down".to_string()
+        },
     );
     for w in &mut workers.0 {
         w.kill();

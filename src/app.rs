@@ -98,21 +98,27 @@ pub fn run(args: &ConfigArgs) -> Result<(), AppError> {
     for w in &warnings {
         warn!("{w}");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
-    let result = rt.block_on(async {
+    block_on(async {
         let (stop_tx, stop_rx) = watch::channel(false);
         let running = start(cfg, stop_rx).await?;
         crate::shutdown::signal().await;
         let _ = stop_tx.send(true);
         running.wait().await
-    });
+    })?
+}
+
+/// Runs `fut` to its end on a multi-threaded runtime of its own, the way every command of the
+/// three binaries runs.
+pub fn block_on<T>(fut: impl std::future::Future<Output = T>) -> Result<T, AppError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
+    let result = rt.block_on(fut);
     // A metadata request to an unreachable cluster may still be waiting on a blocking thread:
     // it holds nothing that needs saving, so do not wait for its timeout.
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
-    result
+    Ok(result)
 }
 
 /// Everything a running process owns; [`Running::wait`] returns when all of it has stopped.
@@ -201,13 +207,6 @@ async fn find_cluster_id(
     Ok(())
 }
 
-fn tool_runtime() -> Result<tokio::runtime::Runtime, AppError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))
-}
-
 fn tool_error(e: ToolError) -> AppError {
     match e {
         ToolError::Usage(m) => AppError::Usage(m),
@@ -222,17 +221,15 @@ pub fn translate_offsets(args: &TranslateArgs) -> Result<(), AppError> {
         clusters: Vec::new(),
     };
     let (cfg, _) = load(&config_args, &Environment::Process)?;
-    let rt = tool_runtime()?;
-    let r = rt.block_on(failover::translate_offsets(
+    block_on(failover::translate_offsets(
         &cfg,
         &args.source,
         &args.target,
         &args.group,
         args.apply,
         &mut std::io::stdout(),
-    ));
-    rt.shutdown_timeout(std::time::Duration::from_secs(1));
-    r.map_err(tool_error)
+    ))?
+    .map_err(tool_error)
 }
 
 /// `topology`.
@@ -242,12 +239,10 @@ pub fn topology(args: &TopologyArgs) -> Result<(), AppError> {
         clusters: Vec::new(),
     };
     let (cfg, _) = load(&config_args, &Environment::Process)?;
-    let rt = tool_runtime()?;
-    let r = rt.block_on(failover::topology(
+    block_on(failover::topology(
         &cfg,
         &args.cluster,
         &mut std::io::stdout(),
-    ));
-    rt.shutdown_timeout(std::time::Duration::from_secs(1));
-    r.map_err(tool_error)
+    ))?
+    .map_err(tool_error)
 }

@@ -105,11 +105,7 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
     if !errors.is_empty() {
         return Err(ConfigErrors::deduplicated(errors).into());
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
-    let result = rt.block_on(async {
+    crate::app::block_on(async {
         let (stop_tx, stop_rx) = watch::channel(false);
         let probe = WorkerEnv {
             props: base.props.clone(),
@@ -192,15 +188,7 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             metrics,
             cluster_id: Default::default(),
         };
-        let served = rest::serve_all(listeners, &api, &stop_rx);
-        crate::shutdown::signal().await;
-        let _ = stop_tx.send(true);
-        member.leave().await;
-        for s in served {
-            let _ = s.await;
-        }
+        rest::serve_until_signal(listeners, &api, stop_tx, member.leave()).await;
         Ok(())
-    });
-    rt.shutdown_timeout(Duration::from_secs(1));
-    result
+    })?
 }

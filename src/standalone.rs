@@ -190,12 +190,8 @@ pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
         .iter()
         .map(|p| load_connector(p).map(|c| (p.clone(), c)))
         .collect::<Result<Vec<_>, _>>()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
-    let result = rt.block_on(async {
-        let (stop_tx, stop_rx) = watch::channel(false);
+    crate::app::block_on(async {
+        let stop_tx = watch::Sender::new(false);
         let listeners = rest::bind_all(&w.listeners)
             .await
             .map_err(AppError::Runtime)?;
@@ -216,15 +212,7 @@ pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
             metrics: w.env.metrics.clone(),
             cluster_id: Default::default(),
         };
-        let served = rest::serve_all(listeners, &api, &stop_rx);
-        crate::shutdown::signal().await;
-        let _ = stop_tx.send(true);
-        herder.shutdown().await;
-        for s in served {
-            let _ = s.await;
-        }
+        rest::serve_until_signal(listeners, &api, stop_tx, herder.shutdown()).await;
         Ok(())
-    });
-    rt.shutdown_timeout(Duration::from_secs(1));
-    result
+    })?
 }

@@ -166,6 +166,22 @@ impl MirrorSource {
         }
     }
 
+    /// Runs `op` on the offset store and this connector's name, on a blocking thread (the store
+    /// reads and writes Kafka synchronously).
+    fn on_store<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&OffsetStore, &str) -> Result<T, String> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, String>> {
+        let store = self.store();
+        let name = self.name.clone();
+        Box::pin(async move {
+            let store = store?;
+            tokio::task::spawn_blocking(move || op(&store, &name))
+                .await
+                .map_err(|e| e.to_string())?
+        })
+    }
+
     /// The offset store (empty until read), on the worker's offsets topic.
     fn store(&self) -> Result<Arc<OffsetStore>, String> {
         if let Some(s) = self.offsets.get() {
@@ -261,44 +277,23 @@ impl Connector for MirrorSource {
     }
 
     fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
-        let store = self.store();
-        let name = self.name.clone();
-        Box::pin(async move {
-            let store = store?;
-            tokio::task::spawn_blocking(move || {
-                store.refresh()?;
-                Ok(store.entries(&name))
-            })
-            .await
-            .map_err(|e| e.to_string())?
+        self.on_store(|store, name| {
+            store.refresh()?;
+            Ok(store.entries(name))
         })
     }
 
     fn alter_offsets(&self, entries: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), String>> {
-        let store = self.store();
-        let name = self.name.clone();
-        Box::pin(async move {
-            let store = store?;
-            for e in &entries {
-                check_mirror_offset(e)?;
-            }
-            tokio::task::spawn_blocking(move || store.write(&name, &entries))
-                .await
-                .map_err(|e| e.to_string())?
-        })
+        if let Err(e) = entries.iter().try_for_each(check_mirror_offset) {
+            return Box::pin(async move { Err(e) });
+        }
+        self.on_store(move |store, name| store.write(name, &entries))
     }
 
     fn reset_offsets(&self) -> BoxFuture<'static, Result<(), String>> {
-        let store = self.store();
-        let name = self.name.clone();
-        Box::pin(async move {
-            let store = store?;
-            tokio::task::spawn_blocking(move || {
-                store.refresh()?;
-                store.reset(&name)
-            })
-            .await
-            .map_err(|e| e.to_string())?
+        self.on_store(|store, name| {
+            store.refresh()?;
+            store.reset(name)
         })
     }
 }

@@ -195,6 +195,23 @@ pub fn serve_all(
         .collect()
 }
 
+/// A Connect launcher's life: serves `api` until SIGINT or SIGTERM, then tells everything to
+/// stop, runs `shutdown` (the herder's, or leaving the group) and waits for the listeners.
+pub async fn serve_until_signal(
+    listeners: Vec<tokio::net::TcpListener>,
+    api: &Api,
+    stop: watch::Sender<bool>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let served = serve_all(listeners, api, &stop.subscribe());
+    crate::shutdown::signal().await;
+    let _ = stop.send(true);
+    shutdown.await;
+    for s in served {
+        let _ = s.await;
+    }
+}
+
 /// Serves until `stop` turns true.
 pub async fn serve(
     listener: tokio::net::TcpListener,

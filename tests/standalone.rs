@@ -416,7 +416,9 @@ async fn mirror_source_connector_as_a_plugin() {
     assert_eq!(status["connector"]["state"], "RUNNING", "{status}");
     assert_eq!(status["type"], "source", "{status}");
     // Offsets are stored under the connector's own name, with MirrorMaker 2's partition keys.
-    wait_for(Duration::from_secs(30), || {
+    // (60 s: this test runs last in the suite, when the shared tansu brokers answer slowest.)
+    let mut last = Value::Null;
+    let stored = wait_until(Duration::from_secs(60), || {
         let o = http_json(
             w.addr,
             "GET",
@@ -424,6 +426,7 @@ async fn mirror_source_connector_as_a_plugin() {
             None,
             200,
         );
+        last = o.clone();
         o["offsets"].as_array().is_some_and(|a| {
             a.len() == 2
                 && a.iter().all(|e| {
@@ -432,6 +435,10 @@ async fn mirror_source_connector_as_a_plugin() {
                 })
         })
     });
+    assert!(
+        stored,
+        "offsets not stored within 60 s; last answer: {last}"
+    );
     // A config naming no source cluster is refused with the key's name.
     let (code, body) = http(
         w.addr,

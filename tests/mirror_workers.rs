@@ -128,15 +128,21 @@ async fn processes_share_a_flow_and_survive_a_kill() {
         assert!(Instant::now() < deadline, "the work is not shared: {s}");
         std::thread::sleep(Duration::from_millis(300));
     }
-    let tasks = http_json(
-        w2.addr,
-        "GET",
-        &format!("{}/tasks", path(&source)),
-        None,
-        200,
-    );
+    // The work can be shared before the source connector's task configs are written (or
+    // before the second process has read them): wait for them.
+    let mut tasks = serde_json::Value::Null;
+    let ready = wait_until(Duration::from_secs(60), || {
+        tasks = http_json(
+            w2.addr,
+            "GET",
+            &format!("{}/tasks", path(&source)),
+            None,
+            200,
+        );
+        tasks.as_array().is_some_and(|t| t.len() >= 2)
+    });
+    assert!(ready, "no task configs of {source}: {tasks}");
     let n = tasks.as_array().unwrap().len();
-    assert!(n >= 2, "{tasks}");
     source_tasks_running(w1.addr, &source, n, None);
     assert_eq!(
         assert_replicated(&remote, &sent, 4),

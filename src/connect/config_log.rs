@@ -158,6 +158,10 @@ pub struct Snapshot {
     pending: BTreeMap<String, BTreeMap<usize, ConfigMap>>,
     /// Target states of connectors whose config has not arrived yet.
     targets: BTreeMap<String, TargetState>,
+    /// Task configs committed before their connector's config: compaction keeps only a
+    /// connector's latest config record, which is often newer than its last task commit
+    /// (every connect-mirror-maker process rewrites the connector configs when it starts).
+    committed: BTreeMap<String, Vec<ConfigMap>>,
 }
 
 impl Snapshot {
@@ -168,6 +172,7 @@ impl Snapshot {
                 self.connectors.remove(&name);
                 self.pending.remove(&name);
                 self.targets.remove(&name);
+                self.committed.remove(&name);
             }
             ConfigRecord::Connector(name, Some(config)) => {
                 let target = self
@@ -175,13 +180,14 @@ impl Snapshot {
                     .get(&name)
                     .copied()
                     .unwrap_or(TargetState::Started);
+                let tasks = self.committed.remove(&name).unwrap_or_default();
                 self.connectors
                     .entry(name)
                     .and_modify(|c| c.config = config.clone())
                     .or_insert(ConnectorState {
                         config,
                         target,
-                        tasks: Vec::new(),
+                        tasks,
                     });
             }
             ConfigRecord::Task(name, n, config) => {
@@ -189,12 +195,15 @@ impl Snapshot {
             }
             ConfigRecord::Commit(name, n) => {
                 let pending = self.pending.remove(&name).unwrap_or_default();
-                if let Some(c) = self.connectors.get_mut(&name) {
-                    // A commit covers tasks 0..n written before it.
-                    let tasks: Vec<ConfigMap> =
-                        (0..n).filter_map(|i| pending.get(&i).cloned()).collect();
-                    if tasks.len() == n {
-                        c.tasks = tasks;
+                // A commit covers tasks 0..n written before it.
+                let tasks: Vec<ConfigMap> =
+                    (0..n).filter_map(|i| pending.get(&i).cloned()).collect();
+                if tasks.len() == n {
+                    match self.connectors.get_mut(&name) {
+                        Some(c) => c.tasks = tasks,
+                        None => {
+                            self.committed.insert(name, tasks);
+                        }
                     }
                 }
             }
@@ -443,5 +452,23 @@ mod tests {
         assert_eq!(s.apply(restart.clone()), Some(restart));
         s.apply(ConfigRecord::Connector("a".into(), None));
         assert!(s.connectors.is_empty());
+    }
+
+    /// After compaction, a connector's only config record can follow its task commit: the
+    /// committed tasks still count (as in Java's KafkaConfigBackingStore).
+    #[test]
+    fn tasks_committed_before_the_connector_config_count() {
+        let mut s = Snapshot::default();
+        let c = |k: &str| ConfigMap::from([("k".to_string(), k.to_string())]);
+        s.apply(ConfigRecord::Task("a".into(), 0, c("t0")));
+        s.apply(ConfigRecord::Commit("a".into(), 1));
+        s.apply(ConfigRecord::Task("b".into(), 0, c("b0")));
+        s.apply(ConfigRecord::Commit("b".into(), 1));
+        s.apply(ConfigRecord::Connector("b".into(), None));
+        s.apply(ConfigRecord::Connector("a".into(), Some(c("conf"))));
+        s.apply(ConfigRecord::Connector("b".into(), Some(c("conf"))));
+        assert_eq!(s.connectors["a"].tasks, vec![c("t0")]);
+        // A deleted connector's tasks do not come back with a new config.
+        assert!(s.connectors["b"].tasks.is_empty());
     }
 }

@@ -262,16 +262,12 @@ async fn connect_rest_api_steers_the_flows() {
     });
 
     // Plugins and validation.
-    let plugins = http_json(addr, "GET", "/connector-plugins", None, 200);
-    let classes: Vec<&str> = plugins
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["class"].as_str().unwrap())
-        .collect();
+    let classes = plugin_classes(addr);
     assert!(
-        classes.contains(&"org.apache.kafka.connect.mirror.MirrorSourceConnector"),
-        "{plugins}"
+        classes
+            .iter()
+            .any(|c| c == "org.apache.kafka.connect.mirror.MirrorSourceConnector"),
+        "{classes:?}"
     );
     let body = json!({"connector.class": "MirrorSourceConnector", "name": "x", "source.cluster.alias": a, "target.cluster.alias": b}).to_string();
     let v = http_json(

@@ -139,23 +139,15 @@ async fn file_to_topic_to_file_with_rest_and_restart() {
         200,
     );
     assert_eq!(topics["local-file-source"]["topics"], json!([topic]));
-    let plugins = http_json(w.addr, "GET", "/connector-plugins", None, 200);
-    let classes: Vec<&str> = plugins
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["class"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        classes,
+        plugin_classes(w.addr),
         [
             "org.apache.kafka.connect.file.FileStreamSinkConnector",
             "org.apache.kafka.connect.file.FileStreamSourceConnector",
             "org.apache.kafka.connect.mirror.MirrorCheckpointConnector",
             "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector",
             "org.apache.kafka.connect.mirror.MirrorSourceConnector",
-        ],
-        "{plugins}"
+        ]
     );
     let bad = json!({"name": "bad", "config": {"connector.class": "FileStreamSource", "file": input.display().to_string()}});
     let e = http_json(w.addr, "POST", "/connectors", Some(&bad.to_string()), 400);
@@ -388,20 +380,13 @@ async fn mirror_source_connector_as_a_plugin() {
     )
     .unwrap();
     let w = Worker::start(&dir.path, &[&connector]);
-    let plugins = http_json(w.addr, "GET", "/connector-plugins", None, 200);
+    let classes = plugin_classes(w.addr);
     for class in [
         "org.apache.kafka.connect.mirror.MirrorSourceConnector",
         "org.apache.kafka.connect.mirror.MirrorCheckpointConnector",
         "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector",
     ] {
-        assert!(
-            plugins
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|p| p["class"] == class),
-            "{class} in {plugins}"
-        );
+        assert!(classes.iter().any(|c| c == class), "{class} in {classes:?}");
     }
     let remote = format!("{alias}.{topic}");
     let got = read_exactly(

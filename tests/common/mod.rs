@@ -221,15 +221,11 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// Polls `cond` until it holds, panicking after `timeout`.
-pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "condition not met within {timeout:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+pub fn wait_for(timeout: Duration, cond: impl FnMut() -> bool) {
+    assert!(
+        wait_until(timeout, cond),
+        "condition not met within {timeout:?}"
+    );
 }
 
 /// `n` distinct records spread over `partitions`, with keys, headers, a tombstone and timestamps.
@@ -420,6 +416,17 @@ pub fn http_json(
     } else {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
     }
+}
+
+/// The class names `GET /connector-plugins` lists, in its order.
+pub fn plugin_classes(addr: std::net::SocketAddr) -> Vec<String> {
+    let plugins = http_json(addr, "GET", "/connector-plugins", None, 200);
+    plugins
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {plugins}"))
+        .iter()
+        .map(|p| p["class"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// A topic's config value on a cluster, as the broker describes it.

@@ -300,12 +300,7 @@ fn recovered(target: &mut Monitor, before: &[i64], since: Instant) -> Duration {
 /// configs a worker started after the failure could read.
 fn dump_config_topic(bootstrap: &str) {
     let topic = "mm2-configs.A.internal";
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "fault-config-dump")
-        .set("enable.partition.eof", "false")
-        .create()
-        .unwrap();
+    let consumer = Monitor::consumer(bootstrap);
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
         .unwrap();

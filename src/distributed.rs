@@ -35,6 +35,9 @@ struct Group {
     session_timeout: Duration,
     heartbeat_interval: Duration,
     rebalance_timeout: Duration,
+    /// `exactly.once.source.support=enabled`: source tasks write in transactions. `preparing`
+    /// (the step of a rolling upgrade) writes as `disabled` does.
+    exactly_once: bool,
 }
 
 fn number<T: std::str::FromStr>(
@@ -67,6 +70,24 @@ fn group(props: &Props, errors: &mut Vec<ConfigError>) -> Option<Group> {
     let config_topic = value("config.storage.topic", errors);
     let offset_topic = value("offset.storage.topic", errors);
     let status_topic = value("status.storage.topic", errors);
+    let exactly_once = match props.get("exactly.once.source.support") {
+        None => false,
+        Some(s) => match s.value.trim().to_lowercase().as_str() {
+            "enabled" => true,
+            "disabled" | "preparing" => false,
+            _ => {
+                errors.push(ConfigError::Invalid {
+                    key: s.key.clone(),
+                    origin: s.origin.clone(),
+                    message: format!(
+                        "Invalid value {} for configuration exactly.once.source.support: String must be one of: disabled, preparing, enabled",
+                        s.value
+                    ),
+                });
+                false
+            }
+        },
+    };
     let g = Group {
         id: id?,
         config_topic: config_topic?,
@@ -90,6 +111,7 @@ fn group(props: &Props, errors: &mut Vec<ConfigError>) -> Option<Group> {
             60_000,
             errors,
         )),
+        exactly_once,
     };
     Some(g)
 }
@@ -114,6 +136,7 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             key_converter: base.key_converter,
             value_converter: base.value_converter,
             metrics: Metrics::new(),
+            exactly_once: None,
         };
         let client = |kind| {
             probe
@@ -149,11 +172,16 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             .await
             .map_err(AppError::Runtime)?;
         let worker_id = rest::worker_id(listeners.first().and_then(|l| l.local_addr().ok()));
+        // Exactly-once tasks resume after the last committed transaction, never an open one.
+        let mut reader = consumer.clone();
+        if group.exactly_once {
+            reader.set("isolation.level", "read_committed", false);
+        }
         let offsets = OffsetStore::from_records(
             std::iter::empty(),
             Backing::Topic {
                 props: producer.clone(),
-                reader: consumer.clone(),
+                reader,
                 topic: group.offset_topic.clone(),
                 producer: Default::default(),
             },
@@ -171,6 +199,7 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             key_converter: base.key_converter,
             value_converter: base.value_converter,
             metrics: Metrics::new(),
+            exactly_once: group.exactly_once.then(|| group.id.clone()),
         });
         let metrics = env.metrics.clone();
         let member = group::join(

@@ -78,6 +78,7 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
                 key_converter: base.key_converter,
                 value_converter: base.value_converter,
                 metrics: Metrics::new(),
+                exactly_once: None,
             };
             Ok(Worker {
                 env: Arc::new(env),
@@ -155,6 +156,7 @@ pub fn load_base(
         key_converter: Converter::ByteArray,
         value_converter: Converter::ByteArray,
         metrics: Metrics::new(),
+        exactly_once: None,
     };
     for kind in [Client::Producer, Client::Consumer, Client::Admin] {
         probe

@@ -34,7 +34,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::TopicPartitionList;
 
-use common::{free_port, wait_for, TempFile};
+use common::{free_port, DurableBroker, TempFile};
 
 const TOPIC: &str = "numbers";
 const PARTITIONS: i32 = 4;
@@ -43,70 +43,6 @@ const RECOVERY_LIMIT: Duration = Duration::from_secs(120);
 
 /// The two fault runs share the machine's two cores: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-/// A tansu broker that keeps its data (sqlite) in a directory of its own, on a fixed port, so it
-/// can be killed and started again.
-struct Broker {
-    name: &'static str,
-    dir: TempFile,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Broker {
-    fn start(name: &'static str) -> Broker {
-        let mut b = Broker {
-            name,
-            dir: TempFile::new("broker.log", ""),
-            port: free_port(),
-            child: None,
-        };
-        b.spawn();
-        b
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) {
-        let tansu = std::env::var("TEST_TANSU_DURABLE")
-            .expect("TEST_TANSU_DURABLE is not set: run the tests with scripts/test.sh");
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&self.dir.path)
-            .unwrap();
-        let child = Command::new(tansu)
-            .args(["broker", "--cluster-id", self.name])
-            .args(["--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .current_dir(self.dir.dir())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starts tansu");
-        self.child = Some(child);
-        let port = self.port;
-        wait_for(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A connect-mirror-maker process; its log goes to a file, shown if the run fails.
 struct Worker {
@@ -435,7 +371,12 @@ struct Plan {
     rate: u64,
 }
 
-fn config(source: &Broker, target: &Broker, exactly_once: bool, tasks: usize) -> String {
+fn config(
+    source: &DurableBroker,
+    target: &DurableBroker,
+    exactly_once: bool,
+    tasks: usize,
+) -> String {
     let eos = if exactly_once {
         "B.exactly.once.source.support = enabled\n"
     } else {
@@ -481,8 +422,8 @@ fn run(plan: Plan) -> Outcome {
         "at least once"
     };
     println!("fault run ({mode}), seed {seed}");
-    let mut source = Broker::start("fault-a");
-    let mut target = Broker::start("fault-b");
+    let mut source = DurableBroker::start("fault-a");
+    let mut target = DurableBroker::start("fault-b");
     let admin_create = |bootstrap: &str| {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(common::create_topic(bootstrap, TOPIC, PARTITIONS));

@@ -35,6 +35,14 @@ pub trait Connector: Send + Sync {
     /// Builds task `id` from the config the connector published for it.
     fn task(&self, id: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String>;
 
+    /// Fences every producer of the connector's first `tasks` tasks (Connect's zombie fencing,
+    /// KIP-618), before a new generation of task configs is written, so that no task of the
+    /// old generation can commit beside the new one. A no-op unless its tasks write in
+    /// transactions.
+    fn fence_zombies(&self, _tasks: usize) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// The connector's stored offsets (KIP-875).
     fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
         Box::pin(async { Err("this connector does not store offsets".to_string()) })

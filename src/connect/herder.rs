@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::config_log::{ConfigLog, ConfigRecord, Snapshot, Update};
-use super::connector::{ConfigMap, Connector, OffsetEntry, TaskContext};
+use super::connector::{BoxFuture, ConfigMap, Connector, OffsetEntry, TaskContext};
 use super::membership::Ownership;
 use super::plugin::{PluginInfo, Validation};
 use super::status::{ConnectorType, State, Status, StatusBoard, Unit};
@@ -732,7 +732,10 @@ impl Herder {
                     if !entry.task_configs.is_empty() {
                         match &self.log {
                             None => entry.task_configs.clear(),
-                            Some(_) if owns_connector => self.publish_tasks(name, Vec::new()),
+                            Some(_) if owns_connector => {
+                                let fence = entry.instance.fence_zombies(entry.task_configs.len());
+                                self.publish_tasks(name, entry.generation, fence, Vec::new())
+                            }
                             Some(_) => {}
                         }
                     }
@@ -742,11 +745,29 @@ impl Herder {
         }
     }
 
-    /// Writes a connector's new task configs to the config topic, in the background.
-    fn publish_tasks(&self, name: &str, configs: Vec<ConfigMap>) {
+    /// Writes a connector's new task configs to the config topic, in the background, once the
+    /// tasks of the current ones are fenced (retried while this run of the connector lasts).
+    fn publish_tasks(
+        &self,
+        name: &str,
+        generation: u64,
+        mut fence: BoxFuture<'static, Result<(), String>>,
+        configs: Vec<ConfigMap>,
+    ) {
         let herder = self.clone();
         let name = name.to_string();
         tokio::spawn(async move {
+            while let Err(e) = fence.await {
+                warn!(connector = %name, "cannot fence the producers of its tasks: {e} (retrying)");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let inner = herder.inner.lock().await;
+                match inner.entries.get(&name) {
+                    Some(entry) if entry.generation == generation => {
+                        fence = entry.instance.fence_zombies(entry.task_configs.len());
+                    }
+                    _ => return,
+                }
+            }
             let n = configs.len();
             let mut records: Vec<ConfigRecord> = configs
                 .into_iter()
@@ -807,7 +828,8 @@ impl Herder {
             return;
         }
         if self.log.is_some() {
-            self.publish_tasks(name, configs);
+            let fence = entry.instance.fence_zombies(entry.task_configs.len());
+            self.publish_tasks(name, generation, fence, configs);
             return;
         }
         self.stop_tasks(entry).await;

@@ -181,10 +181,7 @@ impl OffsetStore {
 
     /// Stores offsets (a `None` offset removes one) durably, then in memory. Blocking.
     pub fn write(&self, connector: &str, entries: &[OffsetEntry]) -> Result<(), String> {
-        let records: Vec<(Vec<u8>, Option<Value>)> = entries
-            .iter()
-            .map(|e| (key_of(connector, &e.partition), e.offset.clone()))
-            .collect();
+        let records = Self::records(connector, entries);
         match &self.backing {
             Backing::Memory => {}
             Backing::File(_) => {}
@@ -196,17 +193,43 @@ impl OffsetStore {
             } => write_topic(props, topic, producer, &records)?,
         }
         let mut map = self.lock();
-        for (k, v) in records {
-            match v {
-                Some(v) if !v.is_null() => map.insert(k, v),
-                _ => map.remove(&k),
-            };
-        }
+        apply(&mut map, records);
         // Saved under the lock: writers sharing the file never interleave.
         if let Backing::File(path) = &self.backing {
             save_file(&map, path)?;
         }
         Ok(())
+    }
+
+    /// Records offsets that a task has written to the offsets topic itself (in its own
+    /// transaction), without writing them again.
+    pub fn remember(&self, connector: &str, entries: &[OffsetEntry]) {
+        apply(&mut self.lock(), Self::records(connector, entries));
+    }
+
+    /// An offset's record in the offsets topic: its key and value (`None`, a tombstone).
+    pub fn record(connector: &str, entry: &OffsetEntry) -> (Vec<u8>, Option<Vec<u8>>) {
+        let value = entry
+            .offset
+            .as_ref()
+            .filter(|v| !v.is_null())
+            .map(|v| serde_json::to_vec(v).expect("json"));
+        (key_of(connector, &entry.partition), value)
+    }
+
+    /// The offsets topic, when the store is one.
+    pub fn topic(&self) -> Option<&str> {
+        match &self.backing {
+            Backing::Topic { topic, .. } => Some(topic),
+            _ => None,
+        }
+    }
+
+    fn records(connector: &str, entries: &[OffsetEntry]) -> Vec<(Vec<u8>, Option<Value>)> {
+        entries
+            .iter()
+            .map(|e| (key_of(connector, &e.partition), e.offset.clone()))
+            .collect()
     }
 
     /// Reads the offsets topic again, to see what other workers stored: a task that moved here
@@ -251,6 +274,16 @@ impl OffsetStore {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Applies written offsets to the map: a null or missing offset removes one.
+fn apply(map: &mut HashMap<Vec<u8>, Value>, records: Vec<(Vec<u8>, Option<Value>)>) {
+    for (k, v) in records {
+        match v {
+            Some(v) if !v.is_null() => map.insert(k, v),
+            _ => map.remove(&k),
+        };
     }
 }
 

@@ -14,7 +14,7 @@ use crate::connect::connector::{
     fixed_tasks, BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
 };
 use crate::connect::converter::{Data, SchemaAndValue};
-use crate::connect::env::{Client, WorkerEnv};
+use crate::connect::env::{fence_zombies, Client, WorkerEnv};
 use crate::connect::plugin::{KeyDef, Validation};
 use crate::connect::source_runner::{SourceRecord, SourceRunner, SourceTask};
 use crate::connect::status::ConnectorType;
@@ -93,7 +93,7 @@ impl Connector for FileSource {
         fixed_tasks(vec![task], tasks, stop)
     }
 
-    fn task(&self, _: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
+    fn task(&self, id: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
         let env = self.env.clone();
         let name = self.name.clone();
         let path = PathBuf::from(config.get("file").cloned().unwrap_or_default());
@@ -111,13 +111,27 @@ impl Connector for FileSource {
         let key_converter = env.converter("key", config)?;
         let value_converter = env.converter("value", config)?;
         let partition = self.partition();
+        let transactions = env.transactions(&name, id, config)?;
         Ok(Box::new(move |stop: &Arc<AtomicBool>| {
-            env.offsets.refresh()?;
+            let runner = SourceRunner {
+                connector: &name,
+                producer: producer.clone(),
+                key_converter,
+                value_converter,
+                offsets: env.offsets.clone(),
+                flush_interval: env.offset_flush_interval,
+                topics: ctx.topics.clone(),
+                transactions: transactions.clone(),
+            };
+            let Some(producer) = runner.open(stop)? else {
+                return Ok(());
+            };
             let position = env
                 .offsets
                 .get_value(&name, &partition)
                 .and_then(|o| o.get("position").and_then(Value::as_u64))
                 .unwrap_or(0);
+            tracing::info!(connector = %name, file = %path.display(), position, "reading the file");
             let tail = FileTail::open(&path, position)
                 .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
             let mut task = LineTask {
@@ -127,17 +141,12 @@ impl Connector for FileSource {
                 partition: partition.clone(),
                 path: path.clone(),
             };
-            let runner = SourceRunner {
-                connector: &name,
-                producer: producer.clone(),
-                key_converter,
-                value_converter,
-                offsets: env.offsets.clone(),
-                flush_interval: env.offset_flush_interval,
-                topics: ctx.topics.clone(),
-            };
-            runner.run(&mut task, stop)
+            runner.run(producer, &mut task, stop)
         }))
+    }
+
+    fn fence_zombies(&self, tasks: usize) -> BoxFuture<'static, Result<(), String>> {
+        fence_zombies(&self.env, &self.name, &self.config, tasks)
     }
 
     fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {

@@ -9,7 +9,7 @@ pub mod file_source;
 use std::sync::Arc;
 
 use crate::connect::connector::{ConfigMap, Connector};
-use crate::connect::env::WorkerEnv;
+use crate::connect::env::{transaction_boundary, WorkerEnv};
 use crate::connect::herder::ConnectorFactory;
 use crate::connect::plugin::{names_class, KeyDef, PluginInfo, Validation};
 use crate::connect::status::ConnectorType;
@@ -67,6 +67,30 @@ const PLUGINS: &[Plugin] = &[
     },
 ];
 
+/// The exactly-once keys every source connector accepts (Connect's `SourceConnectorConfig`).
+const SOURCE_KEYS: &[KeyDef] = &[
+    KeyDef::new(
+        "exactly.once.support",
+        "STRING",
+        "Permitted values are requested, required. If set to \"required\", forces a preflight check for the connector to ensure that it can provide exactly-once semantics with the given configuration.",
+    )
+    .default("requested")
+    .group("Exactly Once Support"),
+    KeyDef::new(
+        "transaction.boundary",
+        "STRING",
+        "Permitted values are: poll, interval, connector. If set to 'poll', a new producer transaction will be started and committed for every batch of records that each task from this connector provides to Connect. If set to 'interval', will commit transactions only after a user-defined time interval has passed.",
+    )
+    .default("poll")
+    .group("Exactly Once Support"),
+    KeyDef::new(
+        "transaction.boundary.interval.ms",
+        "LONG",
+        "If 'transaction.boundary' is set to 'interval', determines the interval for producer transaction commits by connector tasks. If unset, defaults to the value of the worker-level 'offset.flush.interval.ms' property.",
+    )
+    .group("Exactly Once Support"),
+];
+
 fn find(name: &str) -> Option<&'static Plugin> {
     PLUGINS.iter().find(|p| names_class(name, p.class))
 }
@@ -106,6 +130,20 @@ impl ConnectorFactory for Plugins {
     fn validate(&self, plugin: &str, config: &ConfigMap) -> Option<Validation> {
         let p = find(plugin)?;
         let mut v = Validation::new(p.class, p.keys);
+        if p.kind == ConnectorType::Source {
+            v.defs.extend(SOURCE_KEYS.iter().cloned());
+            if let Err((key, e)) = transaction_boundary(config) {
+                v.error(key, e);
+            }
+            if let Some(s) = config.get("exactly.once.support") {
+                if !matches!(s.trim().to_lowercase().as_str(), "requested" | "required") {
+                    v.error(
+                        "exactly.once.support",
+                        format!("Invalid value {s} for configuration exactly.once.support: String must be one of: requested, required"),
+                    );
+                }
+            }
+        }
         v.check_types(config);
         for which in ["key", "value"] {
             if let Err(e) = self.env.converter(which, config) {

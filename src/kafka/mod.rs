@@ -4,6 +4,7 @@ pub mod admin;
 pub mod admin_ffi;
 pub mod client;
 pub mod events;
+pub mod fence;
 pub mod log;
 pub mod props;
 pub mod validate;

@@ -6,6 +6,7 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tracing::info;
@@ -20,6 +21,7 @@ use crate::connect::plugin::{names_class, KeyDef, PluginInfo, Validation};
 use crate::connect::status::ConnectorType;
 use crate::connect::worker::run_async;
 use crate::kafka::admin::Admin;
+use crate::kafka::fence::fence_producers;
 use crate::kafka::log::ensure_compacted_topic;
 use crate::kafka::props::translate;
 use crate::metrics::Metrics;
@@ -243,6 +245,29 @@ impl Connector for MirrorSource {
             }
             let _ = job.await;
             Ok(())
+        })
+    }
+
+    fn fence_zombies(&self, tasks: usize) -> BoxFuture<'static, Result<(), String>> {
+        if !source_task::exactly_once(&self.flow) {
+            return Box::pin(async { Ok(()) });
+        }
+        let ids: Vec<String> = (0..tasks)
+            .map(|t| source_task::transactional_id(&self.flow, &self.name, t))
+            .collect();
+        let props = translate(
+            &self.flow.worker_client_props(ClientKind::Producer),
+            &format!("{} worker", self.flow.name()),
+        )
+        .map(|(p, _)| p)
+        .map_err(|e| join_errors(&e));
+        Box::pin(async move {
+            let props = props?;
+            tokio::task::spawn_blocking(move || {
+                fence_producers(&props, &ids, Duration::from_secs(30))
+            })
+            .await
+            .map_err(|e| e.to_string())?
         })
     }
 

@@ -2,8 +2,9 @@
 //! parallel, and small rdkafka helpers.
 #![allow(dead_code)] // each test target uses a different part of this module
 
+use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -689,5 +690,71 @@ impl Drop for ConnectProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// A tansu broker that keeps its data (sqlite) in a directory of its own, on a fixed port, so it
+/// can be killed and started again. It is the patched build (`TEST_TANSU_DURABLE`, see
+/// scripts/tansu-0.6.0.patch), which also drops the records of aborted transactions: tansu 0.6
+/// does not tell a read_committed consumer which records were aborted.
+pub struct DurableBroker {
+    name: &'static str,
+    dir: TempFile,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl DurableBroker {
+    pub fn start(name: &'static str) -> DurableBroker {
+        let mut b = DurableBroker {
+            name,
+            dir: TempFile::new("broker.log", ""),
+            port: free_port(),
+            child: None,
+        };
+        b.spawn();
+        b
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn spawn(&mut self) {
+        let tansu = std::env::var("TEST_TANSU_DURABLE")
+            .expect("TEST_TANSU_DURABLE is not set: run the tests with scripts/test.sh");
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.dir.path)
+            .unwrap();
+        let child = Command::new(tansu)
+            .args(["broker", "--cluster-id", self.name])
+            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(self.dir.dir())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starts tansu");
+        self.child = Some(child);
+        let port = self.port;
+        wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for DurableBroker {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

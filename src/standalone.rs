@@ -70,7 +70,11 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
             .ok()
     });
     match (base, offsets) {
-        (Some(base), Some(offsets)) if errors.is_empty() => {
+        (Some(mut base), Some(offsets)) if errors.is_empty() => {
+            // Kafka's standalone worker has no exactly-once mode; nor do its Mirror connectors.
+            if base.props.remove("exactly.once.source.support").is_some() {
+                warn!("`exactly.once.source.support` has no effect in connect-standalone: exactly-once source tasks need connect-distributed");
+            }
             let env = WorkerEnv {
                 props: base.props,
                 offsets: Arc::new(offsets),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tracing::error;
+use tracing::{error, warn};
 
 use super::connector::TaskBody;
 use super::status::{Reporter, State, Status};
@@ -48,6 +48,12 @@ impl TaskHandle {
                     }
                     match result {
                         Ok(()) => return,
+                        // Failing while being stopped (a revoked task whose last commit is
+                        // fenced by its new owner): not a failure of the task to report.
+                        Err(e) if flag.load(Ordering::Relaxed) => {
+                            warn!(task = %thread_name, "task stopped with an error: {e}");
+                            return;
+                        }
                         Err(e) => {
                             error!(task = %thread_name, "task failed: {e}; restarting in {backoff:?}");
                             report(Status::failed(e));
@@ -170,6 +176,28 @@ mod tests {
         );
         h.stop_and_join();
         assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn an_error_while_stopping_is_not_reported_as_a_failure() {
+        let board = StatusBoard::new("w:1");
+        let unit = Unit::Task("c".into(), 0);
+        let h = TaskHandle::spawn(
+            "t".into(),
+            Some(board.reporter(unit.clone())),
+            Box::new(|stop: &Arc<AtomicBool>| {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err("fenced while committing".into())
+            }),
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        h.stop_and_join();
+        assert_eq!(
+            board.get(&unit).map(|s| s.0),
+            Some(Status::of(State::Running))
+        );
     }
 
     #[test]

@@ -8,13 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::ClientContext;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::connector::OffsetEntry;
-use crate::kafka::client::{create, LogContext};
+use crate::kafka::client::{create, DeliveryContext};
 use crate::kafka::log::read_to_end;
 use crate::kafka::props::ClientProps;
 
@@ -65,7 +64,7 @@ pub enum Backing {
         /// The consumer that re-reads the topic before a task starts.
         reader: ClientProps,
         topic: String,
-        producer: Mutex<Option<BaseProducer<WriteContext>>>,
+        producer: Mutex<Option<BaseProducer<DeliveryContext>>>,
     },
 }
 
@@ -303,7 +302,7 @@ fn save_file(map: &HashMap<Vec<u8>, Value>, path: &Path) -> Result<(), String> {
 fn write_topic(
     props: &ClientProps,
     topic: &str,
-    producer: &Mutex<Option<BaseProducer<WriteContext>>>,
+    producer: &Mutex<Option<BaseProducer<DeliveryContext>>>,
     records: &[(Vec<u8>, Option<Value>)],
 ) -> Result<(), String> {
     let mut guard = producer.lock().expect("offsets producer lock");
@@ -311,11 +310,8 @@ fn write_topic(
         let mut props = props.clone();
         props.set_default("partitioner", "murmur2_random");
         props.set_default("acks", "all");
-        let ctx = WriteContext {
-            log: LogContext::new("offsets-writer"),
-            failed: Mutex::new(None),
-        };
-        let p: BaseProducer<WriteContext> = create(&props, "offsets-writer", ctx)
+        let ctx = DeliveryContext::new("offsets-writer");
+        let p: BaseProducer<DeliveryContext> = create(&props, "offsets-writer", ctx)
             .map_err(|e| format!("cannot create the offsets producer: {e}"))?;
         *guard = Some(p);
     }
@@ -334,31 +330,9 @@ fn write_topic(
     }
     p.flush(Duration::from_secs(30))
         .map_err(|e| format!("cannot write offsets to {topic}: {e}"))?;
-    let failed = p.context().failed.lock().expect("failed lock").take();
-    match failed {
+    match p.context().take_failure() {
         Some(e) => Err(format!("cannot write offsets to {topic}: {e}")),
         None => Ok(()),
-    }
-}
-
-/// Remembers a failed offset write, which `flush` alone does not report.
-pub struct WriteContext {
-    log: LogContext,
-    failed: Mutex<Option<String>>,
-}
-
-impl ClientContext for WriteContext {
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
-        self.log.log(level, fac, msg);
-    }
-}
-
-impl ProducerContext for WriteContext {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = result {
-            *self.failed.lock().expect("failed lock") = Some(e.to_string());
-        }
     }
 }
 

@@ -13,12 +13,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::ClientContext;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
@@ -26,7 +25,7 @@ use super::connector::{OffsetEntry, TopicTracker};
 use super::converter::{Converter, SchemaAndValue};
 use super::offsets::OffsetStore;
 use crate::config::TransactionBoundary;
-use crate::kafka::client::{create, LogContext};
+use crate::kafka::client::{create, DeliveryContext};
 use crate::kafka::props::ClientProps;
 
 /// One record a source task produced.
@@ -68,30 +67,7 @@ pub struct Transactions {
 }
 
 /// The producer of a running task, created by [`SourceRunner::open`].
-pub struct TaskProducer(BaseProducer<Ctx>);
-
-struct Ctx {
-    log: LogContext,
-    failed: Mutex<Option<KafkaError>>,
-}
-
-impl ClientContext for Ctx {
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
-        self.log.log(level, fac, msg);
-    }
-}
-
-impl ProducerContext for Ctx {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = result {
-            self.failed
-                .lock()
-                .expect("failed lock")
-                .get_or_insert(e.clone());
-        }
-    }
-}
+pub struct TaskProducer(BaseProducer<DeliveryContext>);
 
 impl SourceRunner<'_> {
     /// Creates the task's producer; with exactly once it first fences every earlier
@@ -108,12 +84,9 @@ impl SourceRunner<'_> {
         if let Some(t) = &self.transactions {
             props.set("transactional.id", t.id.clone(), false);
         }
-        let ctx = Ctx {
-            log: LogContext::new(name.clone()),
-            failed: Mutex::new(None),
-        };
-        let producer: BaseProducer<Ctx> =
-            create(&props, &name, ctx).map_err(|e| format!("cannot create the producer: {e}"))?;
+        let producer: BaseProducer<DeliveryContext> =
+            create(&props, &name, DeliveryContext::new(name.clone()))
+                .map_err(|e| format!("cannot create the producer: {e}"))?;
         if let Some(t) = &self.transactions {
             if !init_transactions(&producer, &t.id, stop)? {
                 return Ok(None);
@@ -188,7 +161,7 @@ impl SourceRunner<'_> {
 
     fn send(
         &self,
-        producer: &BaseProducer<Ctx>,
+        producer: &BaseProducer<DeliveryContext>,
         r: &SourceRecord,
         stop: &AtomicBool,
     ) -> Result<(), String> {
@@ -207,7 +180,7 @@ impl SourceRunner<'_> {
     /// Waits for every record sent, then stores the offsets they reached.
     fn flush(
         &self,
-        producer: &BaseProducer<Ctx>,
+        producer: &BaseProducer<DeliveryContext>,
         pending: &mut HashMap<String, OffsetEntry>,
     ) -> Result<(), String> {
         producer
@@ -225,7 +198,7 @@ impl SourceRunner<'_> {
     /// the task, which starts again (fencing this producer) from the last committed offsets.
     fn commit_transaction(
         &self,
-        producer: &BaseProducer<Ctx>,
+        producer: &BaseProducer<DeliveryContext>,
         t: &Transactions,
         pending: &mut HashMap<String, OffsetEntry>,
     ) -> Result<(), String> {
@@ -264,7 +237,7 @@ impl SourceRunner<'_> {
 
 /// Sends one record, waiting while the producer's queue is full (unless stopped).
 fn send(
-    producer: &BaseProducer<Ctx>,
+    producer: &BaseProducer<DeliveryContext>,
     topic: &str,
     key: Option<&[u8]>,
     value: Option<&[u8]>,
@@ -291,14 +264,8 @@ fn send(
 }
 
 /// The first delivery failure since the last check, which `flush` alone does not report.
-fn delivered(producer: &BaseProducer<Ctx>) -> Result<(), String> {
-    match producer
-        .context()
-        .failed
-        .lock()
-        .expect("failed lock")
-        .take()
-    {
+fn delivered(producer: &BaseProducer<DeliveryContext>) -> Result<(), String> {
+    match producer.context().take_failure() {
         Some(e) => Err(format!("a record was not delivered: {e}")),
         None => Ok(()),
     }
@@ -307,7 +274,7 @@ fn delivered(producer: &BaseProducer<Ctx>) -> Result<(), String> {
 /// Fences earlier producers of `id`; waits while the cluster is unreachable. False if stopped
 /// first.
 fn init_transactions(
-    producer: &BaseProducer<Ctx>,
+    producer: &BaseProducer<DeliveryContext>,
     id: &str,
     stop: &AtomicBool,
 ) -> Result<bool, String> {

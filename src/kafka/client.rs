@@ -33,6 +33,49 @@ impl ClientContext for LogContext {
 
 impl ConsumerContext for LogContext {}
 
+/// Names a producer in logs and keeps its first delivery failure until it is taken: `flush`
+/// alone does not report one.
+pub struct DeliveryContext {
+    log: LogContext,
+    failed: std::sync::Mutex<Option<String>>,
+}
+
+impl DeliveryContext {
+    pub fn new(name: impl Into<String>) -> Self {
+        DeliveryContext {
+            log: LogContext::new(name),
+            failed: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The first delivery failure since the last call.
+    pub fn take_failure(&self) -> Option<String> {
+        self.failed.lock().expect("failed lock").take()
+    }
+}
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.log.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.log.error(error, reason);
+    }
+}
+
+impl rdkafka::producer::ProducerContext for DeliveryContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &rdkafka::producer::DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            self.failed
+                .lock()
+                .expect("failed lock")
+                .get_or_insert_with(|| e.to_string());
+        }
+    }
+}
+
 /// For producers whose deliveries need no answer (statuses, which are rewritten on change).
 impl rdkafka::producer::ProducerContext for LogContext {
     type DeliveryOpaque = ();

@@ -17,7 +17,7 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 # Debian packages for the rdkafka build (libssl for TLS and SCRAM); installed only if missing.
 install_build_deps() {
   local missing=()
-  for pkg in build-essential pkg-config libssl-dev curl patch; do
+  for pkg in build-essential pkg-config libssl-dev curl patch openssl socat; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if ((${#missing[@]})); then
@@ -110,7 +110,9 @@ start_brokers() {
 # - tansu 0.6 sends no aborted-transaction list in Fetch, so a read_committed consumer would see
 #   aborted records, as no Kafka broker lets it; the patch drops them when the abort completes;
 # - its sqlite engine holds a commit back until the transactions it overlaps in a partition end,
-#   and a producer so held back never starts another; the patch ends each one at once.
+#   and a producer so held back never starts another; the patch ends each one at once;
+# - it tells SASL clients to re-authenticate after 60 s and then refuses their handshake; the
+#   patch asks for no re-authentication, as Kafka's default connections.max.reauth.ms = 0 does.
 find_durable_tansu() {
   if [ -n "${TANSU_DURABLE:-}" ] && [ -x "$TANSU_DURABLE" ]; then return; fi
   TANSU_DURABLE="$TOOLS/tansu-durable/bin/tansu"

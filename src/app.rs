@@ -197,7 +197,8 @@ async fn find_cluster_id(
     let Ok((props, _)) = translate(&flow.worker_client_props(ClientKind::Admin), &label) else {
         return Ok(());
     };
-    let id = tokio::task::spawn_blocking(move || crate::kafka::admin::cluster_id(&props))
+    let name = format!("{}|cluster-id", flow.name());
+    let id = tokio::task::spawn_blocking(move || crate::kafka::admin::cluster_id(&props, &name))
         .await
         .ok()
         .flatten();

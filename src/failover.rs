@@ -114,6 +114,11 @@ async fn commit(
             .await
             .map_err(kafka)?;
     if let Some(d) = described.first() {
+        if let Some(e) = &d.error {
+            return Err(ToolError::Kafka(format!(
+                "describing group `{group}` on {target}: {e}"
+            )));
+        }
         if !matches!(d.state, GroupState::Empty | GroupState::Dead) || d.members > 0 {
             return Err(ToolError::Usage(format!(
                 "group `{group}` is active on {target} ({:?}, {} members): stop its consumers, then apply again",

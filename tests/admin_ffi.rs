@@ -379,6 +379,32 @@ async fn an_empty_group_is_listed_and_described() {
     assert_eq!(describe_consumer_groups(&admin, &[], T).await, Ok(vec![]));
 }
 
+/// A group that does not exist can be given offsets: no error and no members, whether the
+/// broker answers Empty (tansu in memory), Dead (classic Kafka) or GROUP_ID_NOT_FOUND (tansu on
+/// sqlite, and Kafka on the KIP-848 protocol), which is reported as Dead. sync.group.offsets and
+/// `offsets translate --apply` rely on it.
+#[tokio::test]
+async fn a_group_that_does_not_exist_can_be_given_offsets() {
+    let durable = DurableBroker::start("describe-unknown-group");
+    for (bootstrap, state) in [
+        (source_bootstrap(), GroupState::Empty),
+        (durable.bootstrap(), GroupState::Dead),
+    ] {
+        let group = unique("grp-none");
+        let described =
+            describe_consumer_groups(&admin(&bootstrap), std::slice::from_ref(&group), T)
+                .await
+                .unwrap();
+        let expected = GroupDescription {
+            group_id: group,
+            state,
+            members: 0,
+            error: None,
+        };
+        assert_eq!(described, vec![expected], "on {bootstrap}");
+    }
+}
+
 #[tokio::test]
 async fn offsets_of_an_active_group_are_not_altered() {
     let bootstrap = source_bootstrap();

@@ -303,13 +303,12 @@ impl TopicAdmin for Admin {
     }
 }
 
-/// The cluster id, asked of the cluster with a short timeout; `None` if unreachable.
-/// Blocking.
-pub fn cluster_id(props: &ClientProps) -> Option<String> {
+/// The cluster id, asked of the cluster with a short timeout by a client named `name`; `None`
+/// if unreachable. Blocking.
+pub fn cluster_id(props: &ClientProps, name: &str) -> Option<String> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let mut props = props.clone();
     props.set_default("group.id", "mm2-cluster-id");
-    let consumer: BaseConsumer<LogContext> =
-        create(&props, "cluster-id", LogContext::new("cluster-id")).ok()?;
+    let consumer: BaseConsumer<LogContext> = create(&props, name, LogContext::new(name)).ok()?;
     consumer.client().fetch_cluster_id(Duration::from_secs(10))
 }

@@ -381,6 +381,10 @@ impl Checkpointer {
             }
         };
         for d in described {
+            if let Some(e) = &d.error {
+                warn!(flow = %self.flow.name(), "describing group {} on {}: {e}", d.group_id, self.flow.target);
+                continue;
+            }
             if !matches!(d.state, GroupState::Empty | GroupState::Dead) || d.members > 0 {
                 continue;
             }

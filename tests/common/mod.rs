@@ -76,11 +76,37 @@ pub fn mm2(args: &[&str]) -> Output {
     cmd.output().expect("runs connect-mirror-maker")
 }
 
+/// Client settings registered by `secure` for clusters that require TLS or SASL, by bootstrap
+/// address.
+static SECURITY: std::sync::Mutex<std::collections::BTreeMap<String, Vec<(String, String)>>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Makes every helper here use `settings` (security.protocol, sasl.*, ssl.*) for `bootstrap`.
+pub fn secure(bootstrap: &str, settings: &[(&str, &str)]) {
+    let settings = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    SECURITY
+        .lock()
+        .unwrap()
+        .insert(bootstrap.to_string(), settings);
+}
+
+/// A client config for `bootstrap`, with the settings `secure` registered for it.
+pub fn client(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap);
+    if let Some(settings) = SECURITY.lock().unwrap().get(bootstrap) {
+        for (k, v) in settings {
+            c.set(k, v);
+        }
+    }
+    c
+}
+
 pub fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("admin client")
+    client(bootstrap).create().expect("admin client")
 }
 
 /// Creates a topic and waits until its metadata shows every partition.
@@ -112,8 +138,7 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
 }
 
 pub fn producer(bootstrap: &str) -> FutureProducer {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    client(bootstrap)
         .set("linger.ms", "5")
         .create()
         .expect("producer")
@@ -121,8 +146,7 @@ pub fn producer(bootstrap: &str) -> FutureProducer {
 
 /// A consumer for `assign()`: librdkafka needs a group id even when it never joins the group.
 pub fn consumer(bootstrap: &str) -> BaseConsumer {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    client(bootstrap)
         .set("group.id", unique("test-reader"))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
@@ -506,21 +530,30 @@ fn read_until_idle(
 /// A broker of a test's own (tansu, in memory), for tests that stop or pause a broker.
 pub struct OwnBroker {
     child: std::process::Child,
+    /// Where clients connect: the broker, or the TLS proxy in front of it.
     pub bootstrap: String,
+    /// The port the broker itself listens on (plain TCP).
+    pub port: u16,
     _dir: TempFile,
 }
 
 impl OwnBroker {
     pub fn start() -> OwnBroker {
+        OwnBroker::launch(None)
+    }
+
+    /// A broker that advertises `advertised_port`, where a TLS proxy forwards to it.
+    pub fn start_behind_proxy(advertised_port: u16) -> OwnBroker {
+        OwnBroker::launch(Some(advertised_port))
+    }
+
+    fn launch(proxied: Option<u16>) -> OwnBroker {
         let tansu =
             std::env::var("TEST_TANSU").expect("TEST_TANSU is not set: run scripts/test.sh");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let dir = TempFile::new("broker.log", "");
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised = format!("127.0.0.1:{}", proxied.unwrap_or(port));
         let child = Command::new(tansu)
             .args([
                 "broker",
@@ -529,7 +562,7 @@ impl OwnBroker {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &format!("tcp://{advertised}"),
             ])
             .args(["--storage-engine", "memory://tansu/"])
             .current_dir(dir.path.parent().unwrap())
@@ -542,7 +575,8 @@ impl OwnBroker {
         });
         OwnBroker {
             child,
-            bootstrap: format!("127.0.0.1:{port}"),
+            bootstrap: advertised,
+            port,
             _dir: dir,
         }
     }
@@ -598,8 +632,7 @@ pub fn assert_same_partitions(got: &[Rec], sent: &[Rec], partitions: i32) {
 /// Commits `offset` for `group` on a partition, as a consumer that stopped there would (an
 /// unsubscribed consumer: no group join).
 pub fn commit(bootstrap: &str, group: &str, topic: &str, partition: i32, offset: i64) {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let c: BaseConsumer = client(bootstrap)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()
@@ -613,11 +646,7 @@ pub fn commit(bootstrap: &str, group: &str, topic: &str, partition: i32, offset:
 
 /// The offset `group` has committed on a partition, if any.
 pub fn committed(bootstrap: &str, group: &str, topic: &str, partition: i32) -> Option<i64> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .unwrap();
+    let c: BaseConsumer = client(bootstrap).set("group.id", group).create().unwrap();
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(topic, partition);
     match c
@@ -701,6 +730,10 @@ pub struct DurableBroker {
     name: &'static str,
     dir: TempFile,
     port: u16,
+    /// The port advertised to clients when it is not `port` (a TLS proxy in front).
+    advertised_port: Option<u16>,
+    /// Whether clients must authenticate with SASL.
+    authentication: bool,
     child: Option<Child>,
 }
 
@@ -710,6 +743,8 @@ impl DurableBroker {
             name,
             dir: TempFile::new("broker.log", ""),
             port: free_port(),
+            advertised_port: None,
+            authentication: false,
             child: None,
         };
         b.spawn();
@@ -717,13 +752,17 @@ impl DurableBroker {
     }
 
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.advertised_port.unwrap_or(self.port))
     }
 
     pub fn spawn(&mut self) {
         let tansu = std::env::var("TEST_TANSU_DURABLE")
             .expect("TEST_TANSU_DURABLE is not set: run the tests with scripts/test.sh");
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!(
+            "tcp://127.0.0.1:{}",
+            self.advertised_port.unwrap_or(self.port)
+        );
         let log = File::options()
             .create(true)
             .append(true)
@@ -731,8 +770,14 @@ impl DurableBroker {
             .unwrap();
         let child = Command::new(tansu)
             .args(["broker", "--cluster-id", self.name])
-            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &advertised,
+            ])
             .args(["--storage-engine", "sqlite://tansu.db"])
+            .args(self.authentication.then_some("--authentication"))
             .current_dir(self.dir.dir())
             .stdout(Stdio::null())
             .stderr(log)
@@ -743,6 +788,40 @@ impl DurableBroker {
         wait_for(Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
+    }
+
+    /// The port the broker listens on (plain TCP).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stores SCRAM-SHA-512 credentials for `user` (tansu's `user create`, while clients need no
+    /// authentication yet).
+    pub fn add_scram_user(&self, user: &str, password: &str) {
+        let tansu = std::env::var("TEST_TANSU_DURABLE").unwrap();
+        let broker = format!("tcp://127.0.0.1:{}", self.port);
+        let out = Command::new(tansu)
+            .args([
+                "user",
+                "create",
+                "--broker",
+                &broker,
+                "--mechanism",
+                "scram512",
+            ])
+            .args([user, password])
+            .output()
+            .expect("runs tansu user create");
+        assert!(out.status.success(), "tansu user create: {out:?}");
+    }
+
+    /// Restarts the broker requiring SASL authentication and advertising `advertised_port`
+    /// (where a TLS proxy forwards to it).
+    pub fn restart_secured(&mut self, advertised_port: u16) {
+        self.kill();
+        self.authentication = true;
+        self.advertised_port = Some(advertised_port);
+        self.spawn();
     }
 
     pub fn kill(&mut self) {

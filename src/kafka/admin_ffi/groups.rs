@@ -167,16 +167,31 @@ pub async fn describe_consumer_groups<C: ClientContext>(
         .iter()
         .map(|&desc| {
             // SAFETY: a live description of the result; its strings and error are copied.
-            unsafe {
-                GroupDescription {
-                    group_id: string(rd::rd_kafka_ConsumerGroupDescription_group_id(desc)),
-                    state: GroupState::from_native(rd::rd_kafka_ConsumerGroupDescription_state(
-                        desc,
-                    )),
-                    members: rd::rd_kafka_ConsumerGroupDescription_member_count(desc),
-                    error: error_object(rd::rd_kafka_ConsumerGroupDescription_error(desc))
-                        .map(|(_, message)| message),
+            let (group_id, state, members, error) = unsafe {
+                (
+                    string(rd::rd_kafka_ConsumerGroupDescription_group_id(desc)),
+                    GroupState::from_native(rd::rd_kafka_ConsumerGroupDescription_state(desc)),
+                    rd::rd_kafka_ConsumerGroupDescription_member_count(desc),
+                    error_object(rd::rd_kafka_ConsumerGroupDescription_error(desc)),
+                )
+            };
+            match error {
+                // A group that does not exist is Dead, as classic DescribeGroups reports it;
+                // brokers on the new group protocol (KIP-848) answer GROUP_ID_NOT_FOUND instead.
+                Some((rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND, _)) => {
+                    GroupDescription {
+                        group_id,
+                        state: GroupState::Dead,
+                        members: 0,
+                        error: None,
+                    }
                 }
+                error => GroupDescription {
+                    group_id,
+                    state,
+                    members,
+                    error: error.map(|(_, message)| message),
+                },
             }
         })
         .collect();

@@ -380,8 +380,8 @@ async fn an_empty_group_is_listed_and_described() {
 }
 
 /// A group that does not exist can be given offsets: no error and no members, whether the
-/// broker answers Empty (tansu in memory), Dead (classic Kafka) or GROUP_ID_NOT_FOUND (tansu on
-/// sqlite, and Kafka on the KIP-848 protocol), which is reported as Dead. sync.group.offsets and
+/// broker answers Empty (tansu in memory), Dead (Kafka) or GROUP_ID_NOT_FOUND (tansu on sqlite,
+/// and DescribeGroups v6+), which is reported as Dead. sync.group.offsets and
 /// `offsets translate --apply` rely on it.
 #[tokio::test]
 async fn a_group_that_does_not_exist_can_be_given_offsets() {

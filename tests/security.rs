@@ -24,6 +24,8 @@ use common::*;
 /// The password of the client key (`A.ssl.key.password`).
 const KEY_PASSWORD: &str = "key-pass-1c5e9b";
 const B_PASSWORD: &str = "scram-pass-7f3a2d";
+/// A password B refuses.
+const WRONG_PASSWORD: &str = "wrong-pass-93be04";
 
 /// A test CA, a server certificate for 127.0.0.1 and a client certificate, made with the
 /// openssl command. `server.pem` and `client.pem` hold certificate and key together, as a Java
@@ -128,35 +130,47 @@ impl Pki {
 }
 
 /// socat terminating TLS on `port` and forwarding each connection to a broker on `upstream`;
-/// with `client_certs`, a client must present a certificate signed by the test CA.
+/// with `client_certs`, a client must present a certificate signed by the test CA. socat forks
+/// a child per connection, so it runs in a process group of its own, stopped as a whole.
 struct TlsProxy {
     child: Child,
 }
 
 impl TlsProxy {
     fn start(pki: &Pki, port: u16, upstream: u16, client_certs: bool) -> TlsProxy {
+        use std::os::unix::process::CommandExt;
         let listen = format!(
             "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={},cafile={},verify={}",
             pki.path("server.pem"),
             pki.path("ca.pem"),
             u8::from(client_certs)
         );
-        let child = Command::new("socat")
+        let log = File::create(pki.path(&format!("socat-{port}.log"))).unwrap();
+        let mut child = Command::new("socat")
+            .args(["-d", "-d"])
             .args([listen, format!("TCP:127.0.0.1:{upstream}")])
+            .process_group(0)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("runs socat (Debian package socat)");
         wait_for(Duration::from_secs(10), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
+        // Not another process that took the port first.
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "socat on {port} exited: {}",
+            std::fs::read_to_string(pki.path(&format!("socat-{port}.log"))).unwrap_or_default()
+        );
         TlsProxy { child }
     }
 }
 
 impl Drop for TlsProxy {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
 }
@@ -254,24 +268,32 @@ impl Clusters {
     }
 }
 
-/// connect-mirror-maker on `config`, logging at debug level into a file.
-struct Mirror {
+/// connect-mirror-maker or connect-distributed on `config`, logging at debug level into a file.
+struct Logged {
     child: Child,
     log: PathBuf,
 }
 
-impl Mirror {
-    fn start(config: &TempFile) -> Mirror {
-        let log = config.dir().join("mm2.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_connect-mirror-maker"))
+impl Logged {
+    fn start(binary: &str, config: &TempFile) -> Logged {
+        let log = config.dir().join("process.log");
+        let mut cmd = Command::new(binary);
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("MM2_")) {
+            cmd.env_remove(k);
+        }
+        let child = cmd
             .arg(&config.path)
             .env("RUST_LOG", "debug")
             .env("NO_COLOR", "1")
-            .stdout(File::create(config.dir().join("mm2.out")).unwrap())
+            .stdout(File::create(config.dir().join("process.out")).unwrap())
             .stderr(File::create(&log).unwrap())
             .spawn()
-            .expect("starts connect-mirror-maker");
-        Mirror { child, log }
+            .expect("starts the process");
+        Logged { child, log }
+    }
+
+    fn mirror_maker(config: &TempFile) -> Logged {
+        Logged::start(env!("CARGO_BIN_EXE_connect-mirror-maker"), config)
     }
 
     fn log(&self) -> String {
@@ -291,21 +313,30 @@ impl Mirror {
         }
     }
 
-    /// SIGTERM; the process must exit 0 within 60 s.
+    fn assert_running(&mut self) {
+        assert!(
+            matches!(self.child.try_wait(), Ok(None)),
+            "the process exited: {}",
+            self.log()
+        );
+    }
+
+    /// SIGTERM; the process must exit 0 within 60 s. Returns its log and standard output.
     fn stop(mut self) -> String {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let exited = wait_until(Duration::from_secs(60), || {
             matches!(self.child.try_wait(), Ok(Some(_)))
         });
-        assert!(exited, "connect-mirror-maker did not stop on SIGTERM");
+        assert!(exited, "the process did not stop on SIGTERM");
         let status = self.child.wait().unwrap();
         assert!(status.success(), "exit status {status}: {}", self.log());
-        self.log()
+        let out = std::fs::read_to_string(self.log.with_file_name("process.out")).unwrap();
+        self.log() + &out
     }
 }
 
-impl Drop for Mirror {
+impl Drop for Logged {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -313,7 +344,7 @@ impl Drop for Mirror {
 }
 
 fn assert_no_secret(text: &str, what: &str) {
-    for secret in [KEY_PASSWORD, B_PASSWORD] {
+    for secret in [KEY_PASSWORD, B_PASSWORD, WRONG_PASSWORD] {
         assert!(!text.contains(secret), "{what} shows a password");
     }
 }
@@ -331,20 +362,23 @@ async fn replicates_records_offsets_and_heartbeats_over_tls_and_sasl() {
 
     let port = free_port();
     let config = clusters.config(&topic, &group, B_PASSWORD, port);
-    let mirror = Mirror::start(&config);
+    let mirror = Logged::mirror_maker(&config);
 
     let remote = format!("A.{topic}");
     mirror.expect("the remote topic", Duration::from_secs(60), || {
-        topics(&b).contains_key(&remote)
+        topic_exists(&b, &remote)
     });
     let got = read_exactly(&b, &remote, 2, records.len(), Duration::from_secs(90));
     assert_same_partitions(&got, &records, 2);
-    mirror.expect("the group's offset on B", Duration::from_secs(60), || {
-        committed(&b, &group, &remote, 0).is_some()
-    });
+    // Offset 20 on A translates to at most 20 on B (at least 1: the first record's sync).
+    mirror.expect(
+        "the group's offset on B",
+        Duration::from_secs(60),
+        || matches!(committed(&b, &group, &remote, 0), Some(o) if (1..=20).contains(&o)),
+    );
     mirror.expect("heartbeats on B", Duration::from_secs(30), || {
-        topics(&b).contains_key("heartbeats")
-            && !read(&b, "heartbeats", 1, 1, Duration::from_secs(1)).is_empty()
+        topic_exists(&b, "heartbeats")
+            && !read(&b, "heartbeats", 1, 1, Duration::from_secs(5)).is_empty()
     });
 
     // The REST API shows the flow's client settings with their secrets hidden.
@@ -354,12 +388,7 @@ async fn replicates_records_offsets_and_heartbeats_over_tls_and_sasl() {
     assert_no_secret(&body, "the connector config");
     assert!(body.contains("[hidden]"), "{body}");
 
-    let log = mirror.stop();
-    assert_no_secret(&log, "the debug log");
-    assert_no_secret(
-        &std::fs::read_to_string(config.dir().join("mm2.out")).unwrap(),
-        "standard output",
-    );
+    assert_no_secret(&mirror.stop(), "the debug log or standard output");
 }
 
 /// A wrong password is reported naming the client and the cause, the process keeps retrying
@@ -372,21 +401,97 @@ async fn a_wrong_password_is_reported_naming_the_client() {
     create_topic(&a, &topic, 1).await;
     produce(&a, &topic, &sample_records(5, 1)).await;
 
-    let config = clusters.config(&topic, "none", "not-the-password", free_port());
-    let mirror = Mirror::start(&config);
+    let config = clusters.config(&topic, "none", WRONG_PASSWORD, free_port());
+    let mut mirror = Logged::mirror_maker(&config);
     mirror.expect("the authentication error", Duration::from_secs(60), || {
-        // One line names the cause and the client: one of flow A->B's own (`A->B|...`) or of
-        // its worker group on B (`A-mm2|...`).
-        mirror.log().lines().any(|l| {
-            l.contains("SCRAM authentication failed")
-                && (l.contains("client=\"A->B|") || l.contains("client=\"A-mm2|"))
-        })
+        // One line names the cause and the client: here the flow's worker group on B.
+        mirror
+            .log()
+            .lines()
+            .any(|l| l.contains("SCRAM authentication failed") && l.contains("client=\"A-mm2|"))
     });
-    std::thread::sleep(Duration::from_secs(2));
-    let log = mirror.stop();
-    assert_no_secret(&log, "the debug log");
+    mirror.expect("a retry", Duration::from_secs(60), || {
+        mirror
+            .log()
+            .contains("cannot join the worker group A-mm2 on B")
+    });
+    mirror.assert_running();
+    assert_no_secret(&mirror.stop(), "the debug log or standard output");
     assert!(
         !topics(&clusters.b.bootstrap()).contains_key(&format!("A.{topic}")),
         "nothing may be written without authenticating"
     );
+}
+
+/// connect-distributed with its worker group, internal topics and exactly-once source tasks
+/// (transactions) on a SASL_SSL cluster, configured as a Java worker is: security keys at the
+/// top level for the worker's own clients, and again under `producer.` and `consumer.` for the
+/// tasks'.
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_distributed_runs_exactly_once_tasks_over_sasl_ssl() {
+    let clusters = Clusters::start();
+    let b = clusters.b.bootstrap();
+    let id = unique("secure-connect");
+    let port = free_port();
+    let security = format!(
+        "security.protocol=SASL_SSL\n\
+         sasl.mechanism=SCRAM-SHA-512\n\
+         sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"mm2\" password=\"{B_PASSWORD}\";\n\
+         ssl.truststore.location={}\n",
+        clusters.pki.path("ca.pem")
+    );
+    let prefixed = |prefix: &str| {
+        security
+            .lines()
+            .map(|l| format!("{prefix}{l}\n"))
+            .collect::<String>()
+    };
+    let worker = TempFile::new(
+        "worker.properties",
+        &format!(
+            "bootstrap.servers={b}\ngroup.id={id}\n{security}{}{}\
+             exactly.once.source.support=enabled\n\
+             key.converter=org.apache.kafka.connect.storage.StringConverter\n\
+             value.converter=org.apache.kafka.connect.storage.StringConverter\n\
+             config.storage.topic={id}-configs\noffset.storage.topic={id}-offsets\n\
+             status.storage.topic={id}-status\n\
+             config.storage.replication.factor=1\noffset.storage.replication.factor=1\n\
+             status.storage.replication.factor=1\n\
+             offset.flush.interval.ms=500\nsession.timeout.ms=6000\nheartbeat.interval.ms=1000\n\
+             listeners=http://127.0.0.1:{port}\n",
+            prefixed("producer."),
+            prefixed("consumer."),
+        ),
+    );
+    let process = Logged::start(env!("CARGO_BIN_EXE_connect-distributed"), &worker);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    process.expect("the REST API", Duration::from_secs(60), || {
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+
+    let input = worker.dir().join("in.txt");
+    let lines: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
+    std::fs::write(&input, lines[..10].join("\n") + "\n").unwrap();
+    // Connect does not create a source connector's topic unless told to (KIP-158).
+    let topic = format!("{id}-lines");
+    create_topic(&b, &topic, 1).await;
+    let body = serde_json::json!({"name": "lines", "config": {
+        "connector.class": "FileStreamSource", "file": input.display().to_string(),
+        "topic": topic}});
+    let (status, text) = http(addr, "POST", "/connectors", Some(&body.to_string()));
+    assert_eq!(status, 201, "{text}");
+    process.expect("the first lines", Duration::from_secs(60), || {
+        topics(&b).contains_key(&topic)
+            && read(&b, &topic, 1, 10, Duration::from_secs(1)).len() == 10
+    });
+    // Lines appended later follow.
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let got = read_exactly(&b, &topic, 1, 20, Duration::from_secs(60));
+    let values: Vec<String> = got
+        .iter()
+        .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+        .collect();
+    assert_eq!(values, lines);
+
+    assert_no_secret(&process.stop(), "the worker's debug log or standard output");
 }

@@ -217,7 +217,14 @@ impl SourceRunner<'_> {
             }
             producer
                 .commit_transaction(Duration::from_secs(60))
-                .map_err(|e| format!("cannot commit: {e}"))?;
+                .map_err(|e| {
+                    // librdkafka only says how many records failed; say why the first did.
+                    producer.poll(Duration::ZERO);
+                    match producer.context().take_failure() {
+                        Some(first) => format!("cannot commit: {e}; the first failure: {first}"),
+                        None => format!("cannot commit: {e}"),
+                    }
+                })?;
             delivered(producer)
         })();
         match result {

@@ -340,6 +340,14 @@ pub fn flow_config(source: &str, target: &str, extra: &str) -> String {
     )
 }
 
+/// Whether `topic` exists; false also when the cluster does not answer in time, so it can be
+/// polled.
+pub fn topic_exists(bootstrap: &str, topic: &str) -> bool {
+    consumer(bootstrap)
+        .fetch_metadata(None, Duration::from_secs(5))
+        .is_ok_and(|md| md.topics().iter().any(|t| t.name() == topic))
+}
+
 /// The topics of a cluster with their partition counts.
 pub fn topics(bootstrap: &str) -> std::collections::BTreeMap<String, usize> {
     let c = consumer(bootstrap);

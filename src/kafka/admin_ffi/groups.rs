@@ -176,8 +176,9 @@ pub async fn describe_consumer_groups<C: ClientContext>(
                 )
             };
             match error {
-                // A group that does not exist is Dead, as classic DescribeGroups reports it;
-                // brokers on the new group protocol (KIP-848) answer GROUP_ID_NOT_FOUND instead.
+                // A group that does not exist is Dead, as Kafka reports it to the DescribeGroups
+                // versions librdkafka sends; tansu on sqlite (and DescribeGroups v6+) answer
+                // GROUP_ID_NOT_FOUND instead.
                 Some((rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND, _)) => {
                     GroupDescription {
                         group_id,

@@ -151,7 +151,11 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
         let runtime = |e: String| AppError::Runtime(e);
         let spec = GroupSpec {
             group_id: group.id.clone(),
-            cluster: "worker".into(),
+            // Messages name the worker's cluster by its address: there is no alias here.
+            cluster: admin_props
+                .get("bootstrap.servers")
+                .unwrap_or("bootstrap.servers")
+                .to_string(),
             config_topic: group.config_topic.clone(),
             offset_topic: group.offset_topic.clone(),
             status_topic: group.status_topic.clone(),

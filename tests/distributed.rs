@@ -281,12 +281,19 @@ fn signal(w: &ConnectProcess, sig: &str) {
 /// zombie wakes, its open transaction is gone and its writes are refused. Every line arrives
 /// exactly once, in order. (At least once, the zombie would write again what its successor
 /// wrote, and the successor what the zombie wrote since its last offset flush.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exactly_once_fences_a_frozen_worker() {
-    let broker = DurableBroker::start("connect-eos");
+/// A group with exactly-once support on a broker of its own (sqlite tansu, which drops aborted
+/// records), with topic 0 created and 10 lines in input 0.
+async fn exactly_once_group(name: &'static str) -> (DurableBroker, Group) {
+    let broker = DurableBroker::start(name);
     let g = Group::on(broker.bootstrap(), "exactly.once.source.support=enabled\n");
     create_topic(&broker.bootstrap(), &g.topic(0), 1).await;
     append(&g.input(0), 0, 10);
+    (broker, g)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_fences_a_frozen_worker() {
+    let (broker, g) = exactly_once_group("connect-eos").await;
     let workers: Vec<ConnectProcess> = (0..2).map(|n| g.worker(n)).collect();
 
     // The exactly-once keys of a source connector are validated.
@@ -465,10 +472,7 @@ async fn fencing_a_transactional_id_aborts_its_open_transaction() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_a_connector_fences_its_tasks_zombies() {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let broker = DurableBroker::start("connect-zombies");
-    let g = Group::on(broker.bootstrap(), "exactly.once.source.support=enabled\n");
-    create_topic(&broker.bootstrap(), &g.topic(0), 1).await;
-    append(&g.input(0), 0, 10);
+    let (broker, g) = exactly_once_group("connect-zombies").await;
     let worker = g.worker(0);
     let body = json!({"name": "src", "config": {
         "connector.class": "FileStreamSource", "file": g.input(0).display().to_string(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::config::{ClientKind, Flow, Mm2Config, Side};
 use crate::kafka::admin::{Admin, TopicAdmin};
-use crate::kafka::admin_ffi::{self, GroupOffset, GroupState};
+use crate::kafka::admin_ffi::{self, GroupOffset};
 use crate::kafka::log::read_to_end;
 use crate::kafka::props::{translate, ClientProps};
 use crate::mirror::wire::Checkpoint;
@@ -119,7 +119,7 @@ async fn commit(
                 "describing group `{group}` on {target}: {e}"
             )));
         }
-        if !matches!(d.state, GroupState::Empty | GroupState::Dead) || d.members > 0 {
+        if !d.is_inactive() {
             return Err(ToolError::Usage(format!(
                 "group `{group}` is active on {target} ({:?}, {} members): stop its consumers, then apply again",
                 d.state, d.members

@@ -34,7 +34,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::TopicPartitionList;
 
-use common::{free_port, DurableBroker, TempFile};
+use common::{free_port, one_broker_settings, DurableBroker, TempFile};
 
 const TOPIC: &str = "numbers";
 const PARTITIONS: i32 = 4;
@@ -393,19 +393,10 @@ fn config(
          emit.checkpoints.enabled = false\n\
          sync.group.offsets.enabled = false\n\
          refresh.topics.interval.seconds = 5\n\
-         replication.factor = 1\n\
-         offset-syncs.topic.replication.factor = 1\n\
-         checkpoints.topic.replication.factor = 1\n\
-         heartbeats.topic.replication.factor = 1\n\
-         offset.storage.replication.factor = 1\n\
-         config.storage.replication.factor = 1\n\
-         status.storage.replication.factor = 1\n\
-         B.offset.flush.interval.ms = 500\n\
-         B.session.timeout.ms = 6000\n\
-         B.heartbeat.interval.ms = 1000\n\
-         {eos}",
+         {}{eos}",
         source.bootstrap(),
-        target.bootstrap()
+        target.bootstrap(),
+        one_broker_settings("B"),
     )
 }
 

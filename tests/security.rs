@@ -247,22 +247,14 @@ impl Clusters {
              sync.group.offsets.enabled = true\n\
              sync.group.offsets.interval.seconds = 1\n\
              refresh.groups.interval.seconds = 1\n\
-             replication.factor = 1\n\
-             offset-syncs.topic.replication.factor = 1\n\
-             checkpoints.topic.replication.factor = 1\n\
-             heartbeats.topic.replication.factor = 1\n\
-             offset.storage.replication.factor = 1\n\
-             config.storage.replication.factor = 1\n\
-             status.storage.replication.factor = 1\n\
-             B.offset.flush.interval.ms = 500\n\
-             B.session.timeout.ms = 6000\n\
-             B.heartbeat.interval.ms = 1000\n\
+             {settings}\
              A.consumer.session.timeout.ms = 6000\n\
              listeners = http://127.0.0.1:{port}\n",
             a = self.a.bootstrap,
             b = self.b.bootstrap(),
             ca = self.pki.path("ca.pem"),
             client = self.pki.path("client.pem"),
+            settings = one_broker_settings("B"),
         );
         TempFile::new("mm2.properties", &text)
     }

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Side};
 use crate::kafka::admin::Admin;
-use crate::kafka::admin_ffi::{self, GroupOffset, GroupState};
+use crate::kafka::admin_ffi::{self, GroupOffset};
 use crate::kafka::client::{create, LogContext};
 use crate::kafka::log::{ensure_compacted_topic, read_to_end};
 use crate::kafka::props::translate;
@@ -385,7 +385,7 @@ impl Checkpointer {
                 warn!(flow = %self.flow.name(), "describing group {} on {}: {e}", d.group_id, self.flow.target);
                 continue;
             }
-            if !matches!(d.state, GroupState::Empty | GroupState::Dead) || d.members > 0 {
+            if !d.is_inactive() {
                 continue;
             }
             let target: BTreeMap<(String, i32), i64> = match self

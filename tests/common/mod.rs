@@ -340,24 +340,41 @@ pub fn flow_config(source: &str, target: &str, extra: &str) -> String {
     )
 }
 
+/// mm2.properties lines for test clusters of one broker each (replication factor 1 for every
+/// topic MirrorMaker creates) and for a quick worker group on `target`.
+pub fn one_broker_settings(target: &str) -> String {
+    format!(
+        "replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = 1\n\
+         checkpoints.topic.replication.factor = 1\n\
+         heartbeats.topic.replication.factor = 1\n\
+         offset.storage.replication.factor = 1\n\
+         config.storage.replication.factor = 1\n\
+         status.storage.replication.factor = 1\n\
+         {target}.offset.flush.interval.ms = 500\n\
+         {target}.session.timeout.ms = 6000\n\
+         {target}.heartbeat.interval.ms = 1000\n"
+    )
+}
+
 /// Whether `topic` exists; false also when the cluster does not answer in time, so it can be
 /// polled.
 pub fn topic_exists(bootstrap: &str, topic: &str) -> bool {
-    consumer(bootstrap)
-        .fetch_metadata(None, Duration::from_secs(5))
-        .is_ok_and(|md| md.topics().iter().any(|t| t.name() == topic))
+    try_topics(bootstrap).is_ok_and(|t| t.contains_key(topic))
 }
 
 /// The topics of a cluster with their partition counts.
 pub fn topics(bootstrap: &str) -> std::collections::BTreeMap<String, usize> {
-    let c = consumer(bootstrap);
-    let md = c
-        .fetch_metadata(None, Duration::from_secs(5))
-        .expect("metadata");
-    md.topics()
+    try_topics(bootstrap).expect("metadata")
+}
+
+fn try_topics(bootstrap: &str) -> Result<std::collections::BTreeMap<String, usize>, KafkaError> {
+    let md = consumer(bootstrap).fetch_metadata(None, Duration::from_secs(5))?;
+    Ok(md
+        .topics()
         .iter()
         .map(|t| (t.name().to_string(), t.partitions().len()))
-        .collect()
+        .collect())
 }
 
 /// Waits until `topic` on `bootstrap` holds `count` records over `partitions`, and returns them.
@@ -767,10 +784,7 @@ impl DurableBroker {
         let tansu = std::env::var("TEST_TANSU_DURABLE")
             .expect("TEST_TANSU_DURABLE is not set: run the tests with scripts/test.sh");
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let advertised = format!(
-            "tcp://127.0.0.1:{}",
-            self.advertised_port.unwrap_or(self.port)
-        );
+        let advertised = format!("tcp://{}", self.bootstrap());
         let log = File::options()
             .create(true)
             .append(true)

@@ -31,6 +31,13 @@ pub struct GroupDescription {
     pub error: Option<String>,
 }
 
+impl GroupDescription {
+    /// No consumer uses the group (Empty, or Dead: it does not exist), so its offsets may be set.
+    pub fn is_inactive(&self) -> bool {
+        matches!(self.state, GroupState::Empty | GroupState::Dead) && self.members == 0
+    }
+}
+
 /// A committed offset: the next record the group will read, and the committer's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupOffset {

@@ -225,15 +225,12 @@ struct Mm2 {
 impl Mm2 {
     fn spawn(a: &str, b: &str, topic: &str) -> Mm2 {
         let port = free_port();
-        // tansu 0.6 holds every fetch for the whole fetch.max.wait.ms, even with records waiting
-        // (Kafka answers as soon as fetch.min.bytes is there), so our source consumers get the
-        // same 10 ms wait as the benchmark's own consumers; otherwise our default (100 ms)
-        // would be measured as latency that Kafka does not have.
         let config = format!(
             "clusters = S, T\nS.bootstrap.servers = {a}\nT.bootstrap.servers = {b}\nS->T.enabled = true\nS->T.topics = {topic}\n\
              emit.heartbeats.enabled = false\nreplication.factor = 1\noffset-syncs.topic.replication.factor = 1\n\
-             offset.storage.replication.factor = 1\ntasks.max = 2\nlisteners = http://127.0.0.1:{port}\n\
-             S.consumer.fetch.max.wait.ms = 10\n"
+             offset.storage.replication.factor = 1\nconfig.storage.replication.factor = 1\n\
+             status.storage.replication.factor = 1\ncheckpoints.topic.replication.factor = 1\n\
+             tasks.max = 2\nlisteners = http://127.0.0.1:{port}\n"
         );
         let dir = std::env::temp_dir().join(format!("mm2-bench-{:x}", rand::random::<u32>()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Starts two local brokers and runs the replication benchmark between them (release build).
+# Starts local Kafka clusters (Apache Kafka 4.3.1, one KRaft node each) and runs the replication
+# benchmark from A to B (release build).
 # Usage: scripts/bench.sh   (BENCH_MB=1024 and BENCH_SMALL_MB=128 set the backlog sizes)
-source "$(dirname "${BASH_SOURCE[0]}")/brokers.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/kafka.sh"
 cd "$ROOT"
-install_build_deps
+install_deps
 cargo build --release --benches --locked
 start_brokers
 export TEST_SOURCE_BOOTSTRAP="$BOOTSTRAP_A" TEST_TARGET_BOOTSTRAP="$BOOTSTRAP_B"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the tests need, starts two local brokers (source A, target B), and runs every
-# check: rustfmt, clippy, and all test targets against the brokers. Stops the brokers however
-# the run ends. Usage: scripts/test.sh [extra cargo test args]
-source "$(dirname "${BASH_SOURCE[0]}")/brokers.sh"
+# Installs what the tests need (Debian packages, Java 17, Maven, Apache Kafka from Maven Central),
+# starts three local Kafka clusters (A, B, C), and runs every check: rustfmt, clippy, and all
+# test targets against the clusters. Stops the clusters however the run ends.
+# Usage: scripts/test.sh [extra cargo test args]
+source "$(dirname "${BASH_SOURCE[0]}")/kafka.sh"
 cd "$ROOT"
 
-install_build_deps
+install_deps
 command -v cargo >/dev/null || { log "cargo is required (https://rustup.rs)"; exit 1; }
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
@@ -14,9 +15,15 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
-find_durable_tansu
+# The Kafka versions the tests run: 4.3.1 for the clusters and most nodes, 3.9.1 as an
+# on-premises source.
+kafka_install "$KAFKA_OLD_VERSION" >/dev/null
 start_brokers
-export TEST_SOURCE_BOOTSTRAP="$BOOTSTRAP_A" TEST_TARGET_BOOTSTRAP="$BOOTSTRAP_B" TEST_TANSU="$TANSU"
-export TEST_TANSU_DURABLE="$TANSU_DURABLE"
+export TEST_SOURCE_BOOTSTRAP="$BOOTSTRAP_A" TEST_TARGET_BOOTSTRAP="$BOOTSTRAP_B" TEST_THIRD_BOOTSTRAP="$BOOTSTRAP_C"
+export TEST_SOURCE_SSL_BOOTSTRAP="$BOOTSTRAP_A_SSL" TEST_TARGET_SSL_BOOTSTRAP="$BOOTSTRAP_B_SSL"
+export TEST_SOURCE_SASL_BOOTSTRAP="$BOOTSTRAP_A_SASL" TEST_TARGET_SASL_BOOTSTRAP="$BOOTSTRAP_B_SASL"
+export TEST_KAFKA_PKI="$RUN_DIR/pki" TEST_CLIENT_KEY_PASSWORD="$CLIENT_KEY_PASSWORD"
+export TEST_SCRAM_USER="$SCRAM_USER" TEST_SCRAM_PASSWORD="$SCRAM_PASSWORD"
+export TEST_KAFKA_RUN="$RUN_DIR"
 log "cargo test"
 cargo test --all-targets --locked "$@"

@@ -1,17 +1,7 @@
-//! The raw Admin API wrappers of `mm2::kafka::admin_ffi` against a real broker (tansu, broker A).
-//! Results are read back through rdkafka's safe API where it has one, so a wrapper that sends or
-//! reads the wrong thing fails here.
-//!
-//! ACLs are only partly testable against tansu 0.6.0, which stubs the ACL APIs: DescribeAcls
-//! answers "no ACLs, no error", and CreateAcls answers with a null result array, on which
-//! librdkafka 2.12.1 aborts the whole process (`rd_kafka_admin_response_parse: Assertion
-//! 'rko_result' failed`). So `create_acls` is never called here; the ACL binding conversions
-//! (domain ⇄ librdkafka enums and bindings) are unit-tested in `src/kafka/admin_ffi/acls.rs`.
-//!
-//! Other tansu 0.6.0 answers the tests allow for: it keeps no commit metadata (OffsetFetch returns
-//! null metadata), lists groups only once they have committed offsets (state "Unknown"), reports
-//! no members in ConsumerGroupDescribe, accepts config changes for topics that do not exist, and
-//! does not report broker defaults in DescribeConfigs (a deleted key is simply absent).
+//! The raw Admin API wrappers of `mm2::kafka::admin_ffi` against a real Kafka cluster (A of
+//! scripts/test.sh, which runs Kafka's StandardAuthorizer). Results are read back through
+//! rdkafka's safe API where it has one, so a wrapper that sends or reads the wrong thing fails
+//! here.
 
 mod common;
 
@@ -379,30 +369,23 @@ async fn an_empty_group_is_listed_and_described() {
     assert_eq!(describe_consumer_groups(&admin, &[], T).await, Ok(vec![]));
 }
 
-/// A group that does not exist can be given offsets: no error and no members, whether the
-/// broker answers Empty (tansu in memory), Dead (Kafka) or GROUP_ID_NOT_FOUND (tansu on sqlite,
-/// and DescribeGroups v6+), which is reported as Dead. sync.group.offsets and
-/// `offsets translate --apply` rely on it.
+/// A group that does not exist can be given offsets: no error and no members. Kafka answers
+/// Dead (or GROUP_ID_NOT_FOUND from DescribeGroups v6+, which is reported as Dead).
+/// sync.group.offsets and `offsets translate --apply` rely on it.
 #[tokio::test]
 async fn a_group_that_does_not_exist_can_be_given_offsets() {
-    let durable = DurableBroker::start("describe-unknown-group");
-    for (bootstrap, state) in [
-        (source_bootstrap(), GroupState::Empty),
-        (durable.bootstrap(), GroupState::Dead),
-    ] {
-        let group = unique("grp-none");
-        let described =
-            describe_consumer_groups(&admin(&bootstrap), std::slice::from_ref(&group), T)
-                .await
-                .unwrap();
-        let expected = GroupDescription {
-            group_id: group,
-            state,
-            members: 0,
-            error: None,
-        };
-        assert_eq!(described, vec![expected], "on {bootstrap}");
-    }
+    let group = unique("grp-none");
+    let described =
+        describe_consumer_groups(&admin(&source_bootstrap()), std::slice::from_ref(&group), T)
+            .await
+            .unwrap();
+    let expected = GroupDescription {
+        group_id: group,
+        state: GroupState::Dead,
+        members: 0,
+        error: None,
+    };
+    assert_eq!(described, vec![expected]);
 }
 
 #[tokio::test]
@@ -441,17 +424,66 @@ async fn offsets_of_an_active_group_are_not_altered() {
     drop(member);
 }
 
-/// Tansu keeps no ACLs and has no authorizer; a real cluster without one answers
-/// SECURITY_DISABLED, which librdkafka 2.12.1 drops (see `acls.rs`). Either way the call must
-/// complete through the whole FFI path with no ACLs and no other error.
+/// ACLs created through Kafka's authorizer are described back exactly, of both pattern types
+/// and both permissions; ACLs on other resource types are not listed as topic ACLs.
 #[tokio::test]
-async fn describe_topic_acls_completes() {
+async fn topic_acls_are_created_and_described() {
     let admin = admin(&source_bootstrap());
-    let started = Instant::now();
-    match describe_topic_acls(&admin, T).await {
-        Ok(acls) => assert_eq!(acls, vec![]),
-        Err(AdminError::SecurityDisabled) => {}
-        Err(e) => panic!("describe_topic_acls: {e}"),
-    }
-    assert!(started.elapsed() < T);
+    let topic = unique("acl-topic");
+    let principal = format!("User:{}", unique("alice"));
+    let acl = |resource_type, name: &str, pattern_type, operation, permission| AclBinding {
+        resource_type,
+        name: name.to_string(),
+        pattern_type,
+        principal: principal.clone(),
+        host: "*".to_string(),
+        operation,
+        permission,
+    };
+    let topic_acls = vec![
+        acl(
+            AclResourceType::Topic,
+            &topic,
+            AclPatternType::Literal,
+            AclOperation::Read,
+            AclPermission::Allow,
+        ),
+        acl(
+            AclResourceType::Topic,
+            &format!("{topic}-"),
+            AclPatternType::Prefixed,
+            AclOperation::Write,
+            AclPermission::Deny,
+        ),
+    ];
+    let group_acl = acl(
+        AclResourceType::Group,
+        &topic,
+        AclPatternType::Literal,
+        AclOperation::Read,
+        AclPermission::Allow,
+    );
+    let mut all = topic_acls.clone();
+    all.push(group_acl);
+    let outcomes = create_acls(&admin, &all, T).await.unwrap();
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+
+    // The authorizer applies new ACLs from the metadata log: poll until they are there.
+    let deadline = Instant::now() + T;
+    let mut mine = loop {
+        let mine: Vec<AclBinding> = describe_topic_acls(&admin, T)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|b| b.principal == principal)
+            .collect();
+        if mine.len() >= topic_acls.len() || Instant::now() > deadline {
+            break mine;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    mine.sort();
+    let mut want = topic_acls;
+    want.sort();
+    assert_eq!(mine, want);
 }

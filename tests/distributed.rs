@@ -274,26 +274,23 @@ fn signal(w: &ConnectProcess, sig: &str) {
     assert!(ok, "kill {sig}");
 }
 
-/// Exactly once (KIP-618) on a broker of the test's own: the patched durable tansu, which drops
-/// the records of aborted transactions (tansu 0.6 cannot hide them from read_committed
-/// consumers). A worker frozen with SIGSTOP while its task writes is a zombie: the group moves
+/// Exactly once (KIP-618). A worker frozen with SIGSTOP while its task writes is a zombie: the group moves
 /// the task to the other worker, whose producer fences the zombie's transactional id. When the
 /// zombie wakes, its open transaction is gone and its writes are refused. Every line arrives
 /// exactly once, in order. (At least once, the zombie would write again what its successor
 /// wrote, and the successor what the zombie wrote since its last offset flush.)
-/// A group with exactly-once support on a broker of its own (sqlite tansu, which drops aborted
-/// records), with topic 0 created and 10 lines in input 0.
-async fn exactly_once_group(name: &'static str) -> (DurableBroker, Group) {
-    let broker = DurableBroker::start(name);
-    let g = Group::on(broker.bootstrap(), "exactly.once.source.support=enabled\n");
-    create_topic(&broker.bootstrap(), &g.topic(0), 1).await;
+/// A group with exactly-once support on the target cluster, with topic 0 created and 10 lines
+/// in input 0.
+async fn exactly_once_group() -> Group {
+    let g = Group::on(target_bootstrap(), "exactly.once.source.support=enabled\n");
+    create_topic(&g.bootstrap, &g.topic(0), 1).await;
     append(&g.input(0), 0, 10);
-    (broker, g)
+    g
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_fences_a_frozen_worker() {
-    let (broker, g) = exactly_once_group("connect-eos").await;
+    let g = exactly_once_group().await;
     let workers: Vec<ConnectProcess> = (0..2).map(|n| g.worker(n)).collect();
 
     // The exactly-once keys of a source connector are validated.
@@ -372,7 +369,7 @@ async fn exactly_once_fences_a_frozen_worker() {
     let want: Vec<String> = (0..n).map(|i| format!("line {i}")).collect();
     let mut got = Vec::new();
     let complete = wait_until(Duration::from_secs(90), || {
-        got = read_log(&broker.bootstrap(), &g.topic(0));
+        got = read_log(&g.bootstrap, &g.topic(0));
         got.len() >= want.len()
     });
     let twice = got.len() - got.iter().collect::<BTreeSet<_>>().len();
@@ -397,8 +394,8 @@ async fn exactly_once_fences_a_frozen_worker() {
     }
 }
 
-/// The values of a one-partition topic in offset order, each offset once: read through tansu's
-/// gaps (the offsets of aborted records), librdkafka can hand out a batch twice.
+/// The committed values of a one-partition topic in offset order (read_committed, librdkafka's
+/// default), each offset once: a batch handed out twice would not hide a duplicate write.
 fn read_log(bootstrap: &str, topic: &str) -> Vec<String> {
     use rdkafka::consumer::Consumer;
     use rdkafka::Message;
@@ -422,17 +419,16 @@ fn read_log(bootstrap: &str, topic: &str) -> Vec<String> {
 }
 
 /// Zombie fencing, as a worker does before it writes a connector's new task configs: fencing a
-/// transactional id aborts the open transaction of its producer and refuses its commit (on the
-/// patched durable tansu, which drops aborted records).
+/// transactional id aborts the open transaction of its producer and refuses its commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fencing_a_transactional_id_aborts_its_open_transaction() {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let broker = DurableBroker::start("connect-fence");
+    let bootstrap = target_bootstrap();
     let topic = unique("fenced");
-    create_topic(&broker.bootstrap(), &topic, 1).await;
+    create_topic(&bootstrap, &topic, 1).await;
     let id = unique("group-connector-0");
     let zombie: BaseProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
+        .set("bootstrap.servers", &bootstrap)
         .set("transactional.id", &id)
         .create()
         .unwrap();
@@ -444,7 +440,7 @@ async fn fencing_a_transactional_id_aborts_its_open_transaction() {
     zombie.flush(Duration::from_secs(30)).unwrap();
 
     let mut props = mm2::kafka::ClientProps::default();
-    props.set("bootstrap.servers", broker.bootstrap(), false);
+    props.set("bootstrap.servers", bootstrap.clone(), false);
     let ids = [id.clone()];
     tokio::task::spawn_blocking(move || {
         mm2::kafka::fence::fence_producers(&props, &ids, Duration::from_secs(30))
@@ -453,16 +449,14 @@ async fn fencing_a_transactional_id_aborts_its_open_transaction() {
     .unwrap()
     .unwrap();
 
-    // Its next write is refused, so its commit fails. (tansu 0.6 does not check the epoch of
-    // an EndTxn, as Kafka does, so a fenced producer that wrote nothing more could "commit" an
-    // empty transaction there.)
+    // Its next write is refused, so its commit fails.
     zombie
         .send(BaseRecord::<(), str>::to(&topic).payload("after the fence"))
         .unwrap();
     let _ = zombie.flush(Duration::from_secs(30));
     let commit = zombie.commit_transaction(Duration::from_secs(30));
     assert!(commit.is_err(), "the fenced producer committed");
-    assert_eq!(read_log(&broker.bootstrap(), &topic), Vec::<String>::new());
+    assert_eq!(read_log(&bootstrap, &topic), Vec::<String>::new());
 }
 
 /// Zombie fencing by the herder (Connect's fenceZombies): stopping a connector fences the
@@ -472,7 +466,7 @@ async fn fencing_a_transactional_id_aborts_its_open_transaction() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_a_connector_fences_its_tasks_zombies() {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let (broker, g) = exactly_once_group("connect-zombies").await;
+    let g = exactly_once_group().await;
     let worker = g.worker(0);
     let body = json!({"name": "src", "config": {
         "connector.class": "FileStreamSource", "file": g.input(0).display().to_string(),
@@ -485,7 +479,7 @@ async fn stopping_a_connector_fences_its_tasks_zombies() {
         201,
     );
     wait_for(Duration::from_secs(60), || {
-        read_log(&broker.bootstrap(), &g.topic(0)).len() == 10
+        read_log(&g.bootstrap, &g.topic(0)).len() == 10
     });
 
     // Paused, the task writes nothing; the zombie takes its transactional id and opens a
@@ -496,7 +490,7 @@ async fn stopping_a_connector_fences_its_tasks_zombies() {
         s["tasks"][0]["state"] == "PAUSED"
     });
     let zombie: BaseProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
+        .set("bootstrap.servers", &g.bootstrap)
         .set("transactional.id", format!("{}-src-0", g.id))
         .create()
         .unwrap();
@@ -513,7 +507,7 @@ async fn stopping_a_connector_fences_its_tasks_zombies() {
         let s = http_json(worker.addr, "GET", "/connectors/src/status", None, 200);
         s["connector"]["state"] == "STOPPED" && s["tasks"].as_array().is_some_and(Vec::is_empty)
     });
-    // (tansu 0.6 does not check the epoch of an EndTxn, so the zombie writes once more.)
+    // The zombie writes once more: a fenced producer learns it is fenced from its next request.
     zombie
         .send(BaseRecord::<(), str>::to(&g.topic(0)).payload("zombie 2"))
         .unwrap();
@@ -522,7 +516,7 @@ async fn stopping_a_connector_fences_its_tasks_zombies() {
         zombie.commit_transaction(Duration::from_secs(30)).is_err(),
         "the zombie committed after its task was fenced"
     );
-    let lines = read_log(&broker.bootstrap(), &g.topic(0));
+    let lines = read_log(&g.bootstrap, &g.topic(0));
     assert_eq!(
         lines,
         (0..10).map(|i| format!("line {i}")).collect::<Vec<_>>()

@@ -9,10 +9,8 @@
 //! After every fault the test waits until every partition moves again and records how long
 //! that took (the recovery time); it also samples the workers' memory while the target is down.
 //!
-//! The brokers are this test's own: tansu with sqlite storage (`TEST_TANSU_DURABLE`, built by
-//! scripts/test.sh), so that they keep their data when killed. That build is patched
-//! (scripts/tansu-0.6.0.patch): among others it drops an aborted transaction's records, since
-//! tansu 0.6 does not tell a read_committed consumer which records were aborted.
+//! The brokers are this test's own Apache Kafka nodes (`common::KafkaNode`), killed with SIGKILL
+//! and started again on the same data directory and ports.
 //!
 //! `FAULT_SEED` picks the random moments (default: a fixed seed, so a failure can be re-run);
 //! `FAULT_LOG` sets the workers' log filter (default `info`).
@@ -34,7 +32,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::TopicPartitionList;
 
-use common::{free_port, one_broker_settings, DurableBroker, TempFile};
+use common::{free_port, one_broker_settings, KafkaNode, TempFile};
 
 const TOPIC: &str = "numbers";
 const PARTITIONS: i32 = 4;
@@ -255,8 +253,8 @@ fn dump_config_topic(bootstrap: &str) {
 }
 
 /// Every value of one partition, from the beginning until nothing arrives for 3 s. A record
-/// at an offset already read is skipped: tansu 0.6 (sqlite) sometimes sends the records after a
-/// gap in the offsets twice, and a log holds one record per offset.
+/// at an offset already read is skipped: a log holds one record per offset, and a consumer that
+/// reconnects may be handed a batch again.
 fn read_partition(bootstrap: &str, topic: &str, p: i32, isolation: &str) -> Vec<Read> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -371,12 +369,7 @@ struct Plan {
     rate: u64,
 }
 
-fn config(
-    source: &DurableBroker,
-    target: &DurableBroker,
-    exactly_once: bool,
-    tasks: usize,
-) -> String {
+fn config(source: &KafkaNode, target: &KafkaNode, exactly_once: bool, tasks: usize) -> String {
     let eos = if exactly_once {
         "B.exactly.once.source.support = enabled\n"
     } else {
@@ -413,8 +406,8 @@ fn run(plan: Plan) -> Outcome {
         "at least once"
     };
     println!("fault run ({mode}), seed {seed}");
-    let mut source = DurableBroker::start("fault-a");
-    let mut target = DurableBroker::start("fault-b");
+    let mut source = KafkaNode::start("fault-a");
+    let mut target = KafkaNode::start("fault-b");
     let admin_create = |bootstrap: &str| {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(common::create_topic(bootstrap, TOPIC, PARTITIONS));
@@ -534,11 +527,7 @@ fn run(plan: Plan) -> Outcome {
         }
     }
     if plan.kill_for_good {
-        // One worker dies for good: the others take over its work. First every worker, the last
-        // one restarted too, has joined: tansu 0.6 can leave a share with a member that dies
-        // while the group forms (fixed upstream in 50e5666), and here no later join would heal
-        // it.
-        std::thread::sleep(Duration::from_secs(12));
+        // One worker dies for good: the others take over its work.
         let before = monitor.ends().expect("target up");
         let at = Instant::now();
         let i = rng.random_range(0..workers.0.len());

@@ -113,6 +113,10 @@ async fn emits_offset_syncs_byte_compatible_on_the_source() {
     }
 }
 
+/// Topic configs under Kafka's default rule (`use.defaults.from = target`): what is set on the
+/// source topic is set on the remote topic, at creation and when it changes; what returns to
+/// its default on the source is deleted on the target; `config.properties.exclude` keys
+/// (min.insync.replicas) are never copied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_remote_topics_with_source_configs_and_keeps_them_in_sync() {
     use mm2::kafka::admin_ffi::{
@@ -123,6 +127,7 @@ async fn creates_remote_topics_with_source_configs_and_keeps_them_in_sync() {
     let admin_a = admin(&source_bootstrap());
     let new = NewTopic::new(&topic, 1, TopicReplication::Fixed(1))
         .set("retention.ms", "3600000")
+        .set("max.message.bytes", "200000")
         .set("min.insync.replicas", "1");
     admin_a
         .create_topics(&[new], &AdminOptions::new())
@@ -132,27 +137,42 @@ async fn creates_remote_topics_with_source_configs_and_keeps_them_in_sync() {
         .unwrap()
         .unwrap();
     let remote = format!("{a}.{topic}");
-    // tansu describes the configs set on a topic as defaults (real Kafka says
-    // DYNAMIC_TOPIC_CONFIG), so this test copies source defaults too; the default rule
-    // (DELETE on the target) is covered by topic_sync's unit tests.
-    let extra = format!("{a}->{b}.topics = {topic}\nsync.topic.configs.interval.seconds = 1\nuse.defaults.from = source\n");
+    let extra = format!("{a}->{b}.topics = {topic}\nsync.topic.configs.interval.seconds = 1\n");
     let mm2 = Mm2::start(&flow_config(&a, &b, &extra)).await;
     wait_for(Duration::from_secs(30), || {
         topics(&target_bootstrap()).contains_key(&remote)
     });
+    let target = target_bootstrap();
     assert_eq!(
-        topic_config(&target_bootstrap(), &remote, "retention.ms")
+        topic_override(&target, &remote, "retention.ms")
             .await
             .as_deref(),
         Some("3600000")
     );
+    assert_eq!(
+        topic_override(&target, &remote, "max.message.bytes")
+            .await
+            .as_deref(),
+        Some("200000")
+    );
+    // A key left at its default on the source is not set on the target.
+    assert_eq!(topic_override(&target, &remote, "segment.ms").await, None);
+
+    // One key changed and one returned to its default on the source.
     let change = TopicConfigChanges {
         topic: topic.clone(),
-        ops: vec![ConfigOp {
-            name: "retention.ms".into(),
-            kind: AlterKind::Set,
-            value: Some("7200000".into()),
-        }],
+        ops: vec![
+            ConfigOp {
+                name: "retention.ms".into(),
+                kind: AlterKind::Set,
+                value: Some("7200000".into()),
+            },
+            ConfigOp {
+                name: "max.message.bytes".into(),
+                kind: AlterKind::Delete,
+                value: None,
+            },
+        ],
     };
     incremental_alter_topic_configs(&admin_a, &[change], Duration::from_secs(10))
         .await
@@ -162,29 +182,26 @@ async fn creates_remote_topics_with_source_configs_and_keeps_them_in_sync() {
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        if topic_config(&target_bootstrap(), &remote, "retention.ms")
-            .await
-            .as_deref()
-            == Some("7200000")
-        {
+        let retention = topic_override(&target, &remote, "retention.ms").await;
+        let max_bytes = topic_override(&target, &remote, "max.message.bytes").await;
+        if retention.as_deref() == Some("7200000") && max_bytes.is_none() {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "config change not synced"
+            "config changes not synced: retention.ms {retention:?}, max.message.bytes {max_bytes:?}"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    // min.insync.replicas is in config.properties.exclude: never copied (tansu reports only
-    // the configs set on a topic, so a copy would show here).
+    // min.insync.replicas is in config.properties.exclude: set on the source, never copied.
     assert_eq!(
-        topic_config(&source_bootstrap(), &topic, "min.insync.replicas")
+        topic_override(&source_bootstrap(), &topic, "min.insync.replicas")
             .await
             .as_deref(),
         Some("1")
     );
     assert_eq!(
-        topic_config(&target_bootstrap(), &remote, "min.insync.replicas").await,
+        topic_override(&target, &remote, "min.insync.replicas").await,
         None
     );
     mm2.stop().await;
@@ -315,7 +332,7 @@ async fn serves_per_partition_metrics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn target_outage_is_waited_out_without_losing_records() {
     let (a, b) = aliases();
-    let target = OwnBroker::start();
+    let target = KafkaNode::start("outage-target");
     let topic = unique("outage");
     create_topic(&source_bootstrap(), &topic, 2).await;
     let all = sample_records(100, 2);
@@ -324,18 +341,24 @@ async fn target_outage_is_waited_out_without_losing_records() {
     let extra = format!("{a}->{b}.topics = {topic}\n{b}.producer.request.timeout.ms = 2000\n{b}.producer.socket.timeout.ms = 2000\n");
     let config = flow_config(&a, &b, &extra).replace(
         &format!("{b}.bootstrap.servers = {}", target_bootstrap()),
-        &format!("{b}.bootstrap.servers = {}", target.bootstrap),
+        &format!("{b}.bootstrap.servers = {}", target.bootstrap()),
     );
     let mm2 = Mm2::start(&config).await;
     let remote = format!("{a}.{topic}");
-    read_exactly(&target.bootstrap, &remote, 2, 50, Duration::from_secs(60));
+    read_exactly(&target.bootstrap(), &remote, 2, 50, Duration::from_secs(60));
 
     target.pause();
     produce(&source_bootstrap(), &topic, &all[50..]).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     target.resume();
 
-    let got = read_exactly(&target.bootstrap, &remote, 2, 100, Duration::from_secs(90));
+    let got = read_exactly(
+        &target.bootstrap(),
+        &remote,
+        2,
+        100,
+        Duration::from_secs(90),
+    );
     assert_same_partitions(&got, &all, 2);
     mm2.stop().await;
 }

@@ -1,13 +1,10 @@
 //! Replication between clusters that require TLS and SASL, as cloud clusters do, configured
 //! with Java's client keys in mm2.properties (`security.protocol`, `sasl.jaas.config`, PEM
-//! truststores and keystores), which connect-mirror-maker translates for librdkafka.
-//!
-//! tansu 0.6 checks SCRAM credentials but does not serve TLS (its `--cert` is parsed and never
-//! used) and offers no PLAIN, so each broker sits behind socat, which terminates TLS and
-//! forwards to it:
-//! - source A: SSL with a client certificate (mutual TLS), as Amazon MSK's TLS authentication;
-//! - target B: SASL_SSL with SCRAM-SHA-512 (a sqlite-backed broker, so the user created before
-//!   authentication is switched on survives the restart).
+//! truststores and keystores), which connect-mirror-maker translates for librdkafka. The
+//! clusters are scripts/test.sh's Kafka clusters, on Kafka's own listeners:
+//! - source A: SSL with a client certificate required (mutual TLS), as Amazon MSK's TLS
+//!   authentication; the client key is encrypted;
+//! - target B: SASL_SSL with SCRAM-SHA-512.
 //!
 //! PLAIN goes through the same translation (`sasl.jaas.config` to `sasl.username` and
 //! `sasl.password`) and is covered by unit tests only.
@@ -16,245 +13,114 @@ mod common;
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::*;
 
-/// The password of the client key (`A.ssl.key.password`).
-const KEY_PASSWORD: &str = "key-pass-1c5e9b";
-const B_PASSWORD: &str = "scram-pass-7f3a2d";
 /// A password B refuses.
 const WRONG_PASSWORD: &str = "wrong-pass-93be04";
 
-/// A test CA, a server certificate for 127.0.0.1 and a client certificate, made with the
-/// openssl command. `server.pem` and `client.pem` hold certificate and key together, as a Java
-/// PEM keystore does; the client key is encrypted with `KEY_PASSWORD`.
-struct Pki {
-    dir: TempFile,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let pki = Pki {
-            dir: TempFile::new("san.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"),
-        };
-        pki.run(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mm2-test-ca",
-        ]);
-        for (name, cn) in [("server", "localhost"), ("client", "mm2-client")] {
-            let (key, csr, crt) = (
-                format!("{name}.key"),
-                format!("{name}.csr"),
-                format!("{name}.crt"),
-            );
-            pki.run(&[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &key,
-                "-out",
-                &csr,
-                "-subj",
-                &format!("/CN={cn}"),
-            ]);
-            pki.run(&[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &crt,
-                "-days",
-                "2",
-                "-extfile",
-                "san.ext",
-            ]);
-            let key = if name == "client" {
-                let pass = format!("pass:{KEY_PASSWORD}");
-                pki.run(&[
-                    "pkcs8",
-                    "-topk8",
-                    "-in",
-                    &key,
-                    "-out",
-                    "client.enc",
-                    "-passout",
-                    &pass,
-                ]);
-                "client.enc".to_string()
-            } else {
-                key
-            };
-            let pem = [
-                std::fs::read_to_string(pki.path(&crt)).unwrap(),
-                std::fs::read_to_string(pki.path(&key)).unwrap(),
-            ]
-            .concat();
-            std::fs::write(pki.path(&format!("{name}.pem")), pem).unwrap();
-        }
-        pki
-    }
-
-    fn run(&self, args: &[&str]) {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(self.dir.dir())
-            .output()
-            .expect("runs openssl (Debian package openssl)");
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.dir().join(name).display().to_string()
-    }
-}
-
-/// socat terminating TLS on `port` and forwarding each connection to a broker on `upstream`;
-/// with `client_certs`, a client must present a certificate signed by the test CA. socat forks
-/// a child per connection, so it runs in a process group of its own, stopped as a whole.
-struct TlsProxy {
-    child: Child,
-}
-
-impl TlsProxy {
-    fn start(pki: &Pki, port: u16, upstream: u16, client_certs: bool) -> TlsProxy {
-        use std::os::unix::process::CommandExt;
-        let listen = format!(
-            "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={},cafile={},verify={}",
-            pki.path("server.pem"),
-            pki.path("ca.pem"),
-            u8::from(client_certs)
-        );
-        let log = File::create(pki.path(&format!("socat-{port}.log"))).unwrap();
-        let mut child = Command::new("socat")
-            .args(["-d", "-d"])
-            .args([listen, format!("TCP:127.0.0.1:{upstream}")])
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("runs socat (Debian package socat)");
-        wait_for(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        // Not another process that took the port first.
-        assert!(
-            matches!(child.try_wait(), Ok(None)),
-            "socat on {port} exited: {}",
-            std::fs::read_to_string(pki.path(&format!("socat-{port}.log"))).unwrap_or_default()
-        );
-        TlsProxy { child }
-    }
-}
-
-impl Drop for TlsProxy {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
-    }
-}
-
-/// The two secured clusters, with the test's own clients set up for them (`secure`).
+/// The secured listeners of clusters A and B, the test PKI and credentials of scripts/test.sh,
+/// with the test's own clients set up for them (`secure`), and aliases of this test's own.
 struct Clusters {
-    pki: Pki,
-    a: OwnBroker,
-    b: DurableBroker,
-    _proxies: [TlsProxy; 2],
+    /// A's SSL listener.
+    a: String,
+    /// B's SASL_SSL listener.
+    b: String,
+    pki: PathBuf,
+    key_password: String,
+    user: String,
+    password: String,
+    aliases: (String, String),
 }
 
 impl Clusters {
     fn start() -> Clusters {
-        let pki = Pki::new();
-        let (a_tls, b_tls) = (free_port(), free_port());
-        let a = OwnBroker::start_behind_proxy(a_tls);
-        let a_proxy = TlsProxy::start(&pki, a_tls, a.port, true);
-        let mut b = DurableBroker::start("secured-target");
-        b.add_scram_user("mm2", B_PASSWORD);
-        b.restart_secured(b_tls);
-        let b_proxy = TlsProxy::start(&pki, b_tls, b.port(), false);
-        let ca = pki.path("ca.pem");
-        let client = pki.path("client.pem");
+        let pki = PathBuf::from(env_var("TEST_KAFKA_PKI"));
+        let c = Clusters {
+            a: env_var("TEST_SOURCE_SSL_BOOTSTRAP"),
+            b: env_var("TEST_TARGET_SASL_BOOTSTRAP"),
+            pki,
+            key_password: env_var("TEST_CLIENT_KEY_PASSWORD"),
+            user: env_var("TEST_SCRAM_USER"),
+            password: env_var("TEST_SCRAM_PASSWORD"),
+            aliases: aliases(),
+        };
+        let (ca, client) = (c.path("ca.pem"), c.path("client.pem"));
         secure(
-            &a.bootstrap,
+            &c.a,
             &[
                 ("security.protocol", "SSL"),
                 ("ssl.ca.location", &ca),
                 ("ssl.certificate.location", &client),
                 ("ssl.key.location", &client),
-                ("ssl.key.password", KEY_PASSWORD),
+                ("ssl.key.password", &c.key_password),
             ],
         );
         secure(
-            &b.bootstrap(),
+            &c.b,
             &[
                 ("security.protocol", "SASL_SSL"),
                 ("sasl.mechanism", "SCRAM-SHA-512"),
-                ("sasl.username", "mm2"),
-                ("sasl.password", B_PASSWORD),
+                ("sasl.username", &c.user),
+                ("sasl.password", &c.password),
                 ("ssl.ca.location", &ca),
             ],
         );
-        Clusters {
-            pki,
-            a,
-            b,
-            _proxies: [a_proxy, b_proxy],
+        c
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.pki.join(name).display().to_string()
+    }
+
+    /// The secrets that must never be printed.
+    fn secrets(&self) -> [&str; 3] {
+        [&self.key_password, &self.password, WRONG_PASSWORD]
+    }
+
+    fn assert_no_secret(&self, text: &str, what: &str) {
+        for secret in self.secrets() {
+            assert!(!text.contains(secret), "{what} shows a password");
         }
     }
 
     /// mm2.properties for A->B in Java's terms, B's password being `b_password`.
     fn config(&self, topic: &str, group: &str, b_password: &str, port: u16) -> TempFile {
+        let (a, b) = &self.aliases;
         let text = format!(
-            "clusters = A, B\n\
-             A.bootstrap.servers = {a}\n\
-             B.bootstrap.servers = {b}\n\
-             A->B.enabled = true\n\
-             A->B.topics = {topic}\n\
-             A->B.groups = {group}\n\
-             A.security.protocol = SSL\n\
-             A.ssl.key.password = {KEY_PASSWORD}\n\
-             A.ssl.truststore.type = PEM\n\
-             A.ssl.truststore.location = {ca}\n\
-             A.ssl.keystore.type = PEM\n\
-             A.ssl.keystore.location = {client}\n\
-             B.security.protocol = SASL_SSL\n\
-             B.sasl.mechanism = SCRAM-SHA-512\n\
-             B.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required username=\"mm2\" password=\"{b_password}\";\n\
-             B.ssl.truststore.location = {ca}\n\
+            "clusters = {a}, {b}\n\
+             {a}.bootstrap.servers = {a_servers}\n\
+             {b}.bootstrap.servers = {b_servers}\n\
+             {a}->{b}.enabled = true\n\
+             {a}->{b}.topics = {topic}\n\
+             {a}->{b}.groups = {group}\n\
+             {a}.security.protocol = SSL\n\
+             {a}.ssl.key.password = {key_password}\n\
+             {a}.ssl.truststore.type = PEM\n\
+             {a}.ssl.truststore.location = {ca}\n\
+             {a}.ssl.keystore.type = PEM\n\
+             {a}.ssl.keystore.location = {client}\n\
+             {b}.security.protocol = SASL_SSL\n\
+             {b}.sasl.mechanism = SCRAM-SHA-512\n\
+             {b}.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{user}\" password=\"{b_password}\";\n\
+             {b}.ssl.truststore.location = {ca}\n\
              emit.heartbeats.interval.seconds = 1\n\
              emit.checkpoints.interval.seconds = 1\n\
              sync.group.offsets.enabled = true\n\
              sync.group.offsets.interval.seconds = 1\n\
              refresh.groups.interval.seconds = 1\n\
              {settings}\
-             A.consumer.session.timeout.ms = 6000\n\
+             {a}.consumer.session.timeout.ms = 6000\n\
              listeners = http://127.0.0.1:{port}\n",
-            a = self.a.bootstrap,
-            b = self.b.bootstrap(),
-            ca = self.pki.path("ca.pem"),
-            client = self.pki.path("client.pem"),
-            settings = one_broker_settings("B"),
+            a_servers = self.a,
+            b_servers = self.b,
+            key_password = self.key_password,
+            user = self.user,
+            ca = self.path("ca.pem"),
+            client = self.path("client.pem"),
+            settings = one_broker_settings(b),
         );
         TempFile::new("mm2.properties", &text)
     }
@@ -335,16 +201,11 @@ impl Drop for Logged {
     }
 }
 
-fn assert_no_secret(text: &str, what: &str) {
-    for secret in [KEY_PASSWORD, B_PASSWORD, WRONG_PASSWORD] {
-        assert!(!text.contains(secret), "{what} shows a password");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn replicates_records_offsets_and_heartbeats_over_tls_and_sasl() {
     let clusters = Clusters::start();
-    let (a, b) = (clusters.a.bootstrap.clone(), clusters.b.bootstrap());
+    let (a, b) = (clusters.a.clone(), clusters.b.clone());
+    let (a_alias, b_alias) = &clusters.aliases;
     let topic = unique("orders");
     create_topic(&a, &topic, 2).await;
     let records = sample_records(60, 2);
@@ -353,10 +214,10 @@ async fn replicates_records_offsets_and_heartbeats_over_tls_and_sasl() {
     commit(&a, &group, &topic, 0, 20);
 
     let port = free_port();
-    let config = clusters.config(&topic, &group, B_PASSWORD, port);
+    let config = clusters.config(&topic, &group, &clusters.password, port);
     let mirror = Logged::mirror_maker(&config);
 
-    let remote = format!("A.{topic}");
+    let remote = format!("{a_alias}.{topic}");
     mirror.expect("the remote topic", Duration::from_secs(60), || {
         topic_exists(&b, &remote)
     });
@@ -368,19 +229,26 @@ async fn replicates_records_offsets_and_heartbeats_over_tls_and_sasl() {
         Duration::from_secs(60),
         || matches!(committed(&b, &group, &remote, 0), Some(o) if (1..=20).contains(&o)),
     );
+    // A heartbeat of this flow: its key names both aliases.
     mirror.expect("heartbeats on B", Duration::from_secs(30), || {
         topic_exists(&b, "heartbeats")
-            && !read(&b, "heartbeats", 1, 1, Duration::from_secs(5)).is_empty()
+            && read_topic(&b, "heartbeats").iter().any(|(key, _)| {
+                let key = String::from_utf8_lossy(key.as_deref().unwrap_or_default());
+                key.contains(a_alias.as_str()) && key.contains(b_alias.as_str())
+            })
     });
 
     // The REST API shows the flow's client settings with their secrets hidden.
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let (status, body) = http_get(addr, "/connectors/A-%3EB.MirrorSourceConnector/config");
+    let (status, body) = http_get(
+        addr,
+        &format!("/connectors/{a_alias}-%3E{b_alias}.MirrorSourceConnector/config"),
+    );
     assert_eq!(status, 200, "{body}");
-    assert_no_secret(&body, "the connector config");
+    clusters.assert_no_secret(&body, "the connector config");
     assert!(body.contains("[hidden]"), "{body}");
 
-    assert_no_secret(&mirror.stop(), "the debug log or standard output");
+    clusters.assert_no_secret(&mirror.stop(), "the debug log or standard output");
 }
 
 /// A wrong password is reported naming the client and the cause, the process keeps retrying
@@ -388,7 +256,8 @@ async fn replicates_records_offsets_and_heartbeats_over_tls_and_sasl() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_is_reported_naming_the_client() {
     let clusters = Clusters::start();
-    let a = clusters.a.bootstrap.clone();
+    let a = clusters.a.clone();
+    let (a_alias, b_alias) = &clusters.aliases;
     let topic = unique("orders");
     create_topic(&a, &topic, 1).await;
     produce(&a, &topic, &sample_records(5, 1)).await;
@@ -397,20 +266,21 @@ async fn a_wrong_password_is_reported_naming_the_client() {
     let mut mirror = Logged::mirror_maker(&config);
     mirror.expect("the authentication error", Duration::from_secs(60), || {
         // One line names the cause and the client: here the flow's worker group on B.
-        mirror
-            .log()
-            .lines()
-            .any(|l| l.contains("SCRAM authentication failed") && l.contains("client=\"A-mm2|"))
+        mirror.log().lines().any(|l| {
+            l.contains("SASL authentication error")
+                && l.contains("invalid credentials")
+                && l.contains(&format!("client=\"{a_alias}-mm2|"))
+        })
     });
     mirror.expect("a retry", Duration::from_secs(60), || {
-        mirror
-            .log()
-            .contains("cannot join the worker group A-mm2 on B")
+        mirror.log().contains(&format!(
+            "cannot join the worker group {a_alias}-mm2 on {b_alias}"
+        ))
     });
     mirror.assert_running();
-    assert_no_secret(&mirror.stop(), "the debug log or standard output");
+    clusters.assert_no_secret(&mirror.stop(), "the debug log or standard output");
     assert!(
-        !topics(&clusters.b.bootstrap()).contains_key(&format!("A.{topic}")),
+        !topics(&clusters.b).contains_key(&format!("{a_alias}.{topic}")),
         "nothing may be written without authenticating"
     );
 }
@@ -422,15 +292,17 @@ async fn a_wrong_password_is_reported_naming_the_client() {
 #[tokio::test(flavor = "multi_thread")]
 async fn connect_distributed_runs_exactly_once_tasks_over_sasl_ssl() {
     let clusters = Clusters::start();
-    let b = clusters.b.bootstrap();
+    let b = clusters.b.clone();
     let id = unique("secure-connect");
     let port = free_port();
     let security = format!(
         "security.protocol=SASL_SSL\n\
          sasl.mechanism=SCRAM-SHA-512\n\
-         sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"mm2\" password=\"{B_PASSWORD}\";\n\
+         sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{}\" password=\"{}\";\n\
          ssl.truststore.location={}\n",
-        clusters.pki.path("ca.pem")
+        clusters.user,
+        clusters.password,
+        clusters.path("ca.pem")
     );
     let prefixed = |prefix: &str| {
         security
@@ -485,5 +357,5 @@ async fn connect_distributed_runs_exactly_once_tasks_over_sasl_ssl() {
         .collect();
     assert_eq!(values, lines);
 
-    assert_no_secret(&process.stop(), "the worker's debug log or standard output");
+    clusters.assert_no_secret(&process.stop(), "the worker's debug log or standard output");
 }

@@ -1,10 +1,17 @@
-//! Shared test support: the two brokers started by scripts/test.sh, unique names so tests run in
-//! parallel, and small rdkafka helpers.
+//! Shared test support: the Kafka clusters started by scripts/test.sh, nodes of a test's own,
+//! Java MirrorMaker 2, unique names so tests run in parallel, and small rdkafka helpers.
 #![allow(dead_code)] // each test target uses a different part of this module
 
-use std::fs::File;
+pub mod java_mirror_maker;
+pub mod kafka_node;
+
+#[allow(unused_imports)]
+pub use java_mirror_maker::JavaMirrorMaker;
+#[allow(unused_imports)]
+pub use kafka_node::KafkaNode;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -16,19 +23,27 @@ use rdkafka::message::{Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::TopicPartitionList;
 
-/// The source cluster's bootstrap address (broker A of scripts/test.sh).
+/// The source cluster's PLAINTEXT bootstrap address (cluster A of scripts/test.sh).
 pub fn source_bootstrap() -> String {
-    bootstrap("TEST_SOURCE_BOOTSTRAP")
+    env_var("TEST_SOURCE_BOOTSTRAP")
 }
 
-/// The target cluster's bootstrap address (broker B of scripts/test.sh).
+/// The target cluster's PLAINTEXT bootstrap address (cluster B of scripts/test.sh).
 pub fn target_bootstrap() -> String {
-    bootstrap("TEST_TARGET_BOOTSTRAP")
+    env_var("TEST_TARGET_BOOTSTRAP")
 }
 
-fn bootstrap(var: &str) -> String {
+/// A third cluster (C of scripts/test.sh), for aggregation.
+pub fn third_bootstrap() -> String {
+    env_var("TEST_THIRD_BOOTSTRAP")
+}
+
+/// A variable scripts/test.sh sets.
+pub fn env_var(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
-        panic!("{var} is not set: run the tests with scripts/test.sh, which starts the two brokers")
+        panic!(
+            "{var} is not set: run the tests with scripts/test.sh, which starts the Kafka clusters"
+        )
     })
 }
 
@@ -317,7 +332,8 @@ pub fn aliases() -> (String, String) {
     (format!("src{n:08x}"), format!("dst{n:08x}"))
 }
 
-/// An mm2.properties for `source->target` between the test brokers, tuned for fast tests.
+/// An mm2.properties for `source->target` between the test clusters A and B, tuned for fast
+/// tests.
 pub fn flow_config(source: &str, target: &str, extra: &str) -> String {
     format!(
         "clusters = {source}, {target}\n\
@@ -325,18 +341,12 @@ pub fn flow_config(source: &str, target: &str, extra: &str) -> String {
          {target}.bootstrap.servers = {}\n\
          {source}->{target}.enabled = true\n\
          emit.heartbeats.enabled = false\n\
-         replication.factor = 1\n\
-         offset-syncs.topic.replication.factor = 1\n\
-         checkpoints.topic.replication.factor = 1\n\
-         heartbeats.topic.replication.factor = 1\n\
-         offset.storage.replication.factor = 1\n\
-         {target}.offset.flush.interval.ms = 500\n\
-         {target}.session.timeout.ms = 6000\n\
-         {target}.heartbeat.interval.ms = 1000\n\
+         {}\
          {source}.consumer.session.timeout.ms = 6000\n\
          {extra}",
         source_bootstrap(),
-        target_bootstrap()
+        target_bootstrap(),
+        one_broker_settings(target),
     )
 }
 
@@ -496,6 +506,24 @@ pub async fn topic_config(bootstrap: &str, topic: &str, key: &str) -> Option<Str
         .and_then(|e| e.value)
 }
 
+/// A config value set on the topic itself (DYNAMIC_TOPIC_CONFIG), not a broker or Kafka
+/// default: what a topic-config sync writes or deletes.
+pub async fn topic_override(bootstrap: &str, topic: &str, key: &str) -> Option<String> {
+    let admin = admin(bootstrap);
+    let res = admin
+        .describe_configs(
+            &[rdkafka::admin::ResourceSpecifier::Topic(topic)],
+            &AdminOptions::new(),
+        )
+        .await
+        .expect("describe_configs");
+    let r = res.into_iter().next()?.ok()?;
+    r.entries
+        .into_iter()
+        .find(|e| e.name == key && e.source == rdkafka::admin::ConfigSource::DynamicTopic)
+        .and_then(|e| e.value)
+}
+
 /// Every (key, value) of partition `partition` of `topic`, from the beginning to the end.
 pub fn read_raw(bootstrap: &str, topic: &str, partition: i32) -> Vec<mm2::kafka::log::LogRecord> {
     read_until_idle(bootstrap, topic, &[partition])
@@ -515,8 +543,8 @@ pub fn read_topic(bootstrap: &str, topic: &str) -> Vec<mm2::kafka::log::LogRecor
 }
 
 /// Reads `partitions` from the beginning with one consumer until nothing arrives for 500 ms.
-/// (tansu 0.6's end offset is the last batch's base offset + 1, so the end offsets cannot be
-/// trusted to say when to stop.)
+/// (A transactional producer's commit markers take offsets too, so the end offsets do not say
+/// how many records there are to read.)
 fn read_until_idle(
     bootstrap: &str,
     topic: &str,
@@ -550,87 +578,6 @@ fn read_until_idle(
         }
     }
     out
-}
-
-/// A broker of a test's own (tansu, in memory), for tests that stop or pause a broker.
-pub struct OwnBroker {
-    child: std::process::Child,
-    /// Where clients connect: the broker, or the TLS proxy in front of it.
-    pub bootstrap: String,
-    /// The port the broker itself listens on (plain TCP).
-    pub port: u16,
-    _dir: TempFile,
-}
-
-impl OwnBroker {
-    pub fn start() -> OwnBroker {
-        OwnBroker::launch(None)
-    }
-
-    /// A broker that advertises `advertised_port`, where a TLS proxy forwards to it.
-    pub fn start_behind_proxy(advertised_port: u16) -> OwnBroker {
-        OwnBroker::launch(Some(advertised_port))
-    }
-
-    fn launch(proxied: Option<u16>) -> OwnBroker {
-        let tansu =
-            std::env::var("TEST_TANSU").expect("TEST_TANSU is not set: run scripts/test.sh");
-        let port = free_port();
-        let dir = TempFile::new("broker.log", "");
-        let url = format!("tcp://127.0.0.1:{port}");
-        let advertised = format!("127.0.0.1:{}", proxied.unwrap_or(port));
-        let child = Command::new(tansu)
-            .args([
-                "broker",
-                "--cluster-id",
-                &unique("own"),
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &format!("tcp://{advertised}"),
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .current_dir(dir.path.parent().unwrap())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("starts tansu");
-        wait_for(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        OwnBroker {
-            child,
-            bootstrap: advertised,
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        assert!(Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success());
-    }
-
-    /// Freezes the broker: connections stay open and nothing is answered, as in a network
-    /// partition.
-    pub fn pause(&self) {
-        self.signal("-STOP");
-    }
-
-    pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-}
-
-impl Drop for OwnBroker {
-    fn drop(&mut self) {
-        self.signal("-CONT");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Creates a source topic named after `prefix` with `partitions` and fills it with
@@ -744,118 +691,5 @@ impl Drop for ConnectProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-}
-
-/// A tansu broker that keeps its data (sqlite) in a directory of its own, on a fixed port, so it
-/// can be killed and started again. It is the patched build (`TEST_TANSU_DURABLE`, see
-/// scripts/tansu-0.6.0.patch), which also drops the records of aborted transactions: tansu 0.6
-/// does not tell a read_committed consumer which records were aborted.
-pub struct DurableBroker {
-    name: &'static str,
-    dir: TempFile,
-    port: u16,
-    /// The port advertised to clients when it is not `port` (a TLS proxy in front).
-    advertised_port: Option<u16>,
-    /// Whether clients must authenticate with SASL.
-    authentication: bool,
-    child: Option<Child>,
-}
-
-impl DurableBroker {
-    pub fn start(name: &'static str) -> DurableBroker {
-        let mut b = DurableBroker {
-            name,
-            dir: TempFile::new("broker.log", ""),
-            port: free_port(),
-            advertised_port: None,
-            authentication: false,
-            child: None,
-        };
-        b.spawn();
-        b
-    }
-
-    pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.advertised_port.unwrap_or(self.port))
-    }
-
-    pub fn spawn(&mut self) {
-        let tansu = std::env::var("TEST_TANSU_DURABLE")
-            .expect("TEST_TANSU_DURABLE is not set: run the tests with scripts/test.sh");
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let advertised = format!("tcp://{}", self.bootstrap());
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&self.dir.path)
-            .unwrap();
-        let child = Command::new(tansu)
-            .args(["broker", "--cluster-id", self.name])
-            .args([
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &advertised,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .args(self.authentication.then_some("--authentication"))
-            .current_dir(self.dir.dir())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starts tansu");
-        self.child = Some(child);
-        let port = self.port;
-        wait_for(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-    }
-
-    /// The port the broker listens on (plain TCP).
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Stores SCRAM-SHA-512 credentials for `user` (tansu's `user create`, while clients need no
-    /// authentication yet).
-    pub fn add_scram_user(&self, user: &str, password: &str) {
-        let tansu = std::env::var("TEST_TANSU_DURABLE").unwrap();
-        let broker = format!("tcp://127.0.0.1:{}", self.port);
-        let out = Command::new(tansu)
-            .args([
-                "user",
-                "create",
-                "--broker",
-                &broker,
-                "--mechanism",
-                "scram512",
-            ])
-            .args([user, password])
-            .output()
-            .expect("runs tansu user create");
-        assert!(out.status.success(), "tansu user create: {out:?}");
-    }
-
-    /// Restarts the broker requiring SASL authentication and advertising `advertised_port`
-    /// (where a TLS proxy forwards to it).
-    pub fn restart_secured(&mut self, advertised_port: u16) {
-        self.kill();
-        self.authentication = true;
-        self.advertised_port = Some(advertised_port);
-        self.spawn();
-    }
-
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for DurableBroker {
-    fn drop(&mut self) {
-        self.kill();
     }
 }

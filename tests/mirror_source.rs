@@ -362,3 +362,111 @@ async fn target_outage_is_waited_out_without_losing_records() {
     assert_same_partitions(&got, &all, 2);
     mm2.stop().await;
 }
+
+/// A partition added to a source topic (CreatePartitions on Kafka) is added to the remote
+/// topic, and the records written to it are replicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_increases_reach_the_remote_topic() {
+    let (a, b) = aliases();
+    let (topic, first) = seeded_source_topic("grow", 2, 20).await;
+    let extra = format!("{a}->{b}.topics = {topic}\nrefresh.topics.interval.seconds = 1\n");
+    let mm2 = Mm2::start(&flow_config(&a, &b, &extra)).await;
+    let (source, target) = (source_bootstrap(), target_bootstrap());
+    let remote = format!("{a}.{topic}");
+    read_exactly(&target, &remote, 2, 20, Duration::from_secs(60));
+
+    let grown = admin(&source)
+        .create_partitions(
+            &[rdkafka::admin::NewPartitions::new(&topic, 4)],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    grown[0].as_ref().unwrap();
+    wait_for(Duration::from_secs(30), || {
+        topics(&target).get(&remote) == Some(&4)
+    });
+    let more = sample_records(40, 4);
+    produce(&source, &topic, &more).await;
+    let got = read_exactly(&target, &remote, 4, 60, Duration::from_secs(60));
+    let mut sent = first;
+    sent.extend(more);
+    for p in 0..4 {
+        let want: Vec<&Rec> = sent.iter().filter(|r| r.partition == p).collect();
+        assert_eq!(partition_of(&got, p), want, "partition {p}");
+    }
+    mm2.stop().await;
+}
+
+/// Topic ACLs are copied to the remote topic through Kafka's authorizer as Java does: ALLOW
+/// ALL becomes ALLOW READ, ALLOW WRITE is not copied (only MirrorMaker writes remote topics),
+/// the rest is copied as it is; ACLs of topics outside the flow are not copied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_acls_are_synced_as_java_does() {
+    use mm2::kafka::admin_ffi::{
+        create_acls, describe_topic_acls, AclBinding, AclOperation, AclPatternType, AclPermission,
+        AclResourceType,
+    };
+    let (a, b) = aliases();
+    let topic = unique("acl");
+    let other = unique("acl-other");
+    let (source, target) = (source_bootstrap(), target_bootstrap());
+    create_topic(&source, &topic, 1).await;
+    let acl = |name: &str, principal: &str, operation, permission| AclBinding {
+        resource_type: AclResourceType::Topic,
+        name: name.to_string(),
+        pattern_type: AclPatternType::Literal,
+        principal: format!("User:{principal}"),
+        host: "*".to_string(),
+        operation,
+        permission,
+    };
+    let (reader, admin_user) = (unique("reader"), unique("owner"));
+    let on_source = [
+        acl(&topic, &reader, AclOperation::Read, AclPermission::Allow),
+        acl(&topic, &admin_user, AclOperation::All, AclPermission::Allow),
+        acl(&topic, &reader, AclOperation::Write, AclPermission::Allow),
+        acl(&topic, &reader, AclOperation::Delete, AclPermission::Deny),
+        acl(&other, &reader, AclOperation::Read, AclPermission::Allow),
+    ];
+    let created = create_acls(&admin(&source), &on_source, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+
+    let extra = format!(
+        "{a}->{b}.topics = {topic}\nsync.topic.acls.enabled = true\n\
+         sync.topic.acls.interval.seconds = 1\n"
+    );
+    let mm2 = Mm2::start(&flow_config(&a, &b, &extra)).await;
+    let remote = format!("{a}.{topic}");
+    let mut want = vec![
+        acl(&remote, &reader, AclOperation::Read, AclPermission::Allow),
+        acl(
+            &remote,
+            &admin_user,
+            AclOperation::Read,
+            AclPermission::Allow,
+        ),
+        acl(&remote, &reader, AclOperation::Delete, AclPermission::Deny),
+    ];
+    want.sort();
+    let principals = [format!("User:{reader}"), format!("User:{admin_user}")];
+    let target_admin = admin(&target);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let got = loop {
+        let mut got: Vec<AclBinding> = describe_topic_acls(&target_admin, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|acl| principals.contains(&acl.principal))
+            .collect();
+        got.sort();
+        if got == want || std::time::Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(got, want, "ACLs of the remote topic on the target");
+    mm2.stop().await;
+}

@@ -31,7 +31,7 @@ trap 'kill -TERM $MM2_PID 2>/dev/null; wait $MM2_PID; stop_brokers' EXIT
 
 out="$(kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$BOOTSTRAP_B" \
   --topic A.orders --from-beginning --max-messages 5 --timeout-ms 120000 \
-  --property print.key=true 2>/dev/null || true)"
+  --formatter-property print.key=true 2>/dev/null || true)"
 log "A.orders on B:"
 echo "$out"
 log "metrics: curl http://127.0.0.1:${DEMO_PORT:-8083}/metrics"

@@ -26,4 +26,4 @@ export TEST_KAFKA_PKI="$RUN_DIR/pki" TEST_CLIENT_KEY_PASSWORD="$CLIENT_KEY_PASSW
 export TEST_SCRAM_USER="$SCRAM_USER" TEST_SCRAM_PASSWORD="$SCRAM_PASSWORD"
 export TEST_KAFKA_RUN="$RUN_DIR"
 log "cargo test"
-cargo test --all-targets --locked "$@"
+cargo test --all-targets --locked --no-fail-fast "$@"

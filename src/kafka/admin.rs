@@ -58,8 +58,8 @@ pub struct NewTopicSpec {
     pub configs: Vec<(String, String)>,
 }
 
-/// The topic administration MirrorSourceConnector needs, so that paths a test broker lacks
-/// (CreatePartitions, ACLs) can be tested against a fake.
+/// The topic administration MirrorSourceConnector needs, so that its decisions can be unit-tested
+/// against a fake.
 pub trait TopicAdmin: Send + Sync + 'static {
     /// The cluster's alias, for messages.
     fn cluster(&self) -> &str;
@@ -202,34 +202,38 @@ impl TopicAdmin for Admin {
         Ok(out)
     }
 
-    /// Creates topics; one that already exists counts as created.
+    /// Creates topics; one that already exists counts as created. Sent in requests of at most
+    /// `CREATE_RECORDS_PER_REQUEST` metadata records: a KRaft controller applies one request
+    /// as one batch and refuses the whole of it (as a policy violation) past 10,000 records,
+    /// which a first start against a cluster of thousands of topics reaches.
     async fn create_topics(&self, topics: &[NewTopicSpec]) -> TopicResults {
-        let new: Vec<NewTopic<'_>> = topics
-            .iter()
-            .map(|t| {
-                t.configs.iter().fold(
-                    NewTopic::new(
-                        &t.name,
-                        t.partitions,
-                        TopicReplication::Fixed(t.replication_factor),
-                    ),
-                    |n, (k, v)| n.set(k, v),
-                )
-            })
-            .collect();
-        let results = self
-            .client
-            .create_topics(&new, &self.options())
-            .await
-            .map_err(self.kafka("creating topics"))?;
-        Ok(results
-            .into_iter()
-            .map(|r| match r {
+        let mut out = Vec::with_capacity(topics.len());
+        for chunk in create_requests(topics) {
+            let new: Vec<NewTopic<'_>> = chunk
+                .iter()
+                .map(|t| {
+                    t.configs.iter().fold(
+                        NewTopic::new(
+                            &t.name,
+                            t.partitions,
+                            TopicReplication::Fixed(t.replication_factor),
+                        ),
+                        |n, (k, v)| n.set(k, v),
+                    )
+                })
+                .collect();
+            let results = self
+                .client
+                .create_topics(&new, &self.options())
+                .await
+                .map_err(self.kafka("creating topics"))?;
+            out.extend(results.into_iter().map(|r| match r {
                 Ok(t) => (t, Ok(())),
                 Err((t, RDKafkaErrorCode::TopicAlreadyExists)) => (t, Ok(())),
                 Err((t, e)) => (t, Err(e.to_string())),
-            })
-            .collect())
+            }));
+        }
+        Ok(out)
     }
 
     /// Raises partition counts.
@@ -311,4 +315,54 @@ pub fn cluster_id(props: &ClientProps, name: &str) -> Option<String> {
     props.set_default("group.id", "mm2-cluster-id");
     let consumer: BaseConsumer<LogContext> = create(&props, name, LogContext::new(name)).ok()?;
     consumer.client().fetch_cluster_id(Duration::from_secs(10))
+}
+
+/// Metadata records one CreateTopics request may cost: half of the 10,000 a KRaft controller
+/// accepts in one batch, leaving room for the records it adds itself.
+const CREATE_RECORDS_PER_REQUEST: usize = 5_000;
+
+/// `topics` split into consecutive requests of at most `CREATE_RECORDS_PER_REQUEST` records
+/// each (one per topic, one per partition, one per config); a topic larger than that goes alone.
+fn create_requests(topics: &[NewTopicSpec]) -> Vec<&[NewTopicSpec]> {
+    let mut requests = Vec::new();
+    let (mut start, mut records) = (0, 0);
+    for (i, t) in topics.iter().enumerate() {
+        let cost = 1 + t.partitions.max(0) as usize + t.configs.len();
+        if i > start && records + cost > CREATE_RECORDS_PER_REQUEST {
+            requests.push(&topics[start..i]);
+            (start, records) = (i, 0);
+        }
+        records += cost;
+    }
+    if start < topics.len() {
+        requests.push(&topics[start..]);
+    }
+    requests
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(partitions: i32, configs: usize) -> NewTopicSpec {
+        NewTopicSpec {
+            name: "t".into(),
+            partitions,
+            replication_factor: 1,
+            configs: vec![("k".into(), "v".into()); configs],
+        }
+    }
+
+    #[test]
+    fn topic_creation_is_split_below_the_controllers_batch_limit() {
+        assert!(create_requests(&[]).is_empty());
+        // 3,000 topics of one partition and one config: 3 records each.
+        let many = vec![topic(1, 1); 3_000];
+        let sizes: Vec<usize> = create_requests(&many).iter().map(|r| r.len()).collect();
+        assert_eq!(sizes, vec![1_666, 1_334]);
+        // A topic above the limit on its own still goes, alone.
+        let big = [topic(1, 0), topic(6_000, 0), topic(1, 0)];
+        let sizes: Vec<usize> = create_requests(&big).iter().map(|r| r.len()).collect();
+        assert_eq!(sizes, vec![1, 1, 1]);
+    }
 }

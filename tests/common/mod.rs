@@ -216,6 +216,12 @@ pub fn read(
     count: usize,
     timeout: Duration,
 ) -> Vec<Rec> {
+    let c = reader(bootstrap, topic, partitions);
+    poll_records(&c, topic, count, timeout)
+}
+
+/// A consumer assigned partitions `0..partitions` of `topic` from the beginning.
+fn reader(bootstrap: &str, topic: &str, partitions: i32) -> BaseConsumer {
     let c = consumer(bootstrap);
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
@@ -223,6 +229,11 @@ pub fn read(
             .unwrap();
     }
     c.assign(&tpl).expect("assign");
+    c
+}
+
+/// The next records `c` reads, until `count` arrived or `timeout` passed.
+fn poll_records(c: &BaseConsumer, topic: &str, count: usize, timeout: Duration) -> Vec<Rec> {
     let deadline = Instant::now() + timeout;
     let mut out = Vec::new();
     while out.len() < count && Instant::now() < deadline {
@@ -397,26 +408,19 @@ pub fn read_exactly(
 ) -> Vec<Rec> {
     let deadline = Instant::now() + timeout;
     wait_for(timeout, || topics(bootstrap).contains_key(topic));
-    let got = read(
-        bootstrap,
+    let c = reader(bootstrap, topic, partitions);
+    let got = poll_records(
+        &c,
         topic,
-        partitions,
         count,
         deadline.saturating_duration_since(Instant::now()),
     );
     assert_eq!(got.len(), count, "records in {topic}");
-    // Anything beyond `count` would be a duplicate.
-    let extra = read(
-        bootstrap,
-        topic,
-        partitions,
-        count + 1,
-        Duration::from_secs(2),
-    );
-    assert_eq!(
-        extra.len(),
-        count,
-        "{topic} has more records than expected (duplicates?)"
+    // Anything the same consumer reads after `count` would be a duplicate.
+    let extra = poll_records(&c, topic, 1, Duration::from_secs(2));
+    assert!(
+        extra.is_empty(),
+        "{topic} has more than {count} records (duplicates?): {extra:?}"
     );
     got
 }
@@ -542,9 +546,9 @@ pub fn read_topic(bootstrap: &str, topic: &str) -> Vec<mm2::kafka::log::LogRecor
     read_until_idle(bootstrap, topic, &(0..partitions).collect::<Vec<_>>())
 }
 
-/// Reads `partitions` from the beginning with one consumer until nothing arrives for 500 ms.
-/// (A transactional producer's commit markers take offsets too, so the end offsets do not say
-/// how many records there are to read.)
+/// Reads `partitions` from the beginning with one consumer up to the end offsets they had when
+/// the read began. A partition whose last offset is a transaction marker (no record to read
+/// there) is done once nothing has arrived for 2 s.
 fn read_until_idle(
     bootstrap: &str,
     topic: &str,
@@ -552,16 +556,19 @@ fn read_until_idle(
 ) -> Vec<mm2::kafka::log::LogRecord> {
     let c = consumer(bootstrap);
     let mut tpl = TopicPartitionList::new();
+    // The last offset of each partition with records.
+    let mut last = std::collections::BTreeMap::new();
     for p in partitions {
         // A topic not created yet has nothing to read.
-        let high = match c.fetch_watermarks(topic, *p, Duration::from_secs(5)) {
-            Ok((_, high)) => high,
-            Err(KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownPartition)) => 0,
+        let (low, high) = match c.fetch_watermarks(topic, *p, Duration::from_secs(5)) {
+            Ok(w) => w,
+            Err(KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownPartition)) => (0, 0),
             Err(e) => panic!("watermarks of {topic}-{p}: {e}"),
         };
-        if high > 0 {
+        if high > low {
             tpl.add_partition_offset(topic, *p, rdkafka::Offset::Beginning)
                 .unwrap();
+            last.insert(*p, high - 1);
         }
     }
     let mut out = Vec::new();
@@ -569,12 +576,22 @@ fn read_until_idle(
         return out;
     }
     c.assign(&tpl).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut idle_since = Instant::now();
-    while Instant::now() < deadline && idle_since.elapsed() < Duration::from_millis(500) {
-        if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
-            out.push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
-            idle_since = Instant::now();
+    while !last.is_empty()
+        && Instant::now() < deadline
+        && idle_since.elapsed() < Duration::from_secs(2)
+    {
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                out.push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
+                if last.get(&m.partition()).is_some_and(|l| m.offset() >= *l) {
+                    last.remove(&m.partition());
+                }
+                idle_since = Instant::now();
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => {}
         }
     }
     out

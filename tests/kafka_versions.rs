@@ -66,8 +66,10 @@ async fn replicates_from_kafka_3_9_to_kafka_4_3() {
         (0..2).all(|p| syncs.iter().any(|s| s.partition == p))
     });
 
-    // Checkpoints and the synced group offsets on the 4.3 target: within offset.lag.max + 1
-    // of where the group stopped, never past it.
+    // Checkpoints and the synced group offsets on the 4.3 target: never past where the group
+    // stopped, and close to it. (Java's offset-sync store keeps the syncs near a group about as
+    // far apart as the group is from the head: here up to 20 records, so the translation may
+    // lie up to about twice offset.lag.max + 1 behind.)
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let checkpoints: Vec<Checkpoint> =
@@ -79,7 +81,7 @@ async fn replicates_from_kafka_3_9_to_kafka_4_3() {
         let synced: Vec<Option<i64>> = (0..2)
             .map(|p| committed(&target, &group, &remote, p))
             .collect();
-        let close = |o: &Option<i64>, upstream: i64| matches!(o, Some(o) if *o <= upstream && upstream - *o <= 11);
+        let close = |o: &Option<i64>, upstream: i64| matches!(o, Some(o) if *o <= upstream && upstream - *o <= 22);
         if close(&synced[0], 80)
             && close(&synced[1], 100)
             && (0..2).all(|p| {

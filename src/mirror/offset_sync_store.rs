@@ -1,56 +1,107 @@
-//! Offset translation (`OffsetSyncStore`): for every source partition, a sparse index of up to 64
-//! offset syncs whose spacing grows with age (power-of-two buckets), so groups far behind can
-//! still be translated. Translation never goes past what was replicated: a group ahead of a sync
-//! is placed at most one record past it (at least once after a failover).
+//! Offset translation (`OffsetSyncStore`), with the effect of Java's store since Kafka 3.6
+//! (KAFKA-14666, KAFKA-15905): for every source partition, 64 slots of offset syncs whose
+//! spacing grows exponentially back from the newest one, so a group D records behind the head
+//! re-reads about D records after a failover, never more than a small factor of it.
+//! Translation never goes past what was replicated: a group ahead of a sync is placed at most
+//! one record past it (at least once after a failover).
+//!
+//! Slot `i` of a partition obeys four rules, each checked between neighbours (which makes them
+//! hold for every pair):
+//! - A: slot 0 is the newest sync;
+//! - B: slot `j` (j > i) is recent enough for its place: `up[i] <= up[j] + 2^j - 2^i`;
+//! - C: distinct neighbours are apart: `up[i] >= up[i+1] + 2^max(i-2, 0)`;
+//! - D: the last slot keeps the oldest sync still usable (the first after a rewind or after
+//!   the initial read).
+//!
+//! Syncs are compared by identity, not by their offsets: the same offsets written twice are two
+//! syncs, as they are two records of the sync topic. This decides which slots are duplicates
+//! and so which syncs survive, exactly as Java's reference comparison does.
 
 use std::collections::HashMap;
 
 use super::wire::OffsetSync;
 
+/// One slot per bit of an offset.
 const SLOTS: usize = 64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 struct Sync {
+    /// Which record of the sync topic this is (the order it was added in).
+    id: u64,
     upstream: i64,
     downstream: i64,
 }
 
-/// Slot `i` holds the newest known sync at least `2^(i-1)` offsets older than the latest one
-/// (slot 0), so the index stays dense near the head and grows sparse with age; when no sync is
-/// that old, the oldest one left is kept (the first sync ever seen is never dropped).
-fn respace(old: &[Sync; SLOTS], latest: Sync) -> [Sync; SLOTS] {
-    let mut out = [latest; SLOTS];
-    // Older syncs, newest first, without duplicates.
-    let mut older = old
-        .iter()
-        .copied()
-        .filter(|c| c.upstream < latest.upstream)
-        .peekable();
-    let mut last = latest;
-    for (i, slot) in out.iter_mut().enumerate().skip(1) {
-        let target = latest.upstream.saturating_sub(1i64 << (i - 1).min(62));
-        let mut chosen = None;
-        while let Some(c) = older.next() {
-            if c.upstream >= last.upstream {
-                continue; // a duplicate of the previous slot
+impl Sync {
+    fn same(self, other: Sync) -> bool {
+        self.id == other.id
+    }
+}
+
+/// `2^bit` as a Java long: `2^63` wraps to the most negative value, and the bounds below are
+/// computed with wrapping arithmetic, as Java computes them.
+fn pow2(bit: usize) -> i64 {
+    1i64.wrapping_shl(bit as u32)
+}
+
+/// Rule B for slots `i < j`: the sync in slot `j` is recent enough to sit behind slot `i`.
+fn recent_enough(at_i: Sync, at_j: Sync, i: usize, j: usize) -> bool {
+    let bound = at_j.upstream.wrapping_add(pow2(j)).wrapping_sub(pow2(i));
+    at_i.same(at_j) || bound < 0 || at_i.upstream <= bound
+}
+
+/// Rule C for slot `i` and the sync after it: far enough apart to be worth two slots.
+fn apart(at_i: Sync, after: Sync, i: usize) -> bool {
+    let bound = after.upstream.wrapping_add(pow2(i.saturating_sub(2)));
+    at_i.same(after) || (bound >= 0 && at_i.upstream >= bound)
+}
+
+/// Puts `latest` into slot 0 and repairs rule B from there on, replacing a slot that became too
+/// old with the oldest earlier sync that fits (kept for as long as possible) or else with the
+/// sync that moved into the slot before. Stops at the first slot that still fits: the slots
+/// after it fit as well.
+fn insert(slots: &mut [Sync; SLOTS], latest: Sync) {
+    let before = *slots;
+    // The sync a slot that no longer fits gets, and the next earlier sync to consider for it.
+    let mut replacement = latest;
+    let mut candidate = 0;
+    slots[0] = latest;
+    for slot in 1..SLOTS {
+        let previous = slot - 1;
+        loop {
+            let old = before[candidate];
+            let fits_here = recent_enough(slots[previous], old, previous, slot);
+            let apart_from_previous = apart(slots[previous], old, previous);
+            let apart_from_next = slot + 1 >= SLOTS || apart(old, slots[slot + 1], slot);
+            // The same sync in the next earlier slot: nothing new to consider there.
+            let repeated = candidate + 1 < SLOTS && before[candidate + 1].same(old);
+            let promote = fits_here && apart_from_previous && apart_from_next;
+            if promote {
+                replacement = old;
             }
-            if c.upstream <= target || older.peek().is_none() {
-                chosen = Some(c);
+            // Too close to the slot before, it fits no later slot either.
+            let skip = repeated || !apart_from_previous;
+            if promote || skip {
+                candidate += 1;
+            }
+            // A candidate never comes from a slot after the one being filled.
+            if !(skip && candidate < slot) {
                 break;
             }
         }
-        if let Some(c) = chosen {
-            last = c;
+        if recent_enough(slots[previous], slots[slot], previous, slot) {
+            break;
         }
-        *slot = last;
+        slots[slot] = replacement;
     }
-    out
 }
 
 /// The translation index of every source partition.
 #[derive(Debug, Default)]
 pub struct OffsetSyncStore {
     syncs: HashMap<(String, i32), [Sync; SLOTS]>,
+    /// Syncs added so far: the identity of the next one.
+    added: u64,
     /// False while the initial read of the sync topic is in progress.
     read_to_end: bool,
     /// Whether history read during the initial load is indexed (true when the previous
@@ -60,11 +111,12 @@ pub struct OffsetSyncStore {
 
 impl OffsetSyncStore {
     /// A store that indexes the whole history while loading when `keep_history`, or only the
-    /// latest sync per partition (Kafka 3.5's behaviour, used when previous checkpoints could
-    /// not be read).
+    /// latest sync per partition (Java's `initializationMustReadToEnd`, used when previous
+    /// checkpoints could not be read).
     pub fn new(keep_history: bool) -> Self {
         OffsetSyncStore {
             syncs: HashMap::new(),
+            added: 0,
             read_to_end: false,
             keep_history,
         }
@@ -82,23 +134,20 @@ impl OffsetSyncStore {
     /// Adds one sync read from the sync topic, in order.
     pub fn add(&mut self, sync: &OffsetSync) {
         let s = Sync {
+            id: self.added,
             upstream: sync.upstream_offset,
             downstream: sync.downstream_offset,
         };
-        let clear = !self.read_to_end && !self.keep_history;
+        self.added += 1;
+        let only_latest = !self.read_to_end && !self.keep_history;
         match self.syncs.get_mut(&(sync.topic.clone(), sync.partition)) {
             None => {
                 self.syncs
                     .insert((sync.topic.clone(), sync.partition), [s; SLOTS]);
             }
-            Some(slots) => {
-                // Older offsets are invalid after an upstream rewind; overwrite everything.
-                if clear || slots[0].upstream > s.upstream {
-                    *slots = [s; SLOTS];
-                    return;
-                }
-                *slots = respace(slots, s);
-            }
+            // After an upstream rewind older syncs translate wrongly: start again from this one.
+            Some(slots) if only_latest || s.upstream < slots[0].upstream => *slots = [s; SLOTS],
+            Some(slots) => insert(slots, s),
         }
     }
 
@@ -128,6 +177,11 @@ impl OffsetSyncStore {
 
 #[cfg(test)]
 mod tests {
+    //! The scenarios of Apache Kafka's OffsetSyncStoreTest, their inputs and expected outputs
+    //! taken as facts about Java's store.
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
 
     fn sync(up: i64, down: i64) -> OffsetSync {
@@ -139,8 +193,10 @@ mod tests {
         }
     }
 
+    /// A store whose initial read has ended (Java's `start(true)` with nothing to read), fed
+    /// `syncs`.
     fn store(syncs: &[(i64, i64)]) -> OffsetSyncStore {
-        let mut s = OffsetSyncStore::new(true);
+        let mut s = OffsetSyncStore::new(false);
         s.set_read_to_end();
         for (u, d) in syncs {
             s.add(&sync(*u, *d));
@@ -148,83 +204,250 @@ mod tests {
         s
     }
 
-    #[test]
-    fn nothing_before_the_initial_read_or_without_syncs() {
-        let mut s = OffsetSyncStore::new(true);
-        s.add(&sync(10, 5));
-        assert_eq!(s.translate_downstream("t", 0, 10), None);
-        s.set_read_to_end();
-        assert_eq!(s.translate_downstream("t", 1, 10), None);
-        assert_eq!(s.translate_downstream("t", 0, 10), Some(5));
+    fn slots(s: &OffsetSyncStore) -> [Sync; SLOTS] {
+        s.syncs[&("t".to_string(), 0)]
+    }
+
+    fn translate(s: &OffsetSyncStore, up: i64) -> Option<i64> {
+        s.translate_downstream("t", 0, up)
+    }
+
+    /// Rules B and C between every pair of slots.
+    fn assert_spacing(s: &OffsetSyncStore) {
+        let slots = slots(s);
+        for j in 0..SLOTS {
+            for i in 0..j {
+                let (at_i, at_j) = (slots[i].upstream, slots[j].upstream);
+                if at_i == at_j {
+                    continue;
+                }
+                let low = at_j.wrapping_add(pow2(i.saturating_sub(2)));
+                if low < 0 {
+                    continue;
+                }
+                assert!(at_i >= low, "rule C({i},{j}): {at_i} < {low}");
+                let high = at_j.wrapping_add(pow2(j)).wrapping_sub(pow2(i));
+                if high < 0 {
+                    continue;
+                }
+                assert!(at_i <= high, "rule B({i},{j}): {at_i} > {high}");
+            }
+        }
+    }
+
+    /// Java's assertSparseSync: `sync` is stored, and the sync before it is `previous` (-1: none).
+    fn assert_sparse(s: &OffsetSyncStore, sync: i64, previous: i64) {
+        let before = if previous == -1 { -1 } else { previous + 1 };
+        assert_eq!(
+            translate(s, sync - 1),
+            Some(before),
+            "{} (just before {sync})",
+            sync - 1
+        );
+        assert_eq!(translate(s, sync), Some(sync), "{sync}");
+        assert_eq!(translate(s, sync + 1), Some(sync + 1), "{}", sync + 1);
+        assert_eq!(translate(s, sync + 2), Some(sync + 1), "{}", sync + 2);
+    }
+
+    fn distinct(s: &OffsetSyncStore) -> usize {
+        let slots = slots(s);
+        1 + (1..SLOTS).filter(|&i| !slots[i].same(slots[i - 1])).count()
     }
 
     #[test]
     fn translation_is_exact_at_a_sync_and_one_past_it_otherwise() {
-        let s = store(&[(100, 200)]);
-        assert_eq!(s.translate_downstream("t", 0, 100), Some(200));
+        let mut s = store(&[(100, 200)]);
         assert_eq!(
-            s.translate_downstream("t", 0, 150),
+            translate(&s, 150),
             Some(201),
             "never past what was replicated"
         );
-        assert_eq!(
-            s.translate_downstream("t", 0, 99),
-            Some(-1),
-            "older than any sync"
-        );
+        s.add(&sync(150, 251));
+        assert_eq!(translate(&s, 150), Some(251));
+        assert_eq!(translate(&s, 5), Some(-1), "older than any sync");
+        // The downstream offsets reset.
+        s.add(&sync(200, 10));
+        assert_eq!(translate(&s, 200), Some(10));
+        // The upstream offsets reset.
+        s.add(&sync(20, 20));
+        assert_eq!(translate(&s, 20), Some(20));
     }
 
     #[test]
-    fn older_syncs_are_kept_sparsely_for_groups_far_behind() {
-        let syncs: Vec<(i64, i64)> = (0..10_000).map(|i| (i * 10, i * 10)).collect();
-        let s = store(&syncs);
-        // A group near the head translates exactly; one far behind still gets a translation
-        // at or before its position, never after it.
-        assert_eq!(s.translate_downstream("t", 0, 99_990), Some(99_990));
-        for group in [0, 5, 1_000, 50_000, 99_000] {
-            let t = s.translate_downstream("t", 0, group).unwrap();
-            assert!(
-                t >= 0 && t <= group + 1,
-                "group at {group} translated to {t}"
-            );
-        }
-        assert_eq!(
-            s.translate_downstream("t", 0, 0),
-            Some(0),
-            "the first sync is kept forever"
-        );
-    }
-
-    #[test]
-    fn recent_syncs_survive_a_jump() {
-        let mut syncs: Vec<(i64, i64)> = (0..=99).step_by(11).map(|u| (u, u)).collect();
-        syncs.extend([(286, 286), (297, 297), (299, 299)]);
-        let s = store(&syncs);
-        assert_eq!(
-            s.translate_downstream("t", 0, 295),
-            Some(287),
-            "the sync just before the group is kept"
-        );
-        assert_eq!(s.translate_downstream("t", 0, 150), Some(100));
-        assert_eq!(s.translate_downstream("t", 0, 5), Some(1));
-    }
-
-    #[test]
-    fn upstream_rewind_clears_the_index() {
-        let s = store(&[(100, 100), (200, 200), (50, 300)]);
-        assert_eq!(s.translate_downstream("t", 0, 60), Some(301));
-        assert_eq!(s.translate_downstream("t", 0, 150), Some(301));
-        assert_eq!(s.translate_downstream("t", 0, 40), Some(-1));
-    }
-
-    #[test]
-    fn without_history_only_the_latest_sync_survives_the_initial_read() {
+    fn nothing_before_the_initial_read_or_without_syncs() {
         let mut s = OffsetSyncStore::new(false);
-        s.add(&sync(0, 0));
-        s.add(&sync(100, 100));
+        for up in [0, 100, 200] {
+            assert_eq!(translate(&s, up), None);
+        }
+        s.add(&sync(100, 200));
+        for up in [0, 100, 200] {
+            assert_eq!(translate(&s, up), None, "during the initial read");
+        }
         s.set_read_to_end();
-        assert_eq!(s.translate_downstream("t", 0, 50), Some(-1));
-        assert_eq!(s.translate_downstream("t", 0, 100), Some(100));
+        assert_eq!(translate(&s, 0), Some(-1));
+        assert_eq!(translate(&s, 100), Some(200));
+        assert_eq!(translate(&s, 200), Some(201));
+        assert_eq!(s.translate_downstream("t", 1, 0), None, "no syncs");
+    }
+
+    /// Java's testPastOffsetTranslation: the initial read keeps only its last sync.
+    #[test]
+    fn syncs_far_back_are_kept_with_exponential_spacing() {
+        let mut s = OffsetSyncStore::new(false);
+        for up in (0..=1000).step_by(10) {
+            s.add(&sync(up, up));
+            assert_spacing(&s);
+        }
+        s.set_read_to_end();
+        assert_sparse(&s, 1000, -1);
+        for up in (1010..=10_000).step_by(10) {
+            s.add(&sync(up, up));
+            assert_spacing(&s);
+        }
+        // The last sync of the initial read stays: nothing before it translates.
+        assert_sparse(&s, 1000, -1);
+        for (sync, previous) in [
+            (4840, 1000),
+            (6760, 4840),
+            (8680, 6760),
+            (9160, 8680),
+            (9640, 9160),
+            (9880, 9640),
+            (9940, 9880),
+            (9970, 9940),
+            (9990, 9970),
+            (10_000, 9990),
+        ] {
+            assert_sparse(&s, sync, previous);
+        }
+        // An upstream rewind clears the history.
+        s.add(&sync(1500, 11_000));
+        assert_spacing(&s);
+        assert_eq!(translate(&s, 1499), Some(-1));
+        assert_eq!(translate(&s, 1500), Some(11_000));
+        assert_eq!(translate(&s, 2000), Some(11_001));
+    }
+
+    /// Java's testPastOffsetTranslationWithoutInitializationReadToEnd: the initial read keeps
+    /// its history (the previous checkpoints were read); sync 1000 arrives twice.
+    #[test]
+    fn history_of_the_initial_read_is_kept_when_checkpoints_were_read() {
+        let mut s = OffsetSyncStore::new(true);
+        for up in (0..=1000).step_by(10) {
+            s.add(&sync(up, up));
+            assert_spacing(&s);
+        }
+        s.set_read_to_end();
+        assert_sparse(&s, 480, 0);
+        assert_sparse(&s, 720, 480);
+        assert_sparse(&s, 1000, 990);
+        for up in (1000..=10_000).step_by(10) {
+            s.add(&sync(up, up));
+            assert_spacing(&s);
+        }
+        for (sync, previous) in [
+            (3840, 0),
+            (7680, 3840),
+            (8640, 7680),
+            (9120, 8640),
+            (9600, 9120),
+            (9840, 9600),
+            (9900, 9840),
+            (9960, 9900),
+            (9990, 9960),
+            (10_000, 9990),
+        ] {
+            assert_sparse(&s, sync, previous);
+        }
+        s.add(&sync(1500, 11_000));
+        assert_spacing(&s);
+        assert_eq!(translate(&s, 1499), Some(-1));
+        assert_eq!(translate(&s, 1500), Some(11_000));
+        assert_eq!(translate(&s, 2000), Some(11_001));
+    }
+
+    /// Feeds syncs at `first` and then `steps` apart; after each, the newest and the first sync
+    /// are kept and at most `max_expired` distinct syncs were dropped (Java's
+    /// assertSyncSpacingHasBoundedExpirations).
+    fn assert_bounded_expirations(
+        first: i64,
+        steps: impl Iterator<Item = i64>,
+        max_expired: usize,
+    ) {
+        let mut s = store(&[(first, first)]);
+        let (mut offset, mut last_count) = (first, 1);
+        for step in steps {
+            offset += step;
+            assert!(offset >= 0, "the test overflowed");
+            s.add(&sync(offset, offset));
+            let kept = slots(&s);
+            assert_eq!(kept[0].upstream, offset, "rule A");
+            assert_eq!(kept[SLOTS - 1].upstream, first, "rule D");
+            let count = distinct(&s);
+            let expired = last_count + 1 - count;
+            assert!(
+                expired <= max_expired,
+                "{expired} syncs expired at {offset} (at most {max_expired})"
+            );
+            last_count = count;
+        }
+    }
+
+    #[test]
+    fn consistently_spaced_syncs_expire_at_most_one_at_a_time() {
+        let iterations = 100;
+        let mut step: i64 = 1;
+        while step < i64::MAX / iterations {
+            for first in 0..30 {
+                assert_bounded_expirations(
+                    first,
+                    std::iter::repeat_n(step, iterations as usize),
+                    1,
+                );
+            }
+            step = step * 2 + 1;
+        }
+    }
+
+    #[test]
+    fn randomly_spaced_syncs_expire_a_bounded_number_at_a_time() {
+        let mut rng = StdRng::seed_from_u64(0);
+        let iterations = 1 << 10;
+        for n in 1..(64 - 10) {
+            // Steps that differ by at most n bits expire at most n + 2 syncs at once.
+            let spread = 1i64 << n;
+            let steps: Vec<i64> = (0..iterations)
+                .map(|_| rng.random_range(0..spread))
+                .collect();
+            assert_bounded_expirations(0, steps.into_iter(), n + 2);
+            // Also with a larger minimum step, as offset.lag.max gives.
+            let lag = 1i64 << 16;
+            let steps: Vec<i64> = (0..iterations)
+                .map(|_| rng.random_range(lag..lag + spread))
+                .collect();
+            assert_bounded_expirations(0, steps.into_iter(), n + 2);
+        }
+    }
+
+    #[test]
+    fn a_dropped_sync_expires_at_most_two() {
+        let mut rng = StdRng::seed_from_u64(0);
+        let steps: Vec<i64> = (0..10_000)
+            .map(|_| if rng.random_bool(0.5) { 200 } else { 100 })
+            .collect();
+        assert_bounded_expirations(0, steps.into_iter(), 2);
+    }
+
+    /// Groups far behind the head re-read about their lag, not the partition: syncs every
+    /// offset.lag.max + 1 records, as MirrorSource writes them for a gap-free topic. 1,000
+    /// records with offset.lag.max = 10 and a group at 800: Java's store gives 705. 100,000
+    /// records with offset.lag.max = 100 and a group 5,000 behind the head: 93,729.
+    #[test]
+    fn a_group_far_behind_rereads_about_its_lag() {
+        for (records, step, group, want) in [(1000, 11, 800, 705), (100_000, 101, 95_000, 93_729)] {
+            let syncs: Vec<(i64, i64)> = (0..records).step_by(step).map(|u| (u, u)).collect();
+            assert_eq!(translate(&store(&syncs), group), Some(want));
+        }
     }
 
     #[test]
@@ -233,7 +456,7 @@ mod tests {
         let s = store(&syncs);
         let mut last = -1;
         for up in 0..1500 {
-            let t = s.translate_downstream("t", 0, up).unwrap();
+            let t = translate(&s, up).unwrap();
             assert!(t >= last, "{up}: {t} < {last}");
             last = t;
         }

@@ -146,6 +146,12 @@ impl Running {
 pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Running, AppError> {
     let metrics = Metrics::new();
     let mut tasks = JoinSet::new();
+    if cfg.driver.internal_rest {
+        tracing::info!(
+            "dedicated.mode.enable.internal.rest = true: nothing to serve, as workers coordinate \
+             through Kafka; the REST API and metrics are served only on `listeners`"
+        );
+    }
     let listeners = if cfg.driver.listeners_set {
         rest::bind_all(&cfg.driver.listeners)
             .await

@@ -447,11 +447,6 @@ const INVALID: &[(&str, &str, &str)] = &[
         "custom plugin class `com.acme.Filter`",
     ),
     (
-        "checkpoints without syncs",
-        "emit.offset-syncs.enabled = false\n",
-        "checkpoints need offset syncs",
-    ),
-    (
         "eos required without read_committed",
         "A->B.exactly.once.support = required\n",
         "isolation.level = read_committed",
@@ -547,4 +542,20 @@ fn deploy_example_resolves() {
     let jaas = &f.connector["source.cluster.sasl.jaas.config"];
     assert!(jaas.sensitive && jaas.value.contains("a-secret"));
     assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+}
+
+/// `dedicated.mode.enable.internal.rest = true` opens nothing: Java serves only its signed
+/// internal endpoints there, never the public REST API; ours is served only on `listeners`.
+#[test]
+fn internal_rest_does_not_open_the_public_api() {
+    let cfg = resolve(&format!(
+        "{BASE}A->B.enabled = true\ndedicated.mode.enable.internal.rest = true\n"
+    ));
+    assert!(cfg.driver.internal_rest);
+    assert!(!cfg.driver.listeners_set, "no listener without `listeners`");
+    let cfg = resolve(&format!(
+        "{BASE}A->B.enabled = true\ndedicated.mode.enable.internal.rest = true\nlisteners = http://127.0.0.1:8099\n"
+    ));
+    assert!(cfg.driver.listeners_set);
+    assert_eq!(cfg.driver.listeners, ["127.0.0.1:8099"]);
 }

@@ -9,25 +9,7 @@ use std::time::Duration;
 use common::*;
 use mm2::mirror::wire::Checkpoint;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
-
-async fn write_checkpoints(topic: &str, checkpoints: &[Checkpoint]) {
-    create_topic(&target_bootstrap(), topic, 1).await;
-    let p: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", target_bootstrap())
-        .create()
-        .unwrap();
-    for c in checkpoints {
-        let (k, v) = (c.record_key(), c.record_value());
-        p.send(
-            FutureRecord::to(topic).partition(0).key(&k).payload(&v),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-    }
-}
 
 fn checkpoint(group: &str, topic: &str, partition: i32, downstream: i64) -> Checkpoint {
     Checkpoint {
@@ -46,6 +28,7 @@ async fn offsets_translate_prints_and_applies_the_latest_checkpoints() {
     let group = unique("failover");
     let remote = format!("{a}.orders");
     write_checkpoints(
+        &target_bootstrap(),
         &format!("{a}.checkpoints.internal"),
         &[
             checkpoint(&group, &remote, 0, 10),
@@ -146,6 +129,7 @@ async fn offsets_translate_apply_refuses_an_active_group() {
     let group = unique("busy");
     let remote = format!("{a}.orders");
     write_checkpoints(
+        &target_bootstrap(),
         &format!("{a}.checkpoints.internal"),
         &[checkpoint(&group, &remote, 0, 5)],
     )

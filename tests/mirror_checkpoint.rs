@@ -143,3 +143,86 @@ async fn heartbeats_flow_both_ways_in_active_active() {
     }
     mm2.stop().await;
 }
+
+/// `emit.offset-syncs.enabled = false` with checkpoints on (their default), as Java takes it:
+/// records are replicated, no offset syncs are written, and MirrorCheckpointConnector runs no
+/// task (in Java it fails validation) instead of the whole process stopping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_offset_syncs_only_checkpoints_stop() {
+    let (a, b) = aliases();
+    let (topic, sent) = seeded_source_topic("nosync", 1, 20).await;
+    let extra = format!(
+        "{a}->{b}.topics = {topic}\nemit.offset-syncs.enabled = false\n\
+         emit.checkpoints.interval.seconds = 1\nlisteners = http://127.0.0.1:0\n"
+    );
+    let mm2 = Mm2::start(&flow_config(&a, &b, &extra)).await;
+    let got = read_exactly(
+        &target_bootstrap(),
+        &format!("{a}.{topic}"),
+        1,
+        20,
+        Duration::from_secs(60),
+    );
+    assert_same_partitions(&got, &sent, 1);
+    let status = http_json(
+        mm2.http[0],
+        "GET",
+        &format!("/connectors/{a}-%3E{b}.MirrorCheckpointConnector/status"),
+        None,
+        200,
+    );
+    assert_eq!(status["tasks"], serde_json::json!([]), "{status}");
+    assert!(
+        !topic_exists(
+            &source_bootstrap(),
+            &format!("mm2-offset-syncs.{b}.internal")
+        ),
+        "offset syncs were written"
+    );
+    mm2.stop().await;
+}
+
+/// Group offsets are synced only for the groups selected now (`groups`), as Java syncs its
+/// tasks' assigned groups: a group known only from old checkpoints, no longer selected, is
+/// left alone on the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_selected_groups_are_synced() {
+    let (a, b) = aliases();
+    let (topic, _) = seeded_source_topic("select", 1, 50).await;
+    let (selected, dropped) = (unique("selected"), unique("dropped"));
+    commit(&source_bootstrap(), &selected, &topic, 0, 40);
+    commit(&source_bootstrap(), &dropped, &topic, 0, 40);
+    let remote = format!("{a}.{topic}");
+    // A checkpoint of the dropped group from an earlier run, when it was still selected.
+    write_checkpoints(
+        &target_bootstrap(),
+        &format!("{a}.checkpoints.internal"),
+        &[Checkpoint {
+            group: dropped.clone(),
+            topic: remote.clone(),
+            partition: 0,
+            upstream_offset: 30,
+            downstream_offset: 30,
+            metadata: String::new(),
+        }],
+    )
+    .await;
+    let extra = format!(
+        "{a}->{b}.topics = {topic}\n{a}->{b}.groups = {selected}\n\
+         emit.checkpoints.interval.seconds = 1\nrefresh.groups.interval.seconds = 1\n\
+         sync.group.offsets.enabled = true\nsync.group.offsets.interval.seconds = 1\n"
+    );
+    let mm2 = Mm2::start(&flow_config(&a, &b, &extra)).await;
+    let target = target_bootstrap();
+    read_exactly(&target, &remote, 1, 50, Duration::from_secs(60));
+    // Once the selected group is synced, a sync round has passed over the loaded checkpoints.
+    wait_for(Duration::from_secs(60), || {
+        committed(&target, &selected, &remote, 0).is_some()
+    });
+    assert_eq!(
+        committed(&target, &dropped, &remote, 0),
+        None,
+        "a group no longer selected was synced"
+    );
+    mm2.stop().await;
+}

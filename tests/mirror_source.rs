@@ -470,3 +470,43 @@ async fn topic_acls_are_synced_as_java_does() {
     assert_eq!(got, want, "ACLs of the remote topic on the target");
     mm2.stop().await;
 }
+
+/// In exactly-once mode with the offset syncs on the source (the default location), the latest
+/// position of a partition is published as a sync after a transaction commits, as Java does,
+/// so a quiet partition's checkpoints are not left up to offset.lag.max behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_publishes_the_latest_offset_syncs_on_the_source() {
+    use mm2::mirror::wire::OffsetSync;
+    let (a, b) = aliases();
+    let (topic, _) = seeded_source_topic("eos-syncs", 1, 50).await;
+    let extra = format!("{a}->{b}.topics = {topic}\n{b}.exactly.once.source.support = enabled\n");
+    let mm2 = Mm2::start(&flow_config(&a, &b, &extra)).await;
+    read_exactly(
+        &target_bootstrap(),
+        &format!("{a}.{topic}"),
+        1,
+        50,
+        Duration::from_secs(60),
+    );
+    let syncs_topic = format!("mm2-offset-syncs.{b}.internal");
+    let mut ours = Vec::new();
+    let published = wait_until(Duration::from_secs(30), || {
+        ours = read_raw(&source_bootstrap(), &syncs_topic, 0)
+            .into_iter()
+            .filter_map(|(k, v)| OffsetSync::decode(&k?, &v?).ok())
+            .filter(|s| s.topic == topic)
+            .map(|s| s.upstream_offset)
+            .collect();
+        ours.contains(&49)
+    });
+    assert!(
+        published,
+        "no sync of the last record (upstream 49): {ours:?}"
+    );
+    assert_eq!(
+        ours.first(),
+        Some(&0),
+        "the first record's sync comes first"
+    );
+    mm2.stop().await;
+}

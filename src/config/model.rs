@@ -38,8 +38,9 @@ impl Mm2Config {
 pub struct DriverSettings {
     /// HTTP listeners from `listeners`, as `host:port` (an empty host means every interface).
     pub listeners: Vec<String>,
-    /// True when `listeners` was set explicitly or internal REST is enabled: only then do we bind.
+    /// True when `listeners` was set explicitly: only then do we bind.
     pub listeners_set: bool,
+    /// `dedicated.mode.enable.internal.rest`: accepted, and nothing to serve (see `app::start`).
     pub internal_rest: bool,
 }
 

@@ -494,7 +494,9 @@ fn driver_settings(props: &Properties, errors: &mut Vec<ConfigError>) -> DriverS
     }
     DriverSettings {
         listeners,
-        listeners_set: listeners_setting.is_some() || internal_rest,
+        // Java's internal REST serves only its signed task-forwarding endpoints, which workers
+        // coordinating through Kafka do not need: it never opens the public API.
+        listeners_set: listeners_setting.is_some(),
         internal_rest,
     }
 }

@@ -395,19 +395,6 @@ pub fn check_flow(flow: &Flow, errors: &mut Vec<ConfigError>) {
         check_converter(c.get(key), errors);
         check_converter(flow.worker.get(key), errors);
     }
-    if s.enabled
-        && !s.emit_offset_syncs
-        && (s.emit_checkpoints.is_some() || s.sync_group_offsets.is_some())
-    {
-        let e = c
-            .get("emit.offset-syncs.enabled")
-            .expect("set to false explicitly");
-        errors.push(ConfigError::invalid(
-            &e.key,
-            &e.origin,
-            "checkpoints need offset syncs: also set emit.checkpoints.enabled = false and sync.group.offsets.enabled = false",
-        ));
-    }
     if s.exactly_once_required {
         let isolation = [
             "source.consumer.isolation.level",

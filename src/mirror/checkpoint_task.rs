@@ -361,9 +361,16 @@ impl Checkpointer {
     }
 
     /// Commits the latest checkpoints to target groups that are empty (or do not exist yet);
-    /// an active group is never touched and no group is moved backwards.
+    /// an active group is never touched and no group is moved backwards. Only groups selected
+    /// now are synced, as Java syncs its tasks' assigned groups: a group known only from old
+    /// checkpoints, since excluded or gone, is left alone.
     async fn sync_group_offsets(&mut self) {
-        let groups = self.store.groups();
+        let groups: Vec<String> = self
+            .store
+            .groups()
+            .into_iter()
+            .filter(|g| self.groups.contains(g))
+            .collect();
         if groups.is_empty() {
             return;
         }

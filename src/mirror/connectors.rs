@@ -423,8 +423,18 @@ impl Connector for MirrorCheckpoint {
         tasks: watch::Sender<Option<Vec<ConfigMap>>>,
         stop: watch::Receiver<bool>,
     ) -> BoxFuture<'static, Result<(), String>> {
-        // As Java: no task when checkpoints are not emitted.
-        let n = usize::from(self.flow.settings.emit_checkpoints.is_some());
+        // As Java: no task when checkpoints are not emitted, nor without offset syncs to
+        // translate through (Java's connector then fails validation; replication goes on).
+        let s = &self.flow.settings;
+        let wanted = s.emit_checkpoints.is_some() || s.sync_group_offsets.is_some();
+        if wanted && !s.emit_offset_syncs {
+            tracing::error!(
+                flow = %self.flow.name(),
+                "MirrorCheckpointConnector does not run: checkpoints and group offset sync need \
+                 offset syncs, and emit.offset-syncs.enabled = false; replication goes on"
+            );
+        }
+        let n = usize::from(s.emit_checkpoints.is_some() && s.emit_offset_syncs);
         fixed_tasks(vec![ConfigMap::new(); n], tasks, stop)
     }
 

@@ -791,6 +791,13 @@ impl Task {
                 .offsets
                 .put(&self.spec.connector, slot.source.clone(), acked);
         }
+        // As Java after each committed transaction: the latest positions become syncs. Those on
+        // the source cluster (the default location) go with their own producer, outside any
+        // transaction; without this a quiet partition's last records would never get a sync.
+        if matches!(self.syncs, Syncs::Own(..)) {
+            self.writer.promote_delayed();
+            self.send_syncs();
+        }
         Ok(())
     }
 

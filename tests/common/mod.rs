@@ -528,6 +528,26 @@ pub async fn topic_override(bootstrap: &str, topic: &str, key: &str) -> Option<S
         .and_then(|e| e.value)
 }
 
+/// Creates a checkpoints topic on `bootstrap` holding `checkpoints`, as MirrorCheckpoint writes
+/// them (partition 0).
+pub async fn write_checkpoints(
+    bootstrap: &str,
+    topic: &str,
+    checkpoints: &[mm2::mirror::wire::Checkpoint],
+) {
+    create_topic(bootstrap, topic, 1).await;
+    let p = producer(bootstrap);
+    for c in checkpoints {
+        let (k, v) = (c.record_key(), c.record_value());
+        p.send(
+            FutureRecord::to(topic).partition(0).key(&k).payload(&v),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("delivered");
+    }
+}
+
 /// Every (key, value) of partition `partition` of `topic`, from the beginning to the end.
 pub fn read_raw(bootstrap: &str, topic: &str, partition: i32) -> Vec<mm2::kafka::log::LogRecord> {
     read_until_idle(bootstrap, topic, &[partition])

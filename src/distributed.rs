@@ -16,6 +16,7 @@ use crate::connect::connector::ConfigMap;
 use crate::connect::env::{Client, WorkerEnv};
 use crate::connect::group::{self, GroupSpec};
 use crate::connect::offsets::{Backing, OffsetStore};
+use crate::connect::stored_names::StoredNames;
 use crate::connectors::Plugins;
 use crate::metrics::Metrics;
 use crate::rest;
@@ -159,6 +160,7 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             config_topic: group.config_topic.clone(),
             offset_topic: group.offset_topic.clone(),
             status_topic: group.status_topic.clone(),
+            stored_names: StoredNames::same(),
             offset_partitions: group.offset_partitions,
             status_partitions: group.status_partitions,
             config_rf: group.config_rf,

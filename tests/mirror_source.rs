@@ -510,3 +510,87 @@ async fn exactly_once_publishes_the_latest_offset_syncs_on_the_source() {
     );
     mm2.stop().await;
 }
+
+/// The flow's connectors are kept in its config and status topics under the names Java's
+/// dedicated MirrorMaker 2 gives them there (`MirrorSourceConnector`...), with their settings
+/// as written in mm2.properties, so that a switch either way finds one connector of each; a
+/// config an earlier version stored under the full name is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_are_stored_under_java_names() {
+    let (a, b) = aliases();
+    let (topic, _) = seeded_source_topic("names", 1, 10).await;
+    let target = target_bootstrap();
+    let config_topic = format!("mm2-configs.{a}.internal");
+    let legacy = format!("connector-{a}->{b}.MirrorSourceConnector");
+    // What an earlier version left: the same connector under the full name.
+    create_topic(&target, &config_topic, 1).await;
+    producer(&target)
+        .send(
+            rdkafka::producer::FutureRecord::to(&config_topic)
+                .key(&legacy)
+                .payload(r#"{"properties":{"connector.class":"org.apache.kafka.connect.mirror.MirrorSourceConnector"}}"#),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let extra = format!("{a}->{b}.topics = {topic}\nlisteners = http://127.0.0.1:0\n");
+    let mm2 = Mm2::start(&flow_config(&a, &b, &extra)).await;
+    read_exactly(
+        &target,
+        &format!("{a}.{topic}"),
+        1,
+        10,
+        Duration::from_secs(60),
+    );
+
+    let records = read_raw(&target, &config_topic, 0);
+    let last = |key: &str| {
+        records
+            .iter()
+            .rev()
+            .find(|(k, _)| k.as_deref() == Some(key.as_bytes()))
+            .map(|(_, v)| v.clone())
+    };
+    for short in [
+        "MirrorSourceConnector",
+        "MirrorCheckpointConnector",
+        "MirrorHeartbeatConnector",
+    ] {
+        let value = last(&format!("connector-{short}"))
+            .flatten()
+            .unwrap_or_else(|| panic!("no config stored for {short}"));
+        let v: serde_json::Value = serde_json::from_slice(&value).unwrap();
+        let p = &v["properties"];
+        assert_eq!(p["name"], short, "{v}");
+        assert_eq!(
+            p["connector.class"],
+            format!("org.apache.kafka.connect.mirror.{short}")
+        );
+        assert_eq!(p["source.cluster.alias"], a.as_str());
+        assert_eq!(p["target.cluster.alias"], b.as_str());
+        assert!(!String::from_utf8_lossy(&value).contains("[hidden]"), "{v}");
+    }
+    assert_eq!(last(&legacy), Some(None), "the full-name config is deleted");
+    let stored_under_full_names = records
+        .iter()
+        .filter_map(|(k, v)| Some((String::from_utf8_lossy(k.as_deref()?).into_owned(), v)))
+        .any(|(k, v)| k.contains("->") && k != legacy && v.is_some());
+    assert!(!stored_under_full_names, "a record under a full name");
+    // The statuses too.
+    wait_for(Duration::from_secs(30), || {
+        read_topic(&target, &format!("mm2-status.{a}.internal"))
+            .iter()
+            .any(|(k, _)| k.as_deref() == Some(b"status-connector-MirrorSourceConnector"))
+    });
+    // The REST API still names them by flow.
+    let names = http_json(mm2.http[0], "GET", "/connectors", None, 200);
+    assert!(
+        names
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == &format!("{a}->{b}.MirrorSourceConnector")),
+        "{names}"
+    );
+    mm2.stop().await;
+}

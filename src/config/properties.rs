@@ -18,6 +18,9 @@ pub struct Setting {
     pub value: String,
     pub origin: Origin,
     pub sensitive: bool,
+    /// The value as written, when a config provider replaced it (`${file:...:key}`): what
+    /// Java MirrorMaker 2 stores in its config topic, leaving the worker to resolve it.
+    pub written: Option<String>,
 }
 
 impl Setting {
@@ -28,6 +31,7 @@ impl Setting {
             key,
             value: value.into(),
             origin,
+            written: None,
         }
     }
 

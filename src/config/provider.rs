@@ -67,7 +67,8 @@ pub fn resolve(props: &mut Properties, lookup: &dyn Lookup) -> Result<(), Vec<Co
         }
         match substitute(&setting.value, &providers, lookup, &mut files) {
             Ok(Some(value)) => {
-                setting.value = value.trim().to_string();
+                let written = std::mem::replace(&mut setting.value, value.trim().to_string());
+                setting.written = Some(written);
                 setting.sensitive = true;
             }
             Ok(None) => {}
@@ -206,6 +207,8 @@ mod tests {
         let s = p.get("A.sasl.jaas.config").unwrap();
         assert_eq!(s.value, "x password=\"s3cret\";");
         assert!(s.sensitive);
+        // The reference as written is kept: Java stores that in its config topic.
+        assert_eq!(s.written.as_deref(), Some("x password=\"${env:PW}\";"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 use super::connector::ConfigMap;
 use super::herder::TargetState;
+use super::stored_names::StoredNames;
 use crate::kafka::client::{create, LogContext};
 use crate::kafka::props::ClientProps;
 
@@ -141,6 +142,40 @@ impl ConfigRecord {
     }
 }
 
+impl ConfigRecord {
+    /// The record with every connector name passed through `rename` (a connector config's own
+    /// `name` property too); `None` when `rename` refuses the name.
+    pub fn renamed(self, rename: impl Fn(&str) -> Option<String>) -> Option<ConfigRecord> {
+        Some(match self {
+            ConfigRecord::Connector(name, config) => {
+                let name = rename(&name)?;
+                let config = config.map(|mut c| {
+                    if c.contains_key("name") {
+                        c.insert("name".into(), name.clone());
+                    }
+                    c
+                });
+                ConfigRecord::Connector(name, config)
+            }
+            ConfigRecord::Task(name, n, config) => ConfigRecord::Task(rename(&name)?, n, config),
+            ConfigRecord::Commit(name, n) => ConfigRecord::Commit(rename(&name)?, n),
+            ConfigRecord::TargetState(name, state) => {
+                ConfigRecord::TargetState(rename(&name)?, state)
+            }
+            ConfigRecord::RestartConnector {
+                name,
+                include_tasks,
+                only_failed,
+            } => ConfigRecord::RestartConnector {
+                name: rename(&name)?,
+                include_tasks,
+                only_failed,
+            },
+            ConfigRecord::RestartTask(name, n) => ConfigRecord::RestartTask(rename(&name)?, n),
+        })
+    }
+}
+
 /// A connector's state as the config topic says it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectorState {
@@ -248,13 +283,35 @@ impl ProducerContext for WriteCtx {
 /// Writes records to the config topic and waits until this worker's reader has applied them.
 pub struct ConfigLog {
     topic: String,
+    names: StoredNames,
     producer: Mutex<BaseProducer<WriteCtx>>,
     applied: watch::Receiver<i64>,
 }
 
 impl ConfigLog {
-    /// Writes `records` in order; returns once they are applied here. Blocking.
+    /// Writes `records` in order, under their stored names; returns once they are applied
+    /// here. Blocking.
     pub fn write(&self, records: &[ConfigRecord]) -> Result<(), String> {
+        let stored: Vec<ConfigRecord> = records
+            .iter()
+            .filter_map(|r| r.clone().renamed(|n| Some(self.names.store(n).to_string())))
+            .collect();
+        self.write_stored(&stored)
+    }
+
+    /// Deletes the connector configs stored under the names earlier versions gave the herder's
+    /// `names` (see [`StoredNames::legacy`]). Blocking.
+    pub fn delete_legacy(&self, names: &[String]) -> Result<(), String> {
+        let tombstones: Vec<ConfigRecord> = names
+            .iter()
+            .filter_map(|n| self.names.legacy(n))
+            .map(|n| ConfigRecord::Connector(n.to_string(), None))
+            .collect();
+        self.write_stored(&tombstones)
+    }
+
+    /// Writes records whose names are already the stored ones.
+    fn write_stored(&self, records: &[ConfigRecord]) -> Result<(), String> {
         let producer = self.producer.lock().expect("producer lock");
         *producer.context().result.lock().expect("result lock") = None;
         for r in records {
@@ -305,6 +362,7 @@ pub fn open(
     consumer: &ClientProps,
     producer: &ClientProps,
     topic: &str,
+    names: StoredNames,
     updates: tokio::sync::mpsc::UnboundedSender<Update>,
     stop: Arc<AtomicBool>,
 ) -> Result<(ConfigLog, Snapshot), String> {
@@ -319,13 +377,13 @@ pub fn open(
     tpl.add_partition_offset(topic, 0, Offset::Beginning)
         .map_err(|e| e.to_string())?;
     c.assign(&tpl).map_err(|e| e.to_string())?;
-    // The end to read up to before this worker acts on the topic. (tansu reports the base
-    // offset of the last batch + 1; having read that offset means having read the batch.)
+    // The end to read up to before this worker acts on the topic.
     let (_, high) = c
         .fetch_watermarks(topic, 0, Duration::from_secs(30))
         .map_err(|e| format!("cannot read {topic}: {e}"))?;
     let (applied_tx, applied_rx) = watch::channel(-1i64);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let reader_names = names.clone();
     std::thread::Builder::new()
         .name("config-log".into())
         .spawn(move || {
@@ -339,7 +397,11 @@ pub fn open(
                 while let Some(m) = c.poll(Duration::from_millis(if changed { 0 } else { 100 })) {
                     let Ok(m) = m else { continue };
                     last = Some(m.offset());
-                    if let Some(r) = m.key().and_then(|k| ConfigRecord::parse(k, m.payload())) {
+                    let record = m
+                        .key()
+                        .and_then(|k| ConfigRecord::parse(k, m.payload()))
+                        .and_then(|r| r.renamed(|n| reader_names.load(n)));
+                    if let Some(r) = record {
                         match snapshot.apply(r) {
                             // Old restart requests are not replayed.
                             Some(restart) if caught_up => restarts.push(restart),
@@ -385,6 +447,7 @@ pub fn open(
     let p: BaseProducer<WriteCtx> = create(&props, &pname, ctx).map_err(|e| e.to_string())?;
     let log = ConfigLog {
         topic: topic.to_string(),
+        names,
         producer: Mutex::new(p),
         applied: applied_rx,
     };
@@ -398,6 +461,18 @@ mod tests {
     fn round_trip(r: ConfigRecord) -> ConfigRecord {
         let (k, v) = r.encode();
         ConfigRecord::parse(k.as_bytes(), v.as_deref()).unwrap()
+    }
+
+    #[test]
+    fn records_are_renamed_with_their_name_property() {
+        let config: ConfigMap = [("name".to_string(), "A->B.X".to_string())].into();
+        let stored = ConfigRecord::Connector("A->B.X".into(), Some(config))
+            .renamed(|n| n.strip_prefix("A->B.").map(String::from))
+            .unwrap();
+        let want: ConfigMap = [("name".to_string(), "X".to_string())].into();
+        assert_eq!(stored, ConfigRecord::Connector("X".into(), Some(want)));
+        let commit = ConfigRecord::Commit("A->B.X".into(), 2).renamed(|_| None);
+        assert_eq!(commit, None, "a refused name drops the record");
     }
 
     #[test]

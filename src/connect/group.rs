@@ -14,6 +14,7 @@ use super::config_log;
 use super::herder::{ConnectorFactory, Herder};
 use super::membership;
 use super::status_log;
+use super::stored_names::StoredNames;
 use crate::kafka::admin::Admin;
 use crate::kafka::log::ensure_compacted_topic;
 use crate::kafka::props::ClientProps;
@@ -27,6 +28,8 @@ pub struct GroupSpec {
     pub config_topic: String,
     pub offset_topic: String,
     pub status_topic: String,
+    /// How connector names are written in the config and status topics.
+    pub stored_names: StoredNames,
     pub offset_partitions: i32,
     pub status_partitions: i32,
     pub config_rf: i16,
@@ -88,7 +91,8 @@ pub async fn join(
             spec.status_topic.clone(),
             stopping.clone(),
         );
-        tokio::task::spawn_blocking(move || status_log::board(&w, &c, &p, &t, s))
+        let names = spec.stored_names.clone();
+        tokio::task::spawn_blocking(move || status_log::board(&w, &c, &p, &t, names, s))
             .await
             .map_err(|e| e.to_string())??
     };
@@ -100,7 +104,8 @@ pub async fn join(
             spec.config_topic.clone(),
             stopping.clone(),
         );
-        tokio::task::spawn_blocking(move || config_log::open(&c, &p, &t, updates_tx, s))
+        let names = spec.stored_names.clone();
+        tokio::task::spawn_blocking(move || config_log::open(&c, &p, &t, names, updates_tx, s))
             .await
             .map_err(|e| e.to_string())??
     };

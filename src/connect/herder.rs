@@ -35,6 +35,12 @@ pub trait ConnectorFactory: Send + Sync {
 
     /// Validates `config` for the plugin named `plugin`; `None` if there is no such plugin.
     fn validate(&self, plugin: &str, config: &ConfigMap) -> Option<Validation>;
+
+    /// A connector or task config as the REST API shows it (secrets hidden, where the plugins
+    /// know them).
+    fn redact(&self, config: &ConfigMap) -> ConfigMap {
+        config.clone()
+    }
 }
 
 /// What the operator asked a connector to be.
@@ -209,6 +215,19 @@ impl Herder {
             .map_err(HerderError::Internal)
     }
 
+    /// Deletes the configs earlier versions stored for connectors `names` under other names
+    /// (see [`crate::connect::stored_names::StoredNames::legacy`]); nothing without a config
+    /// topic.
+    pub async fn delete_legacy_names(&self, names: Vec<String>) -> Result<(), HerderError> {
+        let Some(log) = self.log.clone() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || log.delete_legacy(&names))
+            .await
+            .map_err(|e| HerderError::Internal(e.to_string()))?
+            .map_err(HerderError::Internal)
+    }
+
     pub async fn connectors(&self) -> Vec<String> {
         self.inner.lock().await.entries.keys().cloned().collect()
     }
@@ -340,7 +359,7 @@ impl Herder {
                     connector: name.to_string(),
                     task,
                 },
-                config: config.clone(),
+                config: self.factory.redact(config),
             })
             .collect())
     }
@@ -649,7 +668,7 @@ impl Herder {
     fn info_of(&self, name: &str, entry: &Entry) -> ConnectorInfo {
         ConnectorInfo {
             name: name.to_string(),
-            config: entry.config.clone(),
+            config: self.factory.redact(&entry.config),
             tasks: (0..entry.task_configs.len())
                 .map(|task| TaskId {
                     connector: name.to_string(),

@@ -15,4 +15,5 @@ pub mod sink_runner;
 pub mod source_runner;
 pub mod status;
 pub mod status_log;
+pub mod stored_names;
 pub mod worker;

@@ -14,36 +14,43 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{json, Value};
 
 use super::status::{Publisher, State, Status, StatusBoard, Unit};
+use super::stored_names::StoredNames;
 use crate::kafka::client::{create, LogContext};
 use crate::kafka::props::ClientProps;
 
-fn key(unit: &Unit) -> String {
+fn key(unit: &Unit, names: &StoredNames) -> String {
     match unit {
-        Unit::Connector(n) => format!("status-connector-{n}"),
-        Unit::Task(n, i) => format!("status-task-{n}-{i}"),
+        Unit::Connector(n) => format!("status-connector-{}", names.store(n)),
+        Unit::Task(n, i) => format!("status-task-{}-{i}", names.store(n)),
     }
 }
 
-/// The record of one status.
-pub fn encode(unit: &Unit, status: &Status, worker_id: &str) -> (String, Vec<u8>) {
+/// The record of one status, under the connector's stored name.
+pub fn encode(
+    unit: &Unit,
+    status: &Status,
+    worker_id: &str,
+    names: &StoredNames,
+) -> (String, Vec<u8>) {
     let value = json!({
         "state": status.state,
         "trace": status.trace,
         "worker_id": worker_id,
         "generation": 0,
     });
-    (key(unit), serde_json::to_vec(&value).expect("json"))
+    (key(unit, names), serde_json::to_vec(&value).expect("json"))
 }
 
-/// A status record: the unit, its status and the worker that reported it.
-pub fn parse(key: &[u8], value: &[u8]) -> Option<(Unit, Status, String)> {
+/// A status record: the unit (under the herder's name for it), its status and the worker that
+/// reported it; `None` for other records and for names the herder leaves alone.
+pub fn parse(key: &[u8], value: &[u8], names: &StoredNames) -> Option<(Unit, Status, String)> {
     let key = std::str::from_utf8(key).ok()?;
     let unit = if let Some(n) = key.strip_prefix("status-connector-") {
-        Unit::Connector(n.to_string())
+        Unit::Connector(names.load(n)?)
     } else {
         let rest = key.strip_prefix("status-task-")?;
         let (n, i) = rest.rsplit_once('-')?;
-        Unit::Task(n.to_string(), i.parse().ok()?)
+        Unit::Task(names.load(n)?, i.parse().ok()?)
     };
     let v: Value = serde_json::from_slice(value).ok()?;
     let state: State = serde_json::from_value(v.get("state")?.clone()).ok()?;
@@ -60,6 +67,7 @@ pub fn board(
     consumer: &ClientProps,
     producer: &ClientProps,
     topic: &str,
+    names: StoredNames,
     stop: Arc<AtomicBool>,
 ) -> Result<StatusBoard, String> {
     let pname = format!("{topic}|writer");
@@ -67,9 +75,9 @@ pub fn board(
     props.set_default("acks", "all");
     let p: ThreadedProducer<LogContext> = create(&props, &pname, LogContext::new(&pname))
         .map_err(|e| format!("cannot create the status producer: {e}"))?;
-    let (topic_w, wid) = (topic.to_string(), worker_id.to_string());
+    let (topic_w, wid, writer_names) = (topic.to_string(), worker_id.to_string(), names.clone());
     let publisher: Publisher = Arc::new(move |unit: &Unit, status: &Status| {
-        let (k, v) = encode(unit, status, &wid);
+        let (k, v) = encode(unit, status, &wid, &writer_names);
         let _ = p.send(
             BaseRecord::<str, [u8]>::to(&topic_w)
                 .key(k.as_str())
@@ -104,7 +112,7 @@ pub fn board(
             while !stop.load(Ordering::Relaxed) {
                 if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
                     if let (Some(k), Some(v)) = (m.key(), m.payload()) {
-                        if let Some((unit, status, worker)) = parse(k, v) {
+                        if let Some((unit, status, worker)) = parse(k, v, &names) {
                             follower.apply_remote(unit, status, worker);
                         }
                     }
@@ -121,25 +129,39 @@ mod tests {
 
     #[test]
     fn connect_status_records() {
+        let same = StoredNames::same();
         let (k, v) = encode(
             &Unit::Task("my-conn".into(), 2),
             &Status::failed("boom"),
             "w:8083",
+            &same,
         );
         assert_eq!(k, "status-task-my-conn-2");
         assert_eq!(
             String::from_utf8(v.clone()).unwrap(),
             r#"{"generation":0,"state":"FAILED","trace":"boom","worker_id":"w:8083"}"#
         );
-        let (unit, status, worker) = parse(k.as_bytes(), &v).unwrap();
+        let (unit, status, worker) = parse(k.as_bytes(), &v, &same).unwrap();
         assert_eq!(unit, Unit::Task("my-conn".into(), 2));
         assert_eq!(status, Status::failed("boom"));
         assert_eq!(worker, "w:8083");
         let java = br#"{"state":"RUNNING","trace":null,"worker_id":"a:1","generation":7}"#;
-        let (unit, status, _) = parse(b"status-connector-x", java).unwrap();
+        let (unit, status, _) = parse(b"status-connector-x", java, &same).unwrap();
         assert_eq!(
             (unit, status),
             (Unit::Connector("x".into()), Status::of(State::Running))
         );
+    }
+
+    /// A flow's statuses are stored under Java's names, and Java's are read as the flow's.
+    #[test]
+    fn flow_statuses_use_java_names() {
+        let names = StoredNames::without_prefix("A->B.");
+        let unit = Unit::Task("A->B.MirrorSourceConnector".into(), 0);
+        let (k, v) = encode(&unit, &Status::of(State::Running), "w:1", &names);
+        assert_eq!(k, "status-task-MirrorSourceConnector-0");
+        assert_eq!(parse(k.as_bytes(), &v, &names).unwrap().0, unit);
+        // A status under the name earlier versions stored is not taken up.
+        assert!(parse(b"status-task-A->B.MirrorSourceConnector-0", &v, &names).is_none());
     }
 }

@@ -55,21 +55,42 @@ pub fn flow_connectors(flow: &Flow) -> Vec<&'static str> {
     }
 }
 
-/// The connector config a flow's connector shows through REST: the flow's connector settings
-/// with secrets hidden, plus the class and cluster aliases.
-pub fn display_config(flow: &Flow, short: &str) -> ConfigMap {
+/// The connector config a flow's connector is stored with in its config topic, as Java
+/// MirrorMaker 2 stores it there: the flow's connector settings as written in mm2.properties
+/// (a `${provider:...}` reference stays a reference, for the worker to resolve), plus the class
+/// and cluster aliases. Java reads it after a switch, so no value may be a placeholder.
+pub fn stored_config(flow: &Flow, short: &str) -> ConfigMap {
     let mut config: ConfigMap = flow
         .connector
         .iter()
         .map(|(k, s)| {
-            let v = if s.sensitive { "[hidden]" } else { &s.value };
-            (k.clone(), v.to_string())
+            (
+                k.clone(),
+                s.written.clone().unwrap_or_else(|| s.value.clone()),
+            )
         })
         .collect();
     config.insert("connector.class".into(), java_class(short));
     config.insert("source.cluster.alias".into(), flow.source.clone());
     config.insert("target.cluster.alias".into(), flow.target.clone());
     config
+}
+
+/// `config` as the REST API shows it: secrets, and values a config provider supplied, hidden.
+pub fn redacted(flows: &[Arc<Flow>], config: &ConfigMap) -> ConfigMap {
+    config
+        .iter()
+        .map(|(k, v)| {
+            let from_provider = flows
+                .iter()
+                .any(|f| f.connector.get(k).is_some_and(|s| s.sensitive));
+            let hidden = from_provider || crate::config::keys::is_sensitive(k);
+            (
+                k.clone(),
+                if hidden { "[hidden]".into() } else { v.clone() },
+            )
+        })
+        .collect()
 }
 
 /// connect-mirror-maker's connectors: those of its flows, found by class and cluster aliases.
@@ -99,6 +120,10 @@ impl ConnectorFactory for FlowConnectors {
             HEARTBEAT => Arc::new(MirrorHeartbeat { flow }),
             _ => return Err(vec![format!("connector.class: unknown class {class}")]),
         })
+    }
+
+    fn redact(&self, config: &ConfigMap) -> ConfigMap {
+        redacted(&self.flows, config)
     }
 
     fn plugins(&self) -> Vec<PluginInfo> {

@@ -12,10 +12,13 @@ use tracing::info;
 use crate::config::{ClientKind, Flow};
 use crate::connect::group::{self, GroupSpec};
 use crate::connect::herder::Herder;
+use crate::connect::stored_names::StoredNames;
 use crate::kafka::props::translate;
 use crate::metrics::Metrics;
 
-use super::connectors::{connector_name, display_config, flow_connectors, FlowConnectors};
+use super::connectors::{
+    connector_name, flow_connectors, stored_config, FlowConnectors, CHECKPOINT, HEARTBEAT, SOURCE,
+};
 use super::scheduler::{join_errors, retry};
 
 const READ_ONLY: &str = "connect-mirror-maker runs the connectors of its mm2.properties; change that file and restart to change them";
@@ -34,6 +37,9 @@ fn spec(flow: &Flow) -> Result<GroupSpec, String> {
         config_topic: w.config_storage_topic.clone(),
         offset_topic: w.offset_storage_topic.clone(),
         status_topic: w.status_storage_topic.clone(),
+        // Java's dedicated MirrorMaker names the flow's connectors `MirrorSourceConnector` (and
+        // so on) in these topics; so do we, so that a switch either way finds one connector.
+        stored_names: StoredNames::without_prefix(format!("{}.", flow.name())),
         offset_partitions: w.offset_storage_partitions,
         status_partitions: w.status_storage_partitions,
         config_rf: w.config_storage_replication_factor,
@@ -78,11 +84,20 @@ pub async fn run(
         return Ok(());
     };
     info!(flow = %flow.name(), enabled = flow.settings.enabled, "flow started");
+    // Configs stored under our full names by earlier versions: a Java herder would run them as
+    // second connectors.
+    let all: Vec<String> = [SOURCE, CHECKPOINT, HEARTBEAT]
+        .iter()
+        .map(|short| connector_name(&flow, short))
+        .collect();
+    if let Err(e) = member.herder.delete_legacy_names(all).await {
+        tracing::warn!(flow = %flow.name(), "cannot delete connector configs of earlier versions: {e}");
+    }
     for short in flow_connectors(&flow) {
         // Every process writes the same configs; a config that did not change restarts nothing.
         if let Err(e) = member
             .herder
-            .put(&connector_name(&flow, short), display_config(&flow, short))
+            .put(&connector_name(&flow, short), stored_config(&flow, short))
             .await
         {
             tracing::warn!(flow = %flow.name(), "cannot write the connector config: {e}");

@@ -280,13 +280,20 @@ pub fn wait_for(timeout: Duration, cond: impl FnMut() -> bool) {
 }
 
 /// `n` distinct records spread over `partitions`, with keys, headers, a tombstone and timestamps.
+/// The timestamps start an hour ago: Kafka deletes a segment whose records are older than
+/// `retention.ms` (7 days), so records from years ago would vanish at a retention check.
 pub fn sample_records(n: usize, partitions: i32) -> Vec<Rec> {
+    let hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+        - 3_600_000;
     (0..n)
         .map(|i| Rec {
             partition: (i as i32) % partitions,
             key: (i % 5 != 0).then(|| format!("key-{i}").into_bytes()),
             value: (i % 7 != 3).then(|| format!("value-{i}").into_bytes()),
-            timestamp: Some(1_600_000_000_000 + i as i64),
+            timestamp: Some(hour_ago + i as i64),
             headers: vec![
                 ("seq".to_string(), Some(i.to_string().into_bytes())),
                 ("null-header".to_string(), None),

@@ -35,6 +35,13 @@ const WORKER_KEYS: &[&str] = &[
     "task.shutdown.graceful.timeout.ms",
 ];
 
+/// Keys of the connector's source-offsets topic, which the connector config may set: our
+/// MirrorSource keeps its offsets in a topic on the target even under connect-standalone.
+const OFFSETS_TOPIC_KEYS: &[&str] = &[
+    "offset.storage.replication.factor",
+    "offset.storage.partitions",
+];
+
 /// The flow a Mirror connector config describes, typed as connect-mirror-maker types its
 /// flows; the errors name the connector's own keys where they can.
 pub fn flow_of(config: &ConfigMap, worker: &Props) -> Result<Arc<Flow>, Vec<String>> {
@@ -67,6 +74,9 @@ pub fn flow_of(config: &ConfigMap, worker: &Props) -> Result<Arc<Flow>, Vec<Stri
             format!("{source}.{rest}")
         } else if let Some(rest) = k.strip_prefix("target.cluster.") {
             format!("{target}.{rest}")
+        } else if OFFSETS_TOPIC_KEYS.contains(&k.as_str()) {
+            // Worker settings of the flow, as `B.offset.storage...` in mm2.properties.
+            format!("{target}.{k}")
         } else {
             format!("{source}->{target}.{k}")
         };

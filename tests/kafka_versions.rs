@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use mm2::mirror::wire::{Checkpoint, OffsetSync};
+use mm2::mirror::wire::OffsetSync;
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,12 +72,7 @@ async fn replicates_from_kafka_3_9_to_kafka_4_3() {
     // lie up to about twice offset.lag.max + 1 behind.)
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let checkpoints: Vec<Checkpoint> =
-            read_raw(&target, &format!("{a}.checkpoints.internal"), 0)
-                .into_iter()
-                .filter_map(|(k, v)| Checkpoint::decode(&k?, &v?).ok())
-                .filter(|c| c.group == group)
-                .collect();
+        let checkpoints = checkpoints_of(&target, &a, &group);
         let synced: Vec<Option<i64>> = (0..2)
             .map(|p| committed(&target, &group, &remote, p))
             .collect();

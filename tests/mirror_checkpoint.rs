@@ -36,14 +36,9 @@ async fn consumers_fail_over_from_checkpoints_without_missing_records() {
     // The checkpoints of the group, as Java's RemoteClusterUtils reads them (the last one wins).
     // Early ones may be coarse while offset syncs are still arriving; they converge to within
     // offset.lag.max + 1 records, never past what the group consumed, never moving backwards.
-    let checkpoints_topic = format!("{a}.checkpoints.internal");
     let deadline = Instant::now() + Duration::from_secs(60);
     let checkpoint = loop {
-        let ours: Vec<Checkpoint> = read_raw(&target_bootstrap(), &checkpoints_topic, 0)
-            .into_iter()
-            .filter_map(|(k, v)| Checkpoint::decode(&k?, &v?).ok())
-            .filter(|c| c.group == group)
-            .collect();
+        let ours = checkpoints_of(&target_bootstrap(), &a, &group);
         for pair in ours.windows(2) {
             assert!(
                 pair[1].downstream_offset >= pair[0].downstream_offset,

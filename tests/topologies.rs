@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::*;
-use mm2::mirror::wire::{Checkpoint, Heartbeat};
+use mm2::mirror::wire::Heartbeat;
 
 /// The heartbeats in `topic` on `bootstrap`, as (source alias, target alias).
 fn heartbeats(bootstrap: &str, topic: &str) -> Vec<(String, String)> {
@@ -142,11 +142,7 @@ async fn identity_policy_migrates_names_offsets_and_groups() {
     // never past where it stopped on A.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let ours: Vec<Checkpoint> = read_raw(&target, &format!("{a}.checkpoints.internal"), 0)
-            .into_iter()
-            .filter_map(|(k, v)| Checkpoint::decode(&k?, &v?).ok())
-            .filter(|c| c.group == group)
-            .collect();
+        let ours = checkpoints_of(&target, &a, &group);
         let synced: Vec<Option<i64>> = (0..2)
             .map(|p| committed(&target, &group, &topic, p))
             .collect();

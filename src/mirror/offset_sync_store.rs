@@ -320,12 +320,16 @@ mod tests {
         ] {
             assert_sparse(&s, sync, previous);
         }
-        // An upstream rewind clears the history.
+        assert_rewind_clears_the_history(&mut s);
+    }
+
+    /// An upstream rewind (sync 1500 -> 11000 after 10000) leaves only the new sync.
+    fn assert_rewind_clears_the_history(s: &mut OffsetSyncStore) {
         s.add(&sync(1500, 11_000));
-        assert_spacing(&s);
-        assert_eq!(translate(&s, 1499), Some(-1));
-        assert_eq!(translate(&s, 1500), Some(11_000));
-        assert_eq!(translate(&s, 2000), Some(11_001));
+        assert_spacing(s);
+        assert_eq!(translate(s, 1499), Some(-1));
+        assert_eq!(translate(s, 1500), Some(11_000));
+        assert_eq!(translate(s, 2000), Some(11_001));
     }
 
     /// Java's testPastOffsetTranslationWithoutInitializationReadToEnd: the initial read keeps
@@ -359,11 +363,7 @@ mod tests {
         ] {
             assert_sparse(&s, sync, previous);
         }
-        s.add(&sync(1500, 11_000));
-        assert_spacing(&s);
-        assert_eq!(translate(&s, 1499), Some(-1));
-        assert_eq!(translate(&s, 1500), Some(11_000));
-        assert_eq!(translate(&s, 2000), Some(11_001));
+        assert_rewind_clears_the_history(&mut s);
     }
 
     /// Feeds syncs at `first` and then `steps` apart; after each, the newest and the first sync

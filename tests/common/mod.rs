@@ -502,26 +502,26 @@ pub fn plugin_classes(addr: std::net::SocketAddr) -> Vec<String> {
 
 /// A topic's config value on a cluster, as the broker describes it.
 pub async fn topic_config(bootstrap: &str, topic: &str, key: &str) -> Option<String> {
-    let admin = admin(bootstrap);
-    let res = admin
-        .describe_configs(
-            &[rdkafka::admin::ResourceSpecifier::Topic(topic)],
-            &AdminOptions::new(),
-        )
+    topic_config_entry(bootstrap, topic, key)
         .await
-        .expect("describe_configs");
-    let r = res.into_iter().next()?.ok()?;
-    r.entries
-        .into_iter()
-        .find(|e| e.name == key)
         .and_then(|e| e.value)
 }
 
 /// A config value set on the topic itself (DYNAMIC_TOPIC_CONFIG), not a broker or Kafka
 /// default: what a topic-config sync writes or deletes.
 pub async fn topic_override(bootstrap: &str, topic: &str, key: &str) -> Option<String> {
-    let admin = admin(bootstrap);
-    let res = admin
+    topic_config_entry(bootstrap, topic, key)
+        .await
+        .filter(|e| e.source == rdkafka::admin::ConfigSource::DynamicTopic)
+        .and_then(|e| e.value)
+}
+
+async fn topic_config_entry(
+    bootstrap: &str,
+    topic: &str,
+    key: &str,
+) -> Option<rdkafka::admin::ConfigEntry> {
+    let res = admin(bootstrap)
         .describe_configs(
             &[rdkafka::admin::ResourceSpecifier::Topic(topic)],
             &AdminOptions::new(),
@@ -529,10 +529,20 @@ pub async fn topic_override(bootstrap: &str, topic: &str, key: &str) -> Option<S
         .await
         .expect("describe_configs");
     let r = res.into_iter().next()?.ok()?;
-    r.entries
+    r.entries.into_iter().find(|e| e.name == key)
+}
+
+/// The checkpoints of `group` in `<source>.checkpoints.internal` on `bootstrap`, in order.
+pub fn checkpoints_of(
+    bootstrap: &str,
+    source: &str,
+    group: &str,
+) -> Vec<mm2::mirror::wire::Checkpoint> {
+    read_raw(bootstrap, &format!("{source}.checkpoints.internal"), 0)
         .into_iter()
-        .find(|e| e.name == key && e.source == rdkafka::admin::ConfigSource::DynamicTopic)
-        .and_then(|e| e.value)
+        .filter_map(|(k, v)| mm2::mirror::wire::Checkpoint::decode(&k?, &v?).ok())
+        .filter(|c| c.group == group)
+        .collect()
 }
 
 /// Creates a checkpoints topic on `bootstrap` holding `checkpoints`, as MirrorCheckpoint writes

@@ -8,7 +8,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use mm2::connect::offsets::{parse_offset_value, parse_source_offset_key};
 
 fn spawn(config: &TempFile) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_connect-mirror-maker"));
@@ -54,24 +53,6 @@ fn terminate(mut child: Child) -> (Option<i32>, String) {
     (code, log)
 }
 
-/// The stored source offsets of `topic` in the target's `mm2-offsets.<source>.internal`.
-fn stored_offsets(source: &str, topic: &str) -> Vec<(i32, i64)> {
-    let offsets_topic = format!("mm2-offsets.{source}.internal");
-    let mut last = std::collections::BTreeMap::new();
-    for (k, v) in read_topic(&target_bootstrap(), &offsets_topic) {
-        let Some((connector, part)) = k.as_deref().and_then(parse_source_offset_key) else {
-            continue;
-        };
-        if connector == "MirrorSourceConnector" && part.topic == topic {
-            last.insert(
-                part.partition,
-                v.as_deref().and_then(parse_offset_value).unwrap(),
-            );
-        }
-    }
-    last.into_iter().collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_stores_offsets_and_exits_0() {
     let (a, b) = aliases();
@@ -95,7 +76,7 @@ async fn sigterm_drains_stores_offsets_and_exits_0() {
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("SIGTERM received"), "{log}");
     assert_eq!(
-        stored_offsets(&a, &topic),
+        stored_offsets(&target_bootstrap(), &a, &topic),
         vec![(0, 24), (1, 24)],
         "last replicated offset of each partition"
     );
@@ -114,7 +95,7 @@ async fn unreachable_cluster_is_named_retried_and_harms_nothing() {
     .await;
     read_exactly(&target_bootstrap(), &remote, 1, 10, Duration::from_secs(60));
     mm2.stop().await;
-    let before = stored_offsets(&a, &topic);
+    let before = stored_offsets(&target_bootstrap(), &a, &topic);
 
     // The same flow, with the source cluster pointing at a closed port.
     let config = flow_config(&a, &b, &format!("{a}->{b}.topics = {topic}\n")).replace(
@@ -136,5 +117,5 @@ async fn unreachable_cluster_is_named_retried_and_harms_nothing() {
         "the log should name the flow:\n{log}"
     );
     read_exactly(&target_bootstrap(), &remote, 1, 10, Duration::from_secs(10));
-    assert_eq!(stored_offsets(&a, &topic), before);
+    assert_eq!(stored_offsets(&target_bootstrap(), &a, &topic), before);
 }

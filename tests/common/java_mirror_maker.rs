@@ -50,11 +50,19 @@ impl JavaMirrorMaker {
     }
 
     /// SIGTERM: MirrorMaker's shutdown hook stops its connectors and commits their offsets.
+    /// It must exit within 60 s.
     pub fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let _ = self.child.wait();
+        let exited = super::wait_until(std::time::Duration::from_secs(60), || {
+            !self.running()
+        });
+        assert!(
+            exited,
+            "Java MirrorMaker 2 did not stop within 60 s of SIGTERM; its log ends:\n{}",
+            self.log_tail(40)
+        );
     }
 }
 

@@ -545,6 +545,25 @@ pub fn checkpoints_of(
         .collect()
 }
 
+/// The last source offset MirrorSourceConnector stored for each partition of `topic` in
+/// `mm2-offsets.<source>.internal` on `target`, as Java and we both write them.
+pub fn stored_offsets(target: &str, source: &str, topic: &str) -> Vec<(i32, i64)> {
+    use mm2::connect::offsets::{parse_offset_value, parse_source_offset_key};
+    let offsets_topic = format!("mm2-offsets.{source}.internal");
+    let mut last = std::collections::BTreeMap::new();
+    for (k, v) in read_topic(target, &offsets_topic) {
+        let Some((connector, part)) = k.as_deref().and_then(parse_source_offset_key) else {
+            continue;
+        };
+        if connector == "MirrorSourceConnector" && part.topic == topic {
+            if let Some(offset) = v.as_deref().and_then(parse_offset_value) {
+                last.insert(part.partition, offset);
+            }
+        }
+    }
+    last.into_iter().collect()
+}
+
 /// Creates a checkpoints topic on `bootstrap` holding `checkpoints`, as MirrorCheckpoint writes
 /// them (partition 0).
 pub async fn write_checkpoints(

@@ -1,0 +1,175 @@
+//! Drop-in both ways, against Java MirrorMaker 2 4.3.1 itself on scripts/test.sh's Kafka
+//! clusters: one mm2.properties, run first by one implementation and then by the other, on the
+//! same internal topics. After the switch every record is on the target once, the group's
+//! checkpoints go on without moving backwards, and one connector of each kind is stored.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+
+/// The mm2.properties both implementations run: A->B for one topic and one group, with the
+/// short intervals Kafka's own MirrorMaker 2 tests use.
+fn config(a: &str, b: &str, topic: &str, group: &str) -> String {
+    format!(
+        "clusters = {a}, {b}\n\
+         {a}.bootstrap.servers = {}\n\
+         {b}.bootstrap.servers = {}\n\
+         {a}->{b}.enabled = true\n\
+         {a}->{b}.topics = {topic}\n\
+         {a}->{b}.groups = {group}\n\
+         {b}->{a}.enabled = false\n\
+         emit.heartbeats.enabled = false\n\
+         refresh.topics.interval.seconds = 1\n\
+         refresh.groups.interval.seconds = 1\n\
+         emit.checkpoints.interval.seconds = 1\n\
+         sync.group.offsets.enabled = true\n\
+         sync.group.offsets.interval.seconds = 1\n\
+         sync.topic.acls.enabled = false\n\
+         offset.flush.interval.ms = 1000\n\
+         {}",
+        source_bootstrap(),
+        target_bootstrap(),
+        one_broker_settings(b),
+    )
+}
+
+/// The connector names stored (not deleted) in the flow's config topic.
+fn stored_connectors(a: &str) -> BTreeSet<String> {
+    let mut live = BTreeSet::new();
+    for (k, v) in read_raw(&target_bootstrap(), &format!("mm2-configs.{a}.internal"), 0) {
+        let key = String::from_utf8_lossy(&k.unwrap_or_default()).into_owned();
+        if let Some(name) = key.strip_prefix("connector-") {
+            if v.is_some() {
+                live.insert(name.to_string());
+            } else {
+                live.remove(name);
+            }
+        }
+    }
+    live
+}
+
+/// Waits until the stored source offsets of `topic` reach `ends` (one past the last record of
+/// each partition): the first implementation is done with what it replicated.
+fn wait_for_stored_offsets(a: &str, topic: &str, ends: &[(i32, i64)]) {
+    let want: Vec<(i32, i64)> = ends.iter().map(|(p, e)| (*p, e - 1)).collect();
+    let mut last = Vec::new();
+    let stored = wait_until(Duration::from_secs(90), || {
+        last = stored_offsets(&target_bootstrap(), a, topic);
+        last == want
+    });
+    assert!(stored, "stored offsets {last:?}, want {want:?}");
+}
+
+/// The group's checkpoints never move backwards, across the switch too.
+fn assert_monotonic(a: &str, group: &str) -> Vec<mm2::mirror::wire::Checkpoint> {
+    let ours = checkpoints_of(&target_bootstrap(), a, group);
+    for p in 0..2 {
+        let downs: Vec<i64> = ours
+            .iter()
+            .filter(|c| c.partition == p)
+            .map(|c| c.downstream_offset)
+            .collect();
+        assert!(
+            downs.windows(2).all(|w| w[1] >= w[0]),
+            "partition {p}: checkpoints moved backwards: {downs:?}"
+        );
+    }
+    ours
+}
+
+/// Java MirrorMaker 2 replicates for a while and stops; connect-mirror-maker resumes from its
+/// stored offsets: nothing lost, nothing twice, checkpoints go on, one MirrorSource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_first_then_ours() {
+    let (a, b) = aliases();
+    let (topic, mut sent) = seeded_source_topic("switch-in", 2, 60).await;
+    let group = unique("orders-app");
+    commit(&source_bootstrap(), &group, &topic, 0, 20);
+    commit(&source_bootstrap(), &group, &topic, 1, 20);
+    let text = config(&a, &b, &topic, &group);
+    let remote = format!("{a}.{topic}");
+    let target = target_bootstrap();
+
+    let java = JavaMirrorMaker::start(&text, &["--clusters", &b]);
+    read_exactly(&target, &remote, 2, 60, Duration::from_secs(120));
+    wait_for_stored_offsets(&a, &topic, &[(0, 30), (1, 30)]);
+    wait_for(Duration::from_secs(60), || {
+        (0..2).all(|p| committed(&target, &group, &remote, p).is_some())
+    });
+    java.stop();
+    let java_checkpoints = checkpoints_of(&target, &a, &group).len();
+
+    // More records and progress while nobody replicates.
+    let more = sample_records(40, 2);
+    produce(&source_bootstrap(), &topic, &more).await;
+    sent.extend(more);
+    commit(&source_bootstrap(), &group, &topic, 0, 45);
+    commit(&source_bootstrap(), &group, &topic, 1, 45);
+
+    let ours = Mm2::start(&text).await;
+    let got = read_exactly(&target, &remote, 2, sent.len(), Duration::from_secs(90));
+    assert_same_partitions(&got, &sent, 2);
+    // Our checkpoints follow Java's: the group moved on, translated past Java's last.
+    wait_for(Duration::from_secs(60), || {
+        let all = assert_monotonic(&a, &group);
+        all.len() > java_checkpoints && all.iter().rev().any(|c| c.upstream_offset == 45)
+    });
+    assert_eq!(
+        stored_connectors(&a),
+        BTreeSet::from([
+            "MirrorCheckpointConnector".to_string(),
+            "MirrorHeartbeatConnector".to_string(),
+            "MirrorSourceConnector".to_string(),
+        ]),
+        "one connector of each kind"
+    );
+    ours.stop().await;
+}
+
+/// connect-mirror-maker replicates for a while and stops; Java MirrorMaker 2 takes over from
+/// what we stored: nothing lost, nothing twice, checkpoints go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ours_first_then_java() {
+    let (a, b) = aliases();
+    let (topic, mut sent) = seeded_source_topic("switch-out", 2, 60).await;
+    let group = unique("orders-app");
+    commit(&source_bootstrap(), &group, &topic, 0, 20);
+    commit(&source_bootstrap(), &group, &topic, 1, 20);
+    let text = config(&a, &b, &topic, &group);
+    let remote = format!("{a}.{topic}");
+    let target = target_bootstrap();
+
+    let ours = Mm2::start(&text).await;
+    read_exactly(&target, &remote, 2, 60, Duration::from_secs(90));
+    wait_for_stored_offsets(&a, &topic, &[(0, 30), (1, 30)]);
+    wait_for(Duration::from_secs(60), || {
+        (0..2).all(|p| committed(&target, &group, &remote, p).is_some())
+    });
+    ours.stop().await;
+    let our_checkpoints = checkpoints_of(&target, &a, &group).len();
+
+    let more = sample_records(40, 2);
+    produce(&source_bootstrap(), &topic, &more).await;
+    sent.extend(more);
+    commit(&source_bootstrap(), &group, &topic, 0, 45);
+    commit(&source_bootstrap(), &group, &topic, 1, 45);
+
+    let java = JavaMirrorMaker::start(&text, &["--clusters", &b]);
+    let got = read_exactly(&target, &remote, 2, sent.len(), Duration::from_secs(120));
+    assert_same_partitions(&got, &sent, 2);
+    wait_for(Duration::from_secs(90), || {
+        let all = assert_monotonic(&a, &group);
+        all.len() > our_checkpoints && all.iter().rev().any(|c| c.upstream_offset == 45)
+    });
+    assert!(
+        !std::fs::read_to_string(java.log_path())
+            .unwrap_or_default()
+            .contains("[hidden]"),
+        "Java read a placeholder we stored"
+    );
+    java.stop();
+}

@@ -14,6 +14,7 @@
 #                                             keeps its data and ports across restarts
 #   kafka.sh run DIR                          exec the node's JVM (logs: DIR/logs/server.log)
 #   kafka.sh mirror-maker DIR mm2.properties [ARGS]   exec Java MirrorMaker 2 (logs: DIR/server.log)
+#   kafka.sh java-program FILE.java [ARGS]    run a single-file Java program on Kafka's jars
 #
 # Every node has a PLAINTEXT listener. A `secure` node also has SSL (PEM keystore, client
 # certificate required) and SASL_SSL (SCRAM-SHA-256 and -512, user $SCRAM_USER created at format
@@ -47,7 +48,8 @@ install_deps() {
   for pkg in build-essential pkg-config libssl-dev curl openssl python3; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
-  command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+  # The JDK, not only the runtime: tests run single-file Java programs (JEP 330).
+  command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null 2>&1 || missing+=(maven)
   if ((${#missing[@]})); then
     log "installing Debian packages: ${missing[*]}"
@@ -306,8 +308,15 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     run) kafka_run "$2" ;;
     mirror-maker) shift && mirror_maker_run "$@" ;;
     install) kafka_install "${2:-$KAFKA_VERSION}" ;;
+    java-program)
+      # A single-file Java program (JEP 330) against Kafka 4.3.1's jars, logging at WARN.
+      shift
+      home="$(kafka_install "$KAFKA_VERSION")"
+      exec java -Xmx256m -Dlog4j2.configurationFile="$KAFKA_CONF/tools-log4j2.properties" \
+        -cp "$home/libs/*" "$@"
+      ;;
     *)
-      echo "usage: $0 prepare DIR [VERSION] [secure] | run DIR | mirror-maker DIR mm2.properties [ARGS] | install [VERSION]" >&2
+      echo "usage: $0 prepare DIR [VERSION] [secure] | run DIR | mirror-maker DIR mm2.properties [ARGS] | install [VERSION] | java-program FILE.java [ARGS]" >&2
       exit 2
       ;;
   esac

@@ -173,3 +173,138 @@ async fn ours_first_then_java() {
     );
     java.stop();
 }
+
+/// What Java's RemoteClusterUtils.translateOffsets answers for `group` from `source`'s
+/// checkpoints on the target: (topic without its prefix, partition) -> offset.
+fn java_translation(source: &str, group: &str) -> std::collections::BTreeMap<(String, i32), i64> {
+    let program = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/java/MirrorClientCheck.java"
+    );
+    let out = std::process::Command::new("bash")
+        .args([kafka_node::KAFKA_SH, "java-program", program])
+        .args([&target_bootstrap(), source, group])
+        .output()
+        .expect("runs MirrorClientCheck.java");
+    assert!(
+        out.status.success(),
+        "MirrorClientCheck: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.strip_prefix("offset ")?.split(' ');
+            let topic = f.next()?.strip_prefix(&format!("{source}."))?.to_string();
+            Some(((topic, f.next()?.parse().ok()?), f.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Our `offsets translate` for `group`, in the same shape.
+fn our_translation(
+    config: &TempFile,
+    source: &str,
+    target: &str,
+    group: &str,
+) -> std::collections::BTreeMap<(String, i32), i64> {
+    let path = config.path.to_str().unwrap();
+    let out = mm2(&[
+        "offsets",
+        "translate",
+        path,
+        "--source",
+        source,
+        "--target",
+        target,
+        "--group",
+        group,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            let topic = f.next()?.strip_prefix(&format!("{source}."))?.to_string();
+            Some(((topic, f.next()?.parse().ok()?), f.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The same data mirrored twice from A to B, once by Java MirrorMaker 2 (aliases `j*`) and once
+/// by connect-mirror-maker (aliases `r*`): for groups near the head, in the middle and far
+/// behind, Java's RemoteClusterUtils.translateOffsets gives the same offsets on our checkpoints
+/// as on Java's own, and our `offsets translate` agrees with both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn translations_agree_with_java() {
+    let n = rand::random::<u32>();
+    let (ja, jb, ra, rb) = (
+        format!("ja{n:08x}"),
+        format!("jb{n:08x}"),
+        format!("ra{n:08x}"),
+        format!("rb{n:08x}"),
+    );
+    let (topic, _) = seeded_source_topic("translate", 2, 2000).await;
+    let groups: Vec<(String, i64)> = [("head", 995), ("middle", 600), ("far", 50)]
+        .iter()
+        .map(|(name, at)| (unique(name), *at))
+        .collect();
+    for (g, at) in &groups {
+        for p in 0..2 {
+            commit(&source_bootstrap(), g, &topic, p, *at);
+        }
+    }
+    let group_list: Vec<&str> = groups.iter().map(|(g, _)| g.as_str()).collect();
+    let flow = |a: &str, b: &str| {
+        config(a, b, &topic, &group_list.join(",")).replace(
+            "offset.flush.interval.ms = 1000\n",
+            "offset.flush.interval.ms = 1000\noffset.lag.max = 100\n",
+        )
+    };
+    let complete = |t: &std::collections::BTreeMap<(String, i32), i64>| t.len() == 2;
+
+    // Java's answers, once they stop changing.
+    let java = JavaMirrorMaker::start(&flow(&ja, &jb), &["--clusters", &jb]);
+    wait_for_stored_offsets(&ja, &topic, &[(0, 1000), (1, 1000)]);
+    let mut want = Vec::new();
+    for (g, _) in &groups {
+        let mut last = java_translation(&ja, g);
+        let settled = wait_until(Duration::from_secs(90), || {
+            let now = java_translation(&ja, g);
+            let same = complete(&now) && now == last;
+            last = now;
+            same
+        });
+        assert!(
+            settled,
+            "Java's translation of {g} did not settle: {last:?}"
+        );
+        want.push(last);
+    }
+    java.stop();
+
+    // Ours, read by Java's client and by our own command.
+    let text = flow(&ra, &rb);
+    let file = TempFile::new("mm2.properties", &text);
+    let ours = Mm2::start(&text).await;
+    for ((g, at), want) in groups.iter().zip(&want) {
+        let mut got = Default::default();
+        let agreed = wait_until(Duration::from_secs(90), || {
+            got = java_translation(&ra, g);
+            &got == want
+        });
+        assert!(agreed, "group {g} at {at}: Java's client reads {got:?} from our checkpoints, {want:?} from Java's");
+        assert_eq!(
+            &our_translation(&file, &ra, &rb, g),
+            want,
+            "offsets translate for {g}"
+        );
+        eprintln!("group at {at}: translated to {want:?} by both");
+    }
+    ours.stop().await;
+}

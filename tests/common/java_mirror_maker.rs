@@ -55,9 +55,7 @@ impl JavaMirrorMaker {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let exited = super::wait_until(std::time::Duration::from_secs(60), || {
-            !self.running()
-        });
+        let exited = super::wait_until(std::time::Duration::from_secs(60), || !self.running());
         assert!(
             exited,
             "Java MirrorMaker 2 did not stop within 60 s of SIGTERM; its log ends:\n{}",

@@ -232,17 +232,21 @@ impl Herder {
         self.inner.lock().await.entries.keys().cloned().collect()
     }
 
-    /// Creates a connector (POST /connectors).
+    /// Creates a connector (POST /connectors), started in `initial` (KIP-980's
+    /// `initial_state`; running when `None`).
     pub async fn create(
         &self,
         name: &str,
         config: ConfigMap,
+        initial: Option<TargetState>,
     ) -> Result<ConnectorInfo, HerderError> {
         self.check_writable()?;
         if self.inner.lock().await.entries.contains_key(name) {
             return Err(HerderError::AlreadyExists(name.to_string()));
         }
-        self.put(name, config).await.map(|(info, _)| info)
+        self.put_in(name, config, initial)
+            .await
+            .map(|(info, _)| info)
     }
 
     /// Creates or replaces a connector's config; true when it was created.
@@ -255,12 +259,48 @@ impl Herder {
         self.put(name, config).await
     }
 
+    /// Changes some keys of a connector's config (PATCH, KIP-477): a `None` value removes the
+    /// key, every other key keeps its value.
+    pub async fn patch_config(
+        &self,
+        name: &str,
+        patch: BTreeMap<String, Option<String>>,
+    ) -> Result<ConnectorInfo, HerderError> {
+        self.check_writable()?;
+        let mut config = {
+            let inner = self.inner.lock().await;
+            inner
+                .entries
+                .get(name)
+                .ok_or_else(|| not_found(name))?
+                .config
+                .clone()
+        };
+        for (k, v) in patch {
+            match v {
+                Some(v) => config.insert(k, v),
+                None => config.remove(&k),
+            };
+        }
+        Ok(self.put(name, config).await?.0)
+    }
+
     /// Adds or replaces a connector, bypassing the read-only check (connect-mirror-maker's
     /// flows, connect-standalone's connector files).
     pub async fn put(
         &self,
         name: &str,
+        config: ConfigMap,
+    ) -> Result<(ConnectorInfo, bool), HerderError> {
+        self.put_in(name, config, None).await
+    }
+
+    /// `put`, a connector created here starting in `initial` when given.
+    async fn put_in(
+        &self,
+        name: &str,
         mut config: ConfigMap,
+        initial: Option<TargetState>,
     ) -> Result<(ConnectorInfo, bool), HerderError> {
         validate_name(name)?;
         config.insert("name".into(), name.to_string());
@@ -270,11 +310,14 @@ impl Herder {
             .map_err(|errors| HerderError::BadRequest(invalid_config(&errors)))?;
         if self.log.is_some() {
             let created = !self.inner.lock().await.entries.contains_key(name);
-            self.write(vec![ConfigRecord::Connector(
-                name.into(),
-                Some(config.clone()),
-            )])
-            .await?;
+            // The target state first, as Java writes it: every worker then starts the
+            // connector in that state, never running before it.
+            let mut records: Vec<ConfigRecord> = initial
+                .map(|t| ConfigRecord::TargetState(name.into(), t))
+                .into_iter()
+                .collect();
+            records.push(ConfigRecord::Connector(name.into(), Some(config.clone())));
+            self.write(records).await?;
             // Read back by this worker's reader; wait until the herder has applied it too.
             let deadline = std::time::Instant::now() + Duration::from_secs(10);
             loop {
@@ -302,9 +345,9 @@ impl Herder {
                 false
             }
             None => {
-                inner
-                    .entries
-                    .insert(name.to_string(), new_entry(config, instance));
+                let mut entry = new_entry(config, instance);
+                entry.target = initial.unwrap_or(TargetState::Started);
+                inner.entries.insert(name.to_string(), entry);
                 true
             }
         };

@@ -149,18 +149,14 @@ impl Validation {
             .collect()
     }
 
-    /// `ConfigInfos`.
-    pub fn to_json(&self, config: &ConfigMap) -> Value {
-        let mut groups: Vec<&str> = Vec::new();
-        for d in &self.defs {
-            if !groups.contains(&d.group) {
-                groups.push(d.group);
-            }
-        }
-        let mut configs: Vec<Value> = Vec::new();
-        for (order, d) in self.defs.iter().enumerate() {
-            configs.push(json!({
-                "definition": {
+    /// `ConfigKeyInfo` of every key, in order: what `GET /connector-plugins/{plugin}/config`
+    /// lists and each `definition` of a validation.
+    pub fn definitions(&self) -> Vec<Value> {
+        self.defs
+            .iter()
+            .enumerate()
+            .map(|(order, d)| {
+                json!({
                     "name": d.name,
                     "type": d.kind,
                     "required": d.required,
@@ -172,7 +168,23 @@ impl Validation {
                     "display_name": d.name,
                     "dependents": [],
                     "order": order + 1,
-                },
+                })
+            })
+            .collect()
+    }
+
+    /// `ConfigInfos`.
+    pub fn to_json(&self, config: &ConfigMap) -> Value {
+        let mut groups: Vec<&str> = Vec::new();
+        for d in &self.defs {
+            if !groups.contains(&d.group) {
+                groups.push(d.group);
+            }
+        }
+        let mut configs: Vec<Value> = Vec::new();
+        for (d, definition) in self.defs.iter().zip(self.definitions()) {
+            configs.push(json!({
+                "definition": definition,
                 "value": {
                     "name": d.name,
                     "value": config.get(d.name).cloned().or(d.default.map(String::from)),

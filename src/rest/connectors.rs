@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Api, ApiError};
 use crate::connect::connector::{ConfigMap, OffsetEntry};
+use crate::connect::herder::TargetState;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -80,6 +81,8 @@ pub async fn list(State(api): State<Api>, RawQuery(query): RawQuery) -> Result<R
 struct CreateRequest {
     name: Option<String>,
     config: Option<ConfigMap>,
+    /// KIP-980: RUNNING (the default), PAUSED or STOPPED.
+    initial_state: Option<String>,
 }
 
 pub async fn create(State(api): State<Api>, bytes: Bytes) -> Result<Response> {
@@ -100,10 +103,20 @@ pub async fn create(State(api): State<Api>, bytes: Bytes) -> Result<Response> {
         }
     };
     config.insert("name".into(), name.clone());
+    let initial = match req.initial_state.as_deref() {
+        None | Some("RUNNING") => None,
+        Some("PAUSED") => Some(TargetState::Paused),
+        Some("STOPPED") => Some(TargetState::Stopped),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid initial state {other}: expected one of RUNNING, PAUSED, STOPPED"
+            )))
+        }
+    };
     let info = api
         .herder_for_write(&name)
         .await?
-        .create(&name, config)
+        .create(&name, config, initial)
         .await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
@@ -114,6 +127,28 @@ pub async fn info(State(api): State<Api>, Path(name): Path<String>) -> Result<Re
 
 pub async fn config(State(api): State<Api>, Path(name): Path<String>) -> Result<Response> {
     Ok(Json(api.herder_of(&name).await?.config(&name).await?).into_response())
+}
+
+/// PATCH: the body names the keys to change, `null` for a key to remove (KIP-477).
+pub async fn patch_config(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let patch: BTreeMap<String, Option<String>> = body(&bytes)?;
+    if let Some(Some(c)) = patch.get("name") {
+        if *c != name {
+            return Err(ApiError::bad_request(format!(
+                "Connector name configuration ({c}) doesn't match connector name in the URL ({name})"
+            )));
+        }
+    }
+    let info = api
+        .herder_of(&name)
+        .await?
+        .patch_config(&name, patch)
+        .await?;
+    Ok(Json(info).into_response())
 }
 
 pub async fn put_config(

@@ -106,7 +106,7 @@ pub fn router(api: Api) -> Router {
         .route("/connectors/{name}", get(c::info).delete(c::delete))
         .route(
             "/connectors/{name}/config",
-            get(c::config).put(c::put_config),
+            get(c::config).put(c::put_config).patch(c::patch_config),
         )
         .route("/connectors/{name}/status", get(c::status))
         .route("/connectors/{name}/tasks", get(c::tasks))
@@ -128,6 +128,7 @@ pub fn router(api: Api) -> Router {
                 .delete(c::reset_offsets),
         )
         .route("/connector-plugins", get(plugins::list))
+        .route("/connector-plugins/{plugin}/config", get(plugins::config))
         .route(
             "/connector-plugins/{plugin}/config/validate",
             put(plugins::validate),

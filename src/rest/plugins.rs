@@ -46,11 +46,28 @@ pub async fn validate(
         .herders
         .first()
         .and_then(|h| h.factory().validate(&plugin, &config))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("Failed to find any class that implements Connector and which name matches {plugin}"),
-            )
-        })?;
+        .ok_or_else(|| no_plugin(&plugin))?;
     Ok(Json(validation.to_json(&config)))
+}
+
+/// `GET /connector-plugins/{plugin}/config` (KIP-769): the plugin's config keys.
+pub async fn config(
+    State(api): State<Api>,
+    Path(plugin): Path<String>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    api.herders
+        .first()
+        .and_then(|h| h.factory().validate(&plugin, &ConfigMap::new()))
+        .map(|v| Json(v.definitions()))
+        .ok_or_else(|| no_plugin(&plugin))
+}
+
+/// Connect's 404 for a plugin name that names no connector class.
+fn no_plugin(plugin: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "Failed to find any class that implements Connector and which name matches {plugin}"
+        ),
+    )
 }

@@ -80,10 +80,9 @@ pub fn levels() -> BTreeMap<String, String> {
     out
 }
 
-/// Sets the level of a logger (`root` for all) from a log4j level name; returns the loggers
-/// affected, as Connect does.
-pub fn set_level(logger: &str, level: &str) -> Result<Vec<String>, String> {
-    let level = match level.to_uppercase().as_str() {
+/// The tracing level for a log4j level name, or Connect's message for a bad one.
+pub fn check_level(level: &str) -> Result<&'static str, String> {
+    Ok(match level.to_uppercase().as_str() {
         "OFF" => "off",
         "FATAL" | "ERROR" => "error",
         "WARN" => "warn",
@@ -91,7 +90,13 @@ pub fn set_level(logger: &str, level: &str) -> Result<Vec<String>, String> {
         "DEBUG" => "debug",
         "TRACE" | "ALL" => "trace",
         _ => return Err(format!("Invalid log level '{level}'.")),
-    };
+    })
+}
+
+/// Sets the level of a logger (`root` for all) from a log4j level name; returns the loggers
+/// affected, as Connect does.
+pub fn set_level(logger: &str, level: &str) -> Result<Vec<String>, String> {
+    let level = check_level(level)?;
     let lock = LEVELS.get().ok_or("logging is not initialised")?;
     let mut l = lock.lock().expect("levels lock");
     // Work on a copy: a logger name the filter cannot take changes nothing.

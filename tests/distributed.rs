@@ -624,3 +624,52 @@ async fn initial_state_patch_and_plugin_config() {
     assert_all_lines(&g.topic(0), 10);
     w.stop();
 }
+
+/// `PUT /admin/loggers/{name}?scope=cluster` (KIP-976) sets the level on every worker of the
+/// group, through the config topic; without the scope only the worker asked changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_scoped_log_levels_reach_every_worker() {
+    let g = Group::new();
+    let workers = [g.worker(0), g.worker(1)];
+    let level_on = |w: &ConnectProcess, logger: &str| {
+        let (code, body) = http(w.addr, "GET", &format!("/admin/loggers/{logger}"), None);
+        if code == 200 {
+            serde_json::from_str::<Value>(&body).unwrap()["level"].clone()
+        } else {
+            Value::Null
+        }
+    };
+    let body = r#"{"level": "DEBUG"}"#;
+    let (code, _) = http(
+        workers[0].addr,
+        "PUT",
+        "/admin/loggers/mm2::connect::herder?scope=cluster",
+        Some(body),
+    );
+    assert_eq!(code, 204);
+    for w in &workers {
+        wait_for(Duration::from_secs(30), || {
+            level_on(w, "mm2::connect::herder") == "DEBUG"
+        });
+    }
+    // Worker scope: only the worker asked.
+    http_json(
+        workers[1].addr,
+        "PUT",
+        "/admin/loggers/mm2::connect::worker",
+        Some(r#"{"level": "TRACE"}"#),
+        200,
+    );
+    assert_eq!(level_on(&workers[1], "mm2::connect::worker"), "TRACE");
+    assert_eq!(level_on(&workers[0], "mm2::connect::worker"), Value::Null);
+    let (code, _) = http(
+        workers[0].addr,
+        "PUT",
+        "/admin/loggers/x?scope=cluster",
+        Some(r#"{"level": "LOUD"}"#),
+    );
+    assert_eq!(code, 400, "a bad level is refused before it is written");
+    for w in workers {
+        w.stop();
+    }
+}

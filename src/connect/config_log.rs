@@ -38,6 +38,12 @@ pub enum ConfigRecord {
         only_failed: bool,
     },
     RestartTask(String, usize),
+    /// A log level for every worker of the group (`PUT /admin/loggers/{ns}?scope=cluster`,
+    /// KIP-976): `logger-cluster-<namespace>` → `{"level":"DEBUG"}`.
+    LoggerLevel {
+        namespace: String,
+        level: String,
+    },
 }
 
 fn properties(v: &Value) -> Option<ConfigMap> {
@@ -98,6 +104,12 @@ impl ConfigRecord {
             let (name, n) = name_and_task(rest)?;
             return Some(ConfigRecord::RestartTask(name, n));
         }
+        if let Some(namespace) = key.strip_prefix("logger-cluster-") {
+            return Some(ConfigRecord::LoggerLevel {
+                namespace: namespace.to_string(),
+                level: value?.get("level")?.as_str()?.to_string(),
+            });
+        }
         None
     }
 
@@ -138,6 +150,10 @@ impl ConfigRecord {
             ConfigRecord::RestartTask(name, n) => {
                 (format!("restart-task-{name}-{n}"), j(json!({})))
             }
+            ConfigRecord::LoggerLevel { namespace, level } => (
+                format!("logger-cluster-{namespace}"),
+                j(json!({ "level": level })),
+            ),
         }
     }
 }
@@ -172,6 +188,8 @@ impl ConfigRecord {
                 only_failed,
             },
             ConfigRecord::RestartTask(name, n) => ConfigRecord::RestartTask(rename(&name)?, n),
+            // Names a logger, not a connector.
+            level @ ConfigRecord::LoggerLevel { .. } => level,
         })
     }
 }
@@ -200,7 +218,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Applies a record; returns a restart request, which is not state.
+    /// Applies a record; returns a restart request or a cluster log level, which are not state.
     pub fn apply(&mut self, record: ConfigRecord) -> Option<ConfigRecord> {
         match record {
             ConfigRecord::Connector(name, None) => {
@@ -388,6 +406,7 @@ pub fn open(
         .name("config-log".into())
         .spawn(move || {
             let mut snapshot = Snapshot::default();
+            let mut levels = BTreeMap::new();
             let mut caught_up = false;
             let mut position = -1;
             while !stop.load(Ordering::Relaxed) {
@@ -403,8 +422,13 @@ pub fn open(
                         .and_then(|r| r.renamed(|n| reader_names.load(n)));
                     if let Some(r) = record {
                         match snapshot.apply(r) {
-                            // Old restart requests are not replayed.
-                            Some(restart) if caught_up => restarts.push(restart),
+                            Some(request) if caught_up => restarts.push(request),
+                            // Old restart requests are not replayed; the latest cluster log
+                            // level of each logger is applied once caught up, as a worker that
+                            // joins later must follow it too.
+                            Some(ConfigRecord::LoggerLevel { namespace, level }) => {
+                                levels.insert(namespace, level);
+                            }
                             Some(_) => {}
                             None => changed = true,
                         }
@@ -417,6 +441,9 @@ pub fn open(
                     caught_up = true;
                     changed = false;
                     let _ = ready_tx.send(snapshot.clone());
+                    for (namespace, level) in std::mem::take(&mut levels) {
+                        restarts.push(ConfigRecord::LoggerLevel { namespace, level });
+                    }
                 }
                 if caught_up {
                     // The state first, so a restart finds the connector it names.

@@ -665,8 +665,34 @@ impl Herder {
             ConfigRecord::RestartTask(name, id) if inner.entries.contains_key(&name) => {
                 self.restart_task_owned(&mut inner, &name, id).await
             }
+            ConfigRecord::LoggerLevel { namespace, level } => {
+                match crate::telemetry::set_level(&namespace, &level) {
+                    Ok(_) => info!(logger = %namespace, %level, "log level set for the cluster"),
+                    Err(e) => warn!("cluster log level for {namespace}: {e}"),
+                }
+            }
             _ => {}
         }
+    }
+
+    /// Sets a log level on every worker of the group (`scope=cluster`): through the config
+    /// topic, which every worker applies, or here alone without one (as a standalone worker).
+    pub async fn set_cluster_log_level(
+        &self,
+        namespace: &str,
+        level: &str,
+    ) -> Result<(), HerderError> {
+        crate::telemetry::check_level(level).map_err(HerderError::BadRequest)?;
+        if self.log.is_none() {
+            return crate::telemetry::set_level(namespace, level)
+                .map(|_| ())
+                .map_err(HerderError::BadRequest);
+        }
+        self.write(vec![ConfigRecord::LoggerLevel {
+            namespace: namespace.to_string(),
+            level: level.to_string(),
+        }])
+        .await
     }
 
     async fn restart_owned(

@@ -174,16 +174,15 @@ async fn ours_first_then_java() {
     java.stop();
 }
 
-/// What Java's RemoteClusterUtils.translateOffsets answers for `group` from `source`'s
-/// checkpoints on the target: (topic without its prefix, partition) -> offset.
-fn java_translation(source: &str, group: &str) -> std::collections::BTreeMap<(String, i32), i64> {
+/// The output of tests/java/MirrorClientCheck.java (Java's connect-mirror-client) on `args`.
+fn mirror_client(args: &[&str]) -> String {
     let program = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/java/MirrorClientCheck.java"
     );
     let out = std::process::Command::new("bash")
         .args([kafka_node::KAFKA_SH, "java-program", program])
-        .args([&target_bootstrap(), source, group])
+        .args(args)
         .output()
         .expect("runs MirrorClientCheck.java");
     assert!(
@@ -191,7 +190,13 @@ fn java_translation(source: &str, group: &str) -> std::collections::BTreeMap<(St
         "MirrorClientCheck: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What Java's RemoteClusterUtils.translateOffsets answers for `group` from `source`'s
+/// checkpoints on the target: (topic without its prefix, partition) -> offset.
+fn java_translation(source: &str, group: &str) -> std::collections::BTreeMap<(String, i32), i64> {
+    mirror_client(&["translate", &target_bootstrap(), source, group])
         .lines()
         .filter_map(|l| {
             let mut f = l.strip_prefix("offset ")?.split(' ');
@@ -307,4 +312,71 @@ async fn translations_agree_with_java() {
         eprintln!("group at {at}: translated to {want:?} by both");
     }
     ours.stop().await;
+}
+
+/// Heartbeats across two hops (S1 -> S2 -> T, Kafka nodes of this test's own so that no other
+/// test's heartbeats are there): Java's RemoteClusterUtils.upstreamClusters and replicationHops
+/// read from T what our `topology` reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_and_topology_agree_with_java() {
+    let nodes = [
+        KafkaNode::start("hops-s1"),
+        KafkaNode::start("hops-s2"),
+        KafkaNode::start("hops-t"),
+    ];
+    let n = rand::random::<u32>();
+    let aliases = [
+        format!("s1x{n:08x}"),
+        format!("s2x{n:08x}"),
+        format!("tx{n:08x}"),
+    ];
+    let [s1, s2, t] = &aliases;
+    let mut text = format!("clusters = {s1}, {s2}, {t}\n");
+    for (alias, node) in aliases.iter().zip(&nodes) {
+        text += &format!(
+            "{alias}.bootstrap.servers = {}\n{alias}.session.timeout.ms = 6000\n\
+             {alias}.heartbeat.interval.ms = 1000\n",
+            node.bootstrap()
+        );
+    }
+    text += &format!(
+        "{s1}->{s2}.enabled = true\n{s2}->{t}.enabled = true\n\
+         emit.heartbeats.interval.seconds = 1\nrefresh.topics.interval.seconds = 1\n\
+         emit.checkpoints.enabled = false\nsync.group.offsets.enabled = false\n{}",
+        one_broker_settings(t)
+    );
+    let running = Mm2::start(&text).await;
+    let target = nodes[2].bootstrap();
+    // s1's heartbeats reach T through s2: `s2.s1.heartbeats`.
+    wait_for(Duration::from_secs(90), || {
+        topic_exists(&target, &format!("{s2}.{s1}.heartbeats"))
+    });
+    running.stop().await;
+
+    let java: Vec<String> = mirror_client(&["upstream", &target])
+        .lines()
+        .filter(|l| l.starts_with("upstream "))
+        .map(String::from)
+        .collect();
+    let file = TempFile::new("mm2.properties", &text);
+    let out = mm2(&["topology", file.path.to_str().unwrap(), "--cluster", t]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut ours: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (alias, hops) = l.strip_prefix("upstream ")?.split_once(": ")?;
+            Some(format!("upstream {alias} {}", hops.split(' ').next()?))
+        })
+        .collect();
+    ours.sort();
+    assert_eq!(
+        java,
+        vec![format!("upstream {s1} 2"), format!("upstream {s2} 1")],
+        "Java's view"
+    );
+    assert_eq!(ours, java, "our topology against Java's");
 }

@@ -208,6 +208,30 @@ pub async fn produce(bootstrap: &str, topic: &str, recs: &[Rec]) {
     }
 }
 
+/// Writes `n` small records (`record-<i>`) to partition 0 of `topic` without waiting for each
+/// acknowledgement, then waits for all of them: a long partition quickly.
+pub fn fill_topic(bootstrap: &str, topic: &str, n: usize) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let p: BaseProducer = client(bootstrap)
+        .set("linger.ms", "20")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .expect("producer");
+    for i in 0..n {
+        let value = format!("record-{i}");
+        let mut record = BaseRecord::<(), str>::to(topic)
+            .partition(0)
+            .payload(&value);
+        // A full queue: let deliveries drain, then try again.
+        while let Err((_, r)) = p.send(record) {
+            p.poll(Duration::from_millis(10));
+            record = r;
+        }
+    }
+    p.flush(Duration::from_secs(120))
+        .expect("every record delivered");
+}
+
 /// Reads partitions `0..partitions` of `topic` from the start until `count` records arrived.
 pub fn read(
     bootstrap: &str,

@@ -81,45 +81,91 @@ fn assert_monotonic(a: &str, group: &str) -> Vec<mm2::mirror::wire::Checkpoint> 
     ours
 }
 
+/// One switch: a topic of two partitions with 60 records and a group at 20 on each, replicated
+/// A->B by the first implementation until its offsets and the group's are stored; then 40 more
+/// records and the group at 45 while nobody replicates, for the second one.
+struct Switch {
+    a: String,
+    b: String,
+    topic: String,
+    group: String,
+    remote: String,
+    sent: Vec<Rec>,
+    /// The mm2.properties both run.
+    text: String,
+}
+
+impl Switch {
+    async fn new(prefix: &str) -> Switch {
+        let (a, b) = aliases();
+        let (topic, sent) = seeded_source_topic(prefix, 2, 60).await;
+        let group = unique("orders-app");
+        for p in 0..2 {
+            commit(&source_bootstrap(), &group, &topic, p, 20);
+        }
+        Switch {
+            remote: format!("{a}.{topic}"),
+            text: config(&a, &b, &topic, &group),
+            a,
+            b,
+            topic,
+            group,
+            sent,
+        }
+    }
+
+    /// What the first implementation must have done before it stops.
+    fn first_done(&self) {
+        let target = target_bootstrap();
+        read_exactly(&target, &self.remote, 2, 60, Duration::from_secs(120));
+        wait_for_stored_offsets(&self.a, &self.topic, &[(0, 30), (1, 30)]);
+        wait_for(Duration::from_secs(60), || {
+            (0..2).all(|p| committed(&target, &self.group, &self.remote, p).is_some())
+        });
+    }
+
+    /// Progress while nobody replicates; returns the checkpoints written so far.
+    async fn meanwhile(&mut self) -> usize {
+        let more = sample_records(40, 2);
+        produce(&source_bootstrap(), &self.topic, &more).await;
+        self.sent.extend(more);
+        for p in 0..2 {
+            commit(&source_bootstrap(), &self.group, &self.topic, p, 45);
+        }
+        checkpoints_of(&target_bootstrap(), &self.a, &self.group).len()
+    }
+
+    /// What the second implementation must do: every record once, and checkpoints that go on
+    /// from the first one's without moving backwards, up to the group's new position.
+    fn second_done(&self, checkpoints_before: usize) {
+        let got = read_exactly(
+            &target_bootstrap(),
+            &self.remote,
+            2,
+            self.sent.len(),
+            Duration::from_secs(120),
+        );
+        assert_same_partitions(&got, &self.sent, 2);
+        wait_for(Duration::from_secs(90), || {
+            let all = assert_monotonic(&self.a, &self.group);
+            all.len() > checkpoints_before && all.iter().rev().any(|c| c.upstream_offset == 45)
+        });
+    }
+}
+
 /// Java MirrorMaker 2 replicates for a while and stops; connect-mirror-maker resumes from its
 /// stored offsets: nothing lost, nothing twice, checkpoints go on, one MirrorSource.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_first_then_ours() {
-    let (a, b) = aliases();
-    let (topic, mut sent) = seeded_source_topic("switch-in", 2, 60).await;
-    let group = unique("orders-app");
-    commit(&source_bootstrap(), &group, &topic, 0, 20);
-    commit(&source_bootstrap(), &group, &topic, 1, 20);
-    let text = config(&a, &b, &topic, &group);
-    let remote = format!("{a}.{topic}");
-    let target = target_bootstrap();
-
-    let java = JavaMirrorMaker::start(&text, &["--clusters", &b]);
-    read_exactly(&target, &remote, 2, 60, Duration::from_secs(120));
-    wait_for_stored_offsets(&a, &topic, &[(0, 30), (1, 30)]);
-    wait_for(Duration::from_secs(60), || {
-        (0..2).all(|p| committed(&target, &group, &remote, p).is_some())
-    });
+    let mut s = Switch::new("switch-in").await;
+    let java = JavaMirrorMaker::start(&s.text, &["--clusters", &s.b]);
+    s.first_done();
     java.stop();
-    let java_checkpoints = checkpoints_of(&target, &a, &group).len();
-
-    // More records and progress while nobody replicates.
-    let more = sample_records(40, 2);
-    produce(&source_bootstrap(), &topic, &more).await;
-    sent.extend(more);
-    commit(&source_bootstrap(), &group, &topic, 0, 45);
-    commit(&source_bootstrap(), &group, &topic, 1, 45);
-
-    let ours = Mm2::start(&text).await;
-    let got = read_exactly(&target, &remote, 2, sent.len(), Duration::from_secs(90));
-    assert_same_partitions(&got, &sent, 2);
-    // Our checkpoints follow Java's: the group moved on, translated past Java's last.
-    wait_for(Duration::from_secs(60), || {
-        let all = assert_monotonic(&a, &group);
-        all.len() > java_checkpoints && all.iter().rev().any(|c| c.upstream_offset == 45)
-    });
+    let before = s.meanwhile().await;
+    let ours = Mm2::start(&s.text).await;
+    s.second_done(before);
     assert_eq!(
-        stored_connectors(&a),
+        stored_connectors(&s.a),
         BTreeSet::from([
             "MirrorCheckpointConnector".to_string(),
             "MirrorHeartbeatConnector".to_string(),
@@ -134,37 +180,13 @@ async fn java_first_then_ours() {
 /// what we stored: nothing lost, nothing twice, checkpoints go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ours_first_then_java() {
-    let (a, b) = aliases();
-    let (topic, mut sent) = seeded_source_topic("switch-out", 2, 60).await;
-    let group = unique("orders-app");
-    commit(&source_bootstrap(), &group, &topic, 0, 20);
-    commit(&source_bootstrap(), &group, &topic, 1, 20);
-    let text = config(&a, &b, &topic, &group);
-    let remote = format!("{a}.{topic}");
-    let target = target_bootstrap();
-
-    let ours = Mm2::start(&text).await;
-    read_exactly(&target, &remote, 2, 60, Duration::from_secs(90));
-    wait_for_stored_offsets(&a, &topic, &[(0, 30), (1, 30)]);
-    wait_for(Duration::from_secs(60), || {
-        (0..2).all(|p| committed(&target, &group, &remote, p).is_some())
-    });
+    let mut s = Switch::new("switch-out").await;
+    let ours = Mm2::start(&s.text).await;
+    s.first_done();
     ours.stop().await;
-    let our_checkpoints = checkpoints_of(&target, &a, &group).len();
-
-    let more = sample_records(40, 2);
-    produce(&source_bootstrap(), &topic, &more).await;
-    sent.extend(more);
-    commit(&source_bootstrap(), &group, &topic, 0, 45);
-    commit(&source_bootstrap(), &group, &topic, 1, 45);
-
-    let java = JavaMirrorMaker::start(&text, &["--clusters", &b]);
-    let got = read_exactly(&target, &remote, 2, sent.len(), Duration::from_secs(120));
-    assert_same_partitions(&got, &sent, 2);
-    wait_for(Duration::from_secs(90), || {
-        let all = assert_monotonic(&a, &group);
-        all.len() > our_checkpoints && all.iter().rev().any(|c| c.upstream_offset == 45)
-    });
+    let before = s.meanwhile().await;
+    let java = JavaMirrorMaker::start(&s.text, &["--clusters", &s.b]);
+    s.second_done(before);
     assert!(
         !std::fs::read_to_string(java.log_path())
             .unwrap_or_default()

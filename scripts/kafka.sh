@@ -14,6 +14,7 @@
 #                                             keeps its data and ports across restarts
 #   kafka.sh run DIR                          exec the node's JVM (logs: DIR/logs/server.log)
 #   kafka.sh mirror-maker DIR mm2.properties [ARGS]   exec Java MirrorMaker 2 (logs: DIR/server.log)
+#   kafka.sh connect-distributed DIR worker.properties   exec a Java Connect worker (logs: DIR)
 #   kafka.sh java-program FILE.java [ARGS]    run a single-file Java program on Kafka's jars
 #
 # Every node has a PLAINTEXT listener. A `secure` node also has SSL (PEM keystore, client
@@ -229,6 +230,20 @@ kafka_tool() {
     -cp "$home/libs/*" "$class" "$@"
 }
 
+# connect_distributed_run DIR worker.properties: replaces this shell with a Java Connect worker
+# of Kafka 4.3.1 (ConnectDistributed, the main class of connect-distributed.sh), which runs
+# MirrorMaker 2's connectors as plugins.
+connect_distributed_run() {
+  local dir=$1 home
+  shift
+  home="$(kafka_install "$KAFKA_VERSION")"
+  mkdir -p "$dir"
+  # shellcheck disable=SC2086
+  exec java ${MM2_JAVA_HEAP:--Xms256m -Xmx2g} "${JVM_OPTS[@]}" "$(log_config "$KAFKA_VERSION")" \
+    -Dkafka.logs.dir="$dir" -cp "$home/libs/*" org.apache.kafka.connect.cli.ConnectDistributed "$@" \
+    >>"$dir/stdout.log" 2>&1
+}
+
 # wait_started DIR PID: until the node logs that it started (KafkaBroker's "Kafka Server
 # started", after it is unfenced and its listeners are open), or fails if it exits first.
 wait_started() {
@@ -307,6 +322,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     prepare) shift && kafka_prepare "$@" ;;
     run) kafka_run "$2" ;;
     mirror-maker) shift && mirror_maker_run "$@" ;;
+    connect-distributed) shift && connect_distributed_run "$@" ;;
     install) kafka_install "${2:-$KAFKA_VERSION}" ;;
     java-program)
       # A single-file Java program (JEP 330) against Kafka 4.3.1's jars, logging at WARN.
@@ -316,7 +332,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
         -cp "$home/libs/*" "$@"
       ;;
     *)
-      echo "usage: $0 prepare DIR [VERSION] [secure] | run DIR | mirror-maker DIR mm2.properties [ARGS] | install [VERSION] | java-program FILE.java [ARGS]" >&2
+      echo "usage: $0 prepare DIR [VERSION] [secure] | run DIR | mirror-maker DIR mm2.properties [ARGS] | connect-distributed DIR worker.properties | install [VERSION] | java-program FILE.java [ARGS]" >&2
       exit 2
       ;;
   esac

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
+use serde_json::json;
 
 /// The mm2.properties both implementations run: A->B for one topic and one group, with the
 /// short intervals Kafka's own MirrorMaker 2 tests use.
@@ -158,7 +159,7 @@ impl Switch {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_first_then_ours() {
     let mut s = Switch::new("switch-in").await;
-    let java = JavaMirrorMaker::start(&s.text, &["--clusters", &s.b]);
+    let java = JavaPeer::mirror_maker(&s.text, &["--clusters", &s.b]);
     s.first_done();
     java.stop();
     let before = s.meanwhile().await;
@@ -185,7 +186,7 @@ async fn ours_first_then_java() {
     s.first_done();
     ours.stop().await;
     let before = s.meanwhile().await;
-    let java = JavaMirrorMaker::start(&s.text, &["--clusters", &s.b]);
+    let java = JavaPeer::mirror_maker(&s.text, &["--clusters", &s.b]);
     s.second_done(before);
     assert!(
         !std::fs::read_to_string(java.log_path())
@@ -263,6 +264,79 @@ fn our_translation(
         .collect()
 }
 
+type Translation = std::collections::BTreeMap<(String, i32), i64>;
+
+/// Data for comparing translations: a topic of two partitions with 1,000 records each, and
+/// groups near the head (995), in the middle (600) and far behind (50) on both.
+struct Translations {
+    topic: String,
+    groups: Vec<(String, i64)>,
+}
+
+impl Translations {
+    async fn new() -> Translations {
+        let (topic, _) = seeded_source_topic("translate", 2, 2000).await;
+        let groups: Vec<(String, i64)> = [("head", 995), ("middle", 600), ("far", 50)]
+            .iter()
+            .map(|(name, at)| (unique(name), *at))
+            .collect();
+        for (g, at) in &groups {
+            for p in 0..2 {
+                commit(&source_bootstrap(), g, &topic, p, *at);
+            }
+        }
+        Translations { topic, groups }
+    }
+
+    /// The mm2.properties of flow a->b over this data, with offset.lag.max = 100.
+    fn flow(&self, a: &str, b: &str) -> String {
+        let groups: Vec<&str> = self.groups.iter().map(|(g, _)| g.as_str()).collect();
+        config(a, b, &self.topic, &groups.join(",")).replace(
+            "offset.flush.interval.ms = 1000\n",
+            "offset.flush.interval.ms = 1000\noffset.lag.max = 100\n",
+        )
+    }
+
+    /// Java's client's translation of every group from `source`'s checkpoints, once each has
+    /// stopped changing (after the source offsets reached the end).
+    fn settled(&self, source: &str) -> Vec<Translation> {
+        wait_for_stored_offsets(source, &self.topic, &[(0, 1000), (1, 1000)]);
+        self.groups
+            .iter()
+            .map(|(g, _)| {
+                let mut last = java_translation(source, g);
+                let settled = wait_until(Duration::from_secs(90), || {
+                    let now = java_translation(source, g);
+                    let same = now.len() == 2 && now == last;
+                    last = now;
+                    same
+                });
+                assert!(
+                    settled,
+                    "the translation of {g} from {source} did not settle: {last:?}"
+                );
+                last
+            })
+            .collect()
+    }
+
+    /// Waits until Java's client reads `want` from `source`'s checkpoints for every group.
+    fn assert_reads(&self, source: &str, want: &[Translation], what: &str) {
+        for ((g, at), want) in self.groups.iter().zip(want) {
+            let mut got = Default::default();
+            let agreed = wait_until(Duration::from_secs(90), || {
+                got = java_translation(source, g);
+                &got == want
+            });
+            assert!(
+                agreed,
+                "group at {at}: {what} gives {got:?}, Java alone {want:?}"
+            );
+            eprintln!("group at {at}: {what}: {want:?}, as Java alone");
+        }
+    }
+}
+
 /// The same data mirrored twice from A to B, once by Java MirrorMaker 2 (aliases `j*`) and once
 /// by connect-mirror-maker (aliases `r*`): for groups near the head, in the middle and far
 /// behind, Java's RemoteClusterUtils.translateOffsets gives the same offsets on our checkpoints
@@ -276,64 +350,124 @@ async fn translations_agree_with_java() {
         format!("ra{n:08x}"),
         format!("rb{n:08x}"),
     );
-    let (topic, _) = seeded_source_topic("translate", 2, 2000).await;
-    let groups: Vec<(String, i64)> = [("head", 995), ("middle", 600), ("far", 50)]
-        .iter()
-        .map(|(name, at)| (unique(name), *at))
-        .collect();
-    for (g, at) in &groups {
-        for p in 0..2 {
-            commit(&source_bootstrap(), g, &topic, p, *at);
-        }
-    }
-    let group_list: Vec<&str> = groups.iter().map(|(g, _)| g.as_str()).collect();
-    let flow = |a: &str, b: &str| {
-        config(a, b, &topic, &group_list.join(",")).replace(
-            "offset.flush.interval.ms = 1000\n",
-            "offset.flush.interval.ms = 1000\noffset.lag.max = 100\n",
-        )
-    };
-    let complete = |t: &std::collections::BTreeMap<(String, i32), i64>| t.len() == 2;
-
-    // Java's answers, once they stop changing.
-    let java = JavaMirrorMaker::start(&flow(&ja, &jb), &["--clusters", &jb]);
-    wait_for_stored_offsets(&ja, &topic, &[(0, 1000), (1, 1000)]);
-    let mut want = Vec::new();
-    for (g, _) in &groups {
-        let mut last = java_translation(&ja, g);
-        let settled = wait_until(Duration::from_secs(90), || {
-            let now = java_translation(&ja, g);
-            let same = complete(&now) && now == last;
-            last = now;
-            same
-        });
-        assert!(
-            settled,
-            "Java's translation of {g} did not settle: {last:?}"
-        );
-        want.push(last);
-    }
+    let data = Translations::new().await;
+    let java = JavaPeer::mirror_maker(&data.flow(&ja, &jb), &["--clusters", &jb]);
+    let want = data.settled(&ja);
     java.stop();
 
-    // Ours, read by Java's client and by our own command.
-    let text = flow(&ra, &rb);
+    let text = data.flow(&ra, &rb);
     let file = TempFile::new("mm2.properties", &text);
     let ours = Mm2::start(&text).await;
-    for ((g, at), want) in groups.iter().zip(&want) {
-        let mut got = Default::default();
-        let agreed = wait_until(Duration::from_secs(90), || {
-            got = java_translation(&ra, g);
-            &got == want
-        });
-        assert!(agreed, "group {g} at {at}: Java's client reads {got:?} from our checkpoints, {want:?} from Java's");
+    data.assert_reads(&ra, &want, "Java's client on our checkpoints");
+    for ((g, _), want) in data.groups.iter().zip(&want) {
         assert_eq!(
             &our_translation(&file, &ra, &rb, g),
             want,
             "offsets translate for {g}"
         );
-        eprintln!("group at {at}: translated to {want:?} by both");
     }
     ours.stop().await;
+}
+
+/// Mixed, both ways, on the same data as Java MirrorMaker 2 alone: our MirrorSource with Java's
+/// MirrorCheckpointConnector (on a Java Connect worker), and Java's MirrorSource with our
+/// MirrorCheckpointConnector (on connect-standalone), give the checkpoints Java alone gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_source_and_checkpoints_agree_with_java() {
+    let n = rand::random::<u32>();
+    let alias = |p: &str| format!("{p}{n:08x}");
+    let data = Translations::new().await;
+    let (ja, jb) = (alias("ja"), alias("jb"));
+    let java = JavaPeer::mirror_maker(&data.flow(&ja, &jb), &["--clusters", &jb]);
+    let want = data.settled(&ja);
+    java.stop();
+
+    let checkpoint_config = |a: &str, b: &str| {
+        let groups: Vec<&str> = data.groups.iter().map(|(g, _)| g.as_str()).collect();
+        json!({
+            "connector.class": "org.apache.kafka.connect.mirror.MirrorCheckpointConnector",
+            "source.cluster.alias": a,
+            "target.cluster.alias": b,
+            "source.cluster.bootstrap.servers": source_bootstrap(),
+            "target.cluster.bootstrap.servers": target_bootstrap(),
+            "topics": data.topic,
+            "groups": groups.join(","),
+            "emit.checkpoints.interval.seconds": "1",
+            "refresh.groups.interval.seconds": "1",
+            "sync.group.offsets.enabled": "false",
+            "checkpoints.topic.replication.factor": "1",
+        })
+    };
+
+    // Our MirrorSource (checkpoints off) with Java's MirrorCheckpointConnector.
+    let (oa, ob) = (alias("oa"), alias("ob"));
+    let ours = Mm2::start(&format!(
+        "{}emit.checkpoints.enabled = false\n",
+        data.flow(&oa, &ob)
+    ))
+    .await;
+    let port = free_port();
+    let id = unique("java-connect");
+    let worker = JavaPeer::connect_distributed(&format!(
+        "bootstrap.servers={}\ngroup.id={id}\n\
+         key.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n\
+         value.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n\
+         config.storage.topic={id}-configs\noffset.storage.topic={id}-offsets\n\
+         status.storage.topic={id}-status\nconfig.storage.replication.factor=1\n\
+         offset.storage.replication.factor=1\nstatus.storage.replication.factor=1\n\
+         listeners=http://127.0.0.1:{port}\nplugin.discovery=service_load\n",
+        target_bootstrap()
+    ));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let up = wait_until(Duration::from_secs(120), || {
+        std::net::TcpStream::connect(addr).is_ok()
+            && http(addr, "GET", "/connectors", None).0 == 200
+    });
+    assert!(
+        up,
+        "the Java Connect worker did not serve REST; its log ends:\n{}",
+        worker.log_tail(40)
+    );
+    let body = json!({"name": "checkpoints", "config": checkpoint_config(&oa, &ob)});
+    http_json(addr, "POST", "/connectors", Some(&body.to_string()), 201);
+    data.assert_reads(&oa, &want, "our MirrorSource, Java's MirrorCheckpoint");
+    worker.stop();
+    ours.stop().await;
+
+    // Java's MirrorSource (checkpoints off) with our MirrorCheckpointConnector.
+    let (xa, xb) = (alias("xa"), alias("xb"));
+    let java = JavaPeer::mirror_maker(
+        &format!("{}emit.checkpoints.enabled = false\n", data.flow(&xa, &xb)),
+        &["--clusters", &xb],
+    );
+    let dir = TempFile::new("worker.properties", "");
+    let port = free_port();
+    std::fs::write(
+        &dir.path,
+        format!(
+            "bootstrap.servers={}\n\
+             key.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n\
+             value.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n\
+             offset.storage.file.filename={}\nlisteners=http://127.0.0.1:{port}\n",
+            target_bootstrap(),
+            dir.dir().join("connect.offsets").display(),
+        ),
+    )
+    .unwrap();
+    let connector = dir.dir().join("checkpoints.properties");
+    let mut props = String::from("name=checkpoints\n");
+    for (k, v) in checkpoint_config(&xa, &xb).as_object().unwrap() {
+        props += &format!("{k}={}\n", v.as_str().unwrap());
+    }
+    std::fs::write(&connector, props).unwrap();
+    let standalone = ConnectProcess::start(
+        env!("CARGO_BIN_EXE_connect-standalone"),
+        &[&dir.path, &connector],
+        port,
+    );
+    data.assert_reads(&xa, &want, "Java's MirrorSource, our MirrorCheckpoint");
+    standalone.stop();
+    java.stop();
 }
 
 /// Heartbeats across two hops (S1 -> S2 -> T, Kafka nodes of this test's own so that no other
@@ -440,7 +574,7 @@ async fn a_group_far_behind_a_long_partition() {
         last[&(topic.clone(), 0)]
     };
 
-    let java = JavaMirrorMaker::start(&flow(&ja, &jb), &["--clusters", &jb]);
+    let java = JavaPeer::mirror_maker(&flow(&ja, &jb), &["--clusters", &jb]);
     wait_for_stored_offsets(&ja, &topic, &[(0, 100_000)]);
     let by_java = settled(&ja);
     java.stop();

@@ -28,7 +28,7 @@ async fn java_mirror_maker_replicates_a_to_b() {
         target_bootstrap(),
         one_broker_settings(&b),
     );
-    let mut java = JavaMirrorMaker::start(&config, &["--clusters", &b]);
+    let mut java = JavaPeer::mirror_maker(&config, &["--clusters", &b]);
     let remote = format!("{a}.{topic}");
     let target = target_bootstrap();
     let arrived = wait_until(Duration::from_secs(120), || topic_exists(&target, &remote));

@@ -23,6 +23,7 @@ use super::connector::ConfigMap;
 use super::herder::TargetState;
 use super::stored_names::StoredNames;
 use crate::kafka::client::{create, LogContext};
+use crate::kafka::log::watermarks_when_led;
 use crate::kafka::props::ClientProps;
 
 /// One change read from the config topic.
@@ -396,8 +397,7 @@ pub fn open(
         .map_err(|e| e.to_string())?;
     c.assign(&tpl).map_err(|e| e.to_string())?;
     // The end to read up to before this worker acts on the topic.
-    let (_, high) = c
-        .fetch_watermarks(topic, 0, Duration::from_secs(30))
+    let (_, high) = watermarks_when_led(&c, topic, 0, Instant::now() + Duration::from_secs(30))
         .map_err(|e| format!("cannot read {topic}: {e}"))?;
     let (applied_tx, applied_rx) = watch::channel(-1i64);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();

@@ -94,10 +94,9 @@ pub fn read_to_end(
         .unwrap_or(0);
     let mut ends = Vec::new();
     let mut tpl = TopicPartitionList::new();
+    let deadline = Instant::now() + timeout;
     for p in 0..partitions {
-        let (low, high) = watermarks
-            .fetch_watermarks(topic, p, timeout)
-            .map_err(err)?;
+        let (low, high) = watermarks_when_led(watermarks, topic, p, deadline).map_err(err)?;
         if high > low {
             ends.push((p, high));
             tpl.add_partition_offset(topic, p, Offset::Beginning)
@@ -109,7 +108,6 @@ pub fn read_to_end(
         return Ok(out);
     }
     consumer.assign(&tpl).map_err(err)?;
-    let deadline = Instant::now() + timeout;
     loop {
         while let Some(m) = consumer.poll(Duration::from_millis(50)) {
             let m = m.map_err(err)?;
@@ -127,6 +125,31 @@ pub fn read_to_end(
                 topic: topic.to_string(),
                 timeout,
             });
+        }
+    }
+}
+
+/// A partition's watermarks, waiting out the moments right after the topic was created (or its
+/// broker restarted) when the partition has no leader yet, until `deadline`.
+pub fn watermarks_when_led(
+    consumer: &BaseConsumer<LogContext>,
+    topic: &str,
+    partition: i32,
+    deadline: Instant,
+) -> Result<(i64, i64), KafkaError> {
+    use rdkafka::types::RDKafkaErrorCode::{
+        LeaderNotAvailable, NotLeaderForPartition, UnknownTopicOrPartition,
+    };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match consumer.fetch_watermarks(topic, partition, left) {
+            Err(KafkaError::MetadataFetch(
+                code @ (NotLeaderForPartition | LeaderNotAvailable | UnknownTopicOrPartition),
+            )) if Instant::now() < deadline => {
+                tracing::debug!("watermarks of {topic}-{partition}: {code}; retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            result => return result,
         }
     }
 }

@@ -2,11 +2,11 @@
 //! Java MirrorMaker 2, unique names so tests run in parallel, and small rdkafka helpers.
 #![allow(dead_code)] // each test target uses a different part of this module
 
-pub mod java_mirror_maker;
+pub mod java_peer;
 pub mod kafka_node;
 
 #[allow(unused_imports)]
-pub use java_mirror_maker::JavaMirrorMaker;
+pub use java_peer::JavaPeer;
 #[allow(unused_imports)]
 pub use kafka_node::KafkaNode;
 
@@ -758,10 +758,14 @@ impl ConnectProcess {
             .spawn()
             .unwrap();
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut process = ConnectProcess { child, addr };
         wait_for(Duration::from_secs(60), || {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!("{binary} exited with {status} before serving REST on {addr}");
+            }
             std::net::TcpStream::connect(addr).is_ok()
         });
-        ConnectProcess { child, addr }
+        process
     }
 
     /// SIGTERM, and the exit must be clean.

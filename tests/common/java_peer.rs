@@ -1,6 +1,7 @@
-//! Java MirrorMaker 2 itself (dedicated mode, `org.apache.kafka.connect.mirror.MirrorMaker`, the
-//! main class of Kafka's connect-mirror-maker.sh), from the Kafka 4.3.1 jars scripts/kafka.sh
-//! assembled, run as the reference peer beside ours.
+//! The reference peer beside ours, from the Kafka 4.3.1 jars scripts/kafka.sh assembled: Java
+//! MirrorMaker 2 itself (dedicated mode, `org.apache.kafka.connect.mirror.MirrorMaker`, the main
+//! class of Kafka's connect-mirror-maker.sh), or a Java Connect worker (ConnectDistributed)
+//! that runs MirrorMaker 2's connectors as plugins.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -8,19 +9,33 @@ use std::process::{Child, Command, Stdio};
 use super::kafka_node::{tail, KAFKA_SH};
 use super::TempFile;
 
-pub struct JavaMirrorMaker {
+pub struct JavaPeer {
     child: Child,
-    /// Holds mm2.properties; the JVM's logs go to `server.log` beside it.
+    /// Holds the properties file; the JVM's logs go to `server.log` beside it.
     dir: TempFile,
 }
 
-impl JavaMirrorMaker {
+impl JavaPeer {
     /// Starts Java MirrorMaker 2 on an mm2.properties text, with `args` after the file (such as
     /// `--clusters B`). It runs until stopped or dropped.
-    pub fn start(mm2_properties: &str, args: &[&str]) -> JavaMirrorMaker {
-        let dir = TempFile::new("mm2.properties", mm2_properties);
+    pub fn mirror_maker(mm2_properties: &str, args: &[&str]) -> JavaPeer {
+        JavaPeer::spawn("mirror-maker", "mm2.properties", mm2_properties, args)
+    }
+
+    /// Starts a Java Connect worker (ConnectDistributed) on a worker properties text.
+    pub fn connect_distributed(worker_properties: &str) -> JavaPeer {
+        JavaPeer::spawn(
+            "connect-distributed",
+            "worker.properties",
+            worker_properties,
+            &[],
+        )
+    }
+
+    fn spawn(command: &str, file: &str, text: &str, args: &[&str]) -> JavaPeer {
+        let dir = TempFile::new(file, text);
         let child = Command::new("bash")
-            .args([KAFKA_SH, "mirror-maker"])
+            .args([KAFKA_SH, command])
             .arg(dir.dir())
             .arg(&dir.path)
             .args(args)
@@ -28,8 +43,8 @@ impl JavaMirrorMaker {
             .env("MM2_JAVA_HEAP", "-Xms256m -Xmx1g")
             .stdin(Stdio::null())
             .spawn()
-            .expect("runs scripts/kafka.sh mirror-maker");
-        JavaMirrorMaker { child, dir }
+            .unwrap_or_else(|e| panic!("runs scripts/kafka.sh {command}: {e}"));
+        JavaPeer { child, dir }
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -49,7 +64,7 @@ impl JavaMirrorMaker {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// SIGTERM: MirrorMaker's shutdown hook stops its connectors and commits their offsets.
+    /// SIGTERM: the shutdown hook stops the connectors and commits their offsets.
     /// It must exit within 60 s.
     pub fn stop(mut self) {
         let _ = Command::new("kill")
@@ -58,13 +73,13 @@ impl JavaMirrorMaker {
         let exited = super::wait_until(std::time::Duration::from_secs(60), || !self.running());
         assert!(
             exited,
-            "Java MirrorMaker 2 did not stop within 60 s of SIGTERM; its log ends:\n{}",
+            "the Java peer did not stop within 60 s of SIGTERM; its log ends:\n{}",
             self.log_tail(40)
         );
     }
 }
 
-impl Drop for JavaMirrorMaker {
+impl Drop for JavaPeer {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
@@ -72,7 +87,7 @@ impl Drop for JavaMirrorMaker {
         }
         if std::thread::panicking() {
             eprintln!(
-                "--- Java MirrorMaker 2, last lines of its log:\n{}",
+                "--- the Java peer, last lines of its log:\n{}",
                 self.log_tail(60)
             );
         }

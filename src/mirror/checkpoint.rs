@@ -222,6 +222,124 @@ mod tests {
         );
     }
 
+    /// A flow `source1->target2`, as Apache's MirrorCheckpointTaskTest names its clusters.
+    fn java_test_flow() -> crate::config::Flow {
+        let text = "clusters = source1, target2\nsource1.bootstrap.servers = a\n\
+                    target2.bootstrap.servers = b\nsource1->target2.enabled = true\n";
+        let cfg = config::from_properties(
+            Properties::parse(text.as_bytes()).unwrap(),
+            &[],
+            &Environment::Fixed(Default::default()),
+        )
+        .unwrap();
+        cfg.flow("source1", "target2").unwrap().clone()
+    }
+
+    fn sync(topic: &str, partition: i32, up: i64, down: i64) -> OffsetSync {
+        OffsetSync {
+            topic: topic.into(),
+            partition,
+            upstream_offset: up,
+            downstream_offset: down,
+        }
+    }
+
+    /// The scenarios of Apache's MirrorCheckpointTaskTest (testDownstreamTopicRenaming,
+    /// testCheckpoint, testNoCheckpointForTopicWithoutOffsetSyncs,
+    /// testCheckpointRecordsMonotonicIfStoreRewinds), their inputs and outputs as facts.
+    #[test]
+    fn java_checkpoint_task_scenarios() {
+        let f = java_test_flow();
+        let policy = ReplicationPolicy::new(&f.settings.policy);
+        let topics = TopicFilter::new(&f.settings);
+        let t = Translator {
+            policy: &policy,
+            topics: &topics,
+            source: "source1",
+            target: "target2",
+        };
+        // Renaming.
+        assert_eq!(t.target_topic("topic3"), "source1.topic3");
+        assert_eq!(t.target_topic("target2.topic3"), "topic3");
+        assert_eq!(t.target_topic("source6.topic7"), "source1.source6.topic7");
+
+        // Checkpoints: one past a sync, or exactly at it.
+        let mut syncs = OffsetSyncStore::new(false);
+        syncs.set_read_to_end();
+        syncs.add(&sync("topic1", 2, 3, 4));
+        syncs.add(&sync("target2.topic5", 6, 7, 8));
+        let none = CheckpointStore::default();
+        let one = |group: &str, topic: &str, partition: i32, offset: i64| {
+            let o = offsets(&[(topic, partition, offset)]);
+            let c = t.checkpoints(group, &o, &syncs, &none);
+            c.into_iter()
+                .map(|c| (c.topic, c.partition, c.upstream_offset, c.downstream_offset))
+                .next()
+        };
+        assert_eq!(
+            one("group9", "topic1", 2, 10),
+            Some(("source1.topic1".into(), 2, 10, 5))
+        );
+        assert_eq!(
+            one("group11", "target2.topic5", 6, 12),
+            Some(("topic5".into(), 6, 12, 9))
+        );
+        assert_eq!(
+            one("group13", "target2.topic5", 6, 7),
+            Some(("topic5".into(), 6, 7, 8))
+        );
+        // No sync for the partition: no checkpoint.
+        let mut syncs = OffsetSyncStore::new(false);
+        syncs.set_read_to_end();
+        syncs.add(&sync("topic1", 0, 3, 4));
+        let o = offsets(&[("topic1", 1, 10), ("topic1", 0, 10)]);
+        let c = t.checkpoints("group9", &o, &syncs, &none);
+        assert_eq!(c.iter().map(|c| c.partition).collect::<Vec<_>>(), vec![0]);
+
+        // The store rewinds its translation of an offset: no checkpoint moves backwards, until
+        // the group itself rewinds.
+        let mut syncs = OffsetSyncStore::new(false);
+        syncs.set_read_to_end();
+        let (mut up, mut down) = (11, 4);
+        for _ in 0..2 {
+            syncs.add(&sync("topic1", 0, up, down));
+            (up, down) = (up + 1, down + 1);
+        }
+        let group_at = up;
+        assert_eq!(
+            syncs.translate_downstream("topic1", 0, group_at),
+            Some(down)
+        );
+        let mut store = CheckpointStore::default();
+        let first = t.checkpoints("g1", &offsets(&[("topic1", 0, group_at)]), &syncs, &store);
+        assert_eq!(first.len(), 1);
+        for c in first {
+            store.update(c);
+        }
+        for _ in 0..4 {
+            syncs.add(&sync("topic1", 0, up, down));
+            (up, down) = (up + 1, down + 1);
+        }
+        syncs.add(&sync("topic1", 0, up, down));
+        assert_ne!(
+            syncs.translate_downstream("topic1", 0, group_at),
+            Some(13 - 11 + 4)
+        );
+        let again = t.checkpoints("g1", &offsets(&[("topic1", 0, group_at)]), &syncs, &store);
+        assert!(again.is_empty(), "a checkpoint moved backwards: {again:?}");
+        let rewound = t.checkpoints(
+            "g1",
+            &offsets(&[("topic1", 0, group_at - 1)]),
+            &syncs,
+            &store,
+        );
+        assert_eq!(
+            rewound.len(),
+            1,
+            "the group rewound: its checkpoint follows"
+        );
+    }
+
     #[test]
     fn group_offsets_are_never_moved_backwards() {
         let converted: BTreeMap<(String, i32), (i64, String)> = [

@@ -533,6 +533,19 @@ async fn connectors_are_stored_under_java_names() {
         )
         .await
         .unwrap();
+    // A MirrorSource config of this flow under a name of another tool's: never run.
+    let stray = format!(
+        r#"{{"properties":{{"connector.class":"org.apache.kafka.connect.mirror.MirrorSourceConnector","source.cluster.alias":"{a}","target.cluster.alias":"{b}"}}}}"#
+    );
+    producer(&target)
+        .send(
+            rdkafka::producer::FutureRecord::to(&config_topic)
+                .key("connector-StrayMirrorSource")
+                .payload(&stray),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
     let extra = format!("{a}->{b}.topics = {topic}\nlisteners = http://127.0.0.1:0\n");
     let mm2 = Mm2::start(&flow_config(&a, &b, &extra)).await;
     read_exactly(
@@ -591,6 +604,10 @@ async fn connectors_are_stored_under_java_names() {
             .iter()
             .any(|n| n == &format!("{a}->{b}.MirrorSourceConnector")),
         "{names}"
+    );
+    assert!(
+        !names.to_string().contains("Stray"),
+        "a stray MirrorSource config was taken up: {names}"
     );
     mm2.stop().await;
 }

@@ -100,7 +100,7 @@ pub struct FlowConnectors {
 }
 
 impl ConnectorFactory for FlowConnectors {
-    fn create(&self, _name: &str, config: &ConfigMap) -> Result<Arc<dyn Connector>, Vec<String>> {
+    fn create(&self, name: &str, config: &ConfigMap) -> Result<Arc<dyn Connector>, Vec<String>> {
         let get = |k: &str| config.get(k).map(String::as_str).unwrap_or_default();
         let (source, target) = (get("source.cluster.alias"), get("target.cluster.alias"));
         let flow = self
@@ -111,6 +111,14 @@ impl ConnectorFactory for FlowConnectors {
             .clone();
         let class = get("connector.class");
         let short = class.rsplit('.').next().unwrap_or_default();
+        // Only the flow's own three, by their names: a MirrorMaker connector stored under
+        // another name (by some other tool) would copy the same partitions a second time.
+        if name != connector_name(&flow, short) {
+            return Err(vec![format!(
+                "{name} is not one of flow {}'s connectors; left alone",
+                flow.name()
+            )]);
+        }
         Ok(match short {
             SOURCE => Arc::new(MirrorSource::new(flow, self.metrics.clone())),
             CHECKPOINT => Arc::new(MirrorCheckpoint {

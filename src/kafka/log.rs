@@ -131,8 +131,8 @@ pub fn read_to_end(
 
 /// A partition's watermarks, waiting out the moments right after the topic was created (or its
 /// broker restarted) when the partition has no leader yet, until `deadline`.
-pub fn watermarks_when_led(
-    consumer: &BaseConsumer<LogContext>,
+pub fn watermarks_when_led<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     topic: &str,
     partition: i32,
     deadline: Instant,

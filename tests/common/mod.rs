@@ -640,7 +640,9 @@ fn read_until_idle(
     let mut last = std::collections::BTreeMap::new();
     for p in partitions {
         // A topic not created yet has nothing to read.
-        let (low, high) = match c.fetch_watermarks(topic, *p, Duration::from_secs(5)) {
+        // (A topic just created may have no leader for a moment: that is waited out.)
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (low, high) = match mm2::kafka::log::watermarks_when_led(&c, topic, *p, deadline) {
             Ok(w) => w,
             Err(KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownPartition)) => (0, 0),
             Err(e) => panic!("watermarks of {topic}-{p}: {e}"),

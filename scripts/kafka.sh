@@ -111,11 +111,10 @@ kafka_prepare() {
   local dir=$1 version=${2:-$KAFKA_VERSION} secure=${3:-}
   [ -f "$dir/data/meta.properties" ] && return
   mkdir -p "$dir/logs" "$dir/data"
-  local home port cport listeners advertised protocols
+  local home port cport listeners protocols
   home="$(kafka_install "$version")"
   port="$(free_port)" cport="$(free_port)"
   listeners="PLAINTEXT://127.0.0.1:$port"
-  advertised="$listeners"
   protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
   echo "$version" >"$dir/version"
   echo "127.0.0.1:$port" >"$dir/bootstrap"
@@ -152,7 +151,6 @@ kafka_prepare() {
       pki="$(cd "$pki" && pwd)"
       ssl="$(free_port)" sasl="$(free_port)"
       listeners="$listeners,SSL://127.0.0.1:$ssl,SASL_SSL://127.0.0.1:$sasl"
-      advertised="$listeners"
       protocols="$protocols,SSL:SSL,SASL_SSL:SASL_SSL"
       echo "127.0.0.1:$ssl" >"$dir/ssl_bootstrap"
       echo "127.0.0.1:$sasl" >"$dir/sasl_bootstrap"
@@ -168,7 +166,8 @@ kafka_prepare() {
       echo "super.users=User:ANONYMOUS;User:CN=mm2-client;User:$SCRAM_USER"
     fi
     echo "listeners=$listeners,CONTROLLER://127.0.0.1:$cport"
-    echo "advertised.listeners=$advertised"
+    # Every listener is on 127.0.0.1, so each advertises itself.
+    echo "advertised.listeners=$listeners"
     echo "listener.security.protocol.map=$protocols"
   } >"$dir/server.properties"
   local id scram=()

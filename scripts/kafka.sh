@@ -257,13 +257,17 @@ wait_started() {
   return 1
 }
 
-# warm_up DIR: makes the node create __consumer_offsets now (it does on the first
-# FindCoordinator), so no test's first group request meets COORDINATOR_LOAD_IN_PROGRESS, as
-# Kafka's own EmbeddedKafkaCluster checks a cluster before its tests use it.
+# warm_up DIR: makes the node create __consumer_offsets and __transaction_state now (it does on
+# the first FindCoordinator of each kind), so no test's first group or transactional request
+# waits for a coordinator to load, as Kafka's own EmbeddedKafkaCluster checks a cluster before
+# its tests use it. (Both commands fail, on a group and a transactional id that do not exist.)
 warm_up() {
-  local dir=$1
+  local bootstrap
+  bootstrap="$(cat "$1/bootstrap")"
   kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
-    --bootstrap-server "$(cat "$dir/bootstrap")" --describe --group warm-up >/dev/null 2>&1 || true
+    --bootstrap-server "$bootstrap" --describe --group warm-up >/dev/null 2>&1 || true
+  kafka_tool org.apache.kafka.tools.TransactionsCommand \
+    --bootstrap-server "$bootstrap" describe --transactional-id warm-up >/dev/null 2>&1 || true
 }
 
 stop_brokers() {

@@ -206,17 +206,19 @@ kafka_run() {
     -cp "$home/libs/*" kafka.Kafka "$dir/server.properties" >>"$dir/logs/stdout.log" 2>&1
 }
 
-# mirror_maker_run DIR mm2.properties [ARGS]: replaces this shell with Java MirrorMaker 2 (the
-# main class of connect-mirror-maker.sh) on Kafka 4.3.1, with the heap its script sets.
-mirror_maker_run() {
-  local dir=$1 home
-  shift
+# java_peer_run DIR MAIN_CLASS ARGS...: replaces this shell with a Java MirrorMaker 2 process of
+# Kafka 4.3.1, with the heap connect-mirror-maker.sh sets (MM2_JAVA_HEAP overrides it), logging
+# to DIR: Java MirrorMaker 2 itself (org.apache.kafka.connect.mirror.MirrorMaker, the main class
+# of connect-mirror-maker.sh) or a Connect worker that runs its connectors as plugins
+# (org.apache.kafka.connect.cli.ConnectDistributed, the main class of connect-distributed.sh).
+java_peer_run() {
+  local dir=$1 class=$2 home
+  shift 2
   home="$(kafka_install "$KAFKA_VERSION")"
   mkdir -p "$dir"
   # shellcheck disable=SC2086
   exec java ${MM2_JAVA_HEAP:--Xms256m -Xmx2g} "${JVM_OPTS[@]}" "$(log_config "$KAFKA_VERSION")" \
-    -Dkafka.logs.dir="$dir" -cp "$home/libs/*" org.apache.kafka.connect.mirror.MirrorMaker "$@" \
-    >>"$dir/stdout.log" 2>&1
+    -Dkafka.logs.dir="$dir" -cp "$home/libs/*" "$class" "$@" >>"$dir/stdout.log" 2>&1
 }
 
 # kafka_tool CLASS ARGS...: runs one of Kafka 4.3.1's command-line tools (TopicCommand,
@@ -227,20 +229,6 @@ kafka_tool() {
   home="$(kafka_install "$KAFKA_VERSION")"
   java -Xmx512m -Dlog4j2.level=WARN -Dlog4j2.configurationFile=$KAFKA_CONF/tools-log4j2.properties \
     -cp "$home/libs/*" "$class" "$@"
-}
-
-# connect_distributed_run DIR worker.properties: replaces this shell with a Java Connect worker
-# of Kafka 4.3.1 (ConnectDistributed, the main class of connect-distributed.sh), which runs
-# MirrorMaker 2's connectors as plugins.
-connect_distributed_run() {
-  local dir=$1 home
-  shift
-  home="$(kafka_install "$KAFKA_VERSION")"
-  mkdir -p "$dir"
-  # shellcheck disable=SC2086
-  exec java ${MM2_JAVA_HEAP:--Xms256m -Xmx2g} "${JVM_OPTS[@]}" "$(log_config "$KAFKA_VERSION")" \
-    -Dkafka.logs.dir="$dir" -cp "$home/libs/*" org.apache.kafka.connect.cli.ConnectDistributed "$@" \
-    >>"$dir/stdout.log" 2>&1
 }
 
 # wait_started DIR PID: until the node logs that it started (KafkaBroker's "Kafka Server
@@ -324,8 +312,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
     prepare) shift && kafka_prepare "$@" ;;
     run) kafka_run "$2" ;;
-    mirror-maker) shift && mirror_maker_run "$@" ;;
-    connect-distributed) shift && connect_distributed_run "$@" ;;
+    mirror-maker) java_peer_run "$2" org.apache.kafka.connect.mirror.MirrorMaker "${@:3}" ;;
+    connect-distributed) java_peer_run "$2" org.apache.kafka.connect.cli.ConnectDistributed "${@:3}" ;;
     install) kafka_install "${2:-$KAFKA_VERSION}" ;;
     java-program)
       # A single-file Java program (JEP 330) against Kafka 4.3.1's jars, logging at WARN.

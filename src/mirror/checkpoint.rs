@@ -139,14 +139,22 @@ mod tests {
     use crate::mirror::wire::OffsetSync;
 
     fn flow() -> crate::config::Flow {
-        let text = "clusters = A, B\nA.bootstrap.servers = a\nB.bootstrap.servers = b\nA->B.enabled = true\n";
+        flow_between("A", "B")
+    }
+
+    /// The flow `source->target` of an mm2.properties with just those two clusters.
+    fn flow_between(source: &str, target: &str) -> crate::config::Flow {
+        let text = format!(
+            "clusters = {source}, {target}\n{source}.bootstrap.servers = a\n\
+             {target}.bootstrap.servers = b\n{source}->{target}.enabled = true\n"
+        );
         let cfg = config::from_properties(
             Properties::parse(text.as_bytes()).unwrap(),
             &[],
             &Environment::Fixed(Default::default()),
         )
         .unwrap();
-        cfg.flow("A", "B").unwrap().clone()
+        cfg.flow(source, target).unwrap().clone()
     }
 
     fn offsets(pairs: &[(&str, i32, i64)]) -> BTreeMap<(String, i32), SourceOffset> {
@@ -222,19 +230,6 @@ mod tests {
         );
     }
 
-    /// A flow `source1->target2`, as Apache's MirrorCheckpointTaskTest names its clusters.
-    fn java_test_flow() -> crate::config::Flow {
-        let text = "clusters = source1, target2\nsource1.bootstrap.servers = a\n\
-                    target2.bootstrap.servers = b\nsource1->target2.enabled = true\n";
-        let cfg = config::from_properties(
-            Properties::parse(text.as_bytes()).unwrap(),
-            &[],
-            &Environment::Fixed(Default::default()),
-        )
-        .unwrap();
-        cfg.flow("source1", "target2").unwrap().clone()
-    }
-
     fn sync(topic: &str, partition: i32, up: i64, down: i64) -> OffsetSync {
         OffsetSync {
             topic: topic.into(),
@@ -249,7 +244,8 @@ mod tests {
     /// testCheckpointRecordsMonotonicIfStoreRewinds), their inputs and outputs as facts.
     #[test]
     fn java_checkpoint_task_scenarios() {
-        let f = java_test_flow();
+        // The clusters as Apache's MirrorCheckpointTaskTest names them.
+        let f = flow_between("source1", "target2");
         let policy = ReplicationPolicy::new(&f.settings.policy);
         let topics = TopicFilter::new(&f.settings);
         let t = Translator {

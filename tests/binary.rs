@@ -55,6 +55,7 @@ fn terminate(mut child: Child) -> (Option<i32>, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_stores_offsets_and_exits_0() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, _) = seeded_source_topic("term", 2, 50).await;
     // A long flush interval: the offsets must come from the shutdown itself.
@@ -84,6 +85,7 @@ async fn sigterm_drains_stores_offsets_and_exits_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_cluster_is_named_retried_and_harms_nothing() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, _) = seeded_source_topic("unreach", 1, 10).await;
     let remote = format!("{a}.{topic}");

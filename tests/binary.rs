@@ -3,19 +3,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A running connect-mirror-maker whose stderr is collected as it comes, so a test can wait
-/// for a line instead of for a fixed time.
+/// A running connect-mirror-maker and its log.
 struct Process {
     child: Child,
-    log: Arc<Mutex<String>>,
-    reader: std::thread::JoinHandle<()>,
+    log: ProcessLog,
 }
 
 fn spawn(config: &TempFile) -> Process {
@@ -30,34 +26,11 @@ fn spawn(config: &TempFile) -> Process {
         }
     }
     let mut child = cmd.spawn().expect("spawns connect-mirror-maker");
-    let stderr = child.stderr.take().unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let sink = log.clone();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { return };
-            let mut log = sink.lock().unwrap();
-            log.push_str(&line);
-            log.push('\n');
-        }
-    });
-    Process { child, log, reader }
+    let log = ProcessLog::collect(child.stderr.take().unwrap(), "connect-mirror-maker");
+    Process { child, log }
 }
 
 impl Process {
-    /// Waits until the log holds every one of `parts`, panicking with the log after `timeout`.
-    fn wait_for_log(&self, parts: &[&str], timeout: Duration) {
-        let seen = wait_until(timeout, || {
-            let log = self.log.lock().unwrap();
-            parts.iter().all(|p| log.contains(p))
-        });
-        assert!(
-            seen,
-            "the log never showed {parts:?}:\n{}",
-            self.log.lock().unwrap()
-        );
-    }
-
     /// Sends SIGTERM and returns the exit code and everything the process logged.
     fn terminate(mut self) -> (Option<i32>, String) {
         let status = Command::new("kill")
@@ -72,17 +45,11 @@ impl Process {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!(
-                    "did not exit within 30 s of SIGTERM:\n{}",
-                    self.log.lock().unwrap()
-                );
+                panic!("did not exit within 30 s of SIGTERM:\n{}", self.log.text());
             }
             std::thread::sleep(Duration::from_millis(100));
         };
-        // The process has exited, so its stderr is closed and the reader ends.
-        self.reader.join().unwrap();
-        let log = std::mem::take(&mut *self.log.lock().unwrap());
-        (code, log)
+        (code, self.log.finish())
     }
 }
 
@@ -140,7 +107,7 @@ async fn unreachable_cluster_is_named_retried_and_harms_nothing() {
     let file = TempFile::new("mm2.properties", &config);
     let process = spawn(&file);
     // The flow joins its worker group on B and then tries the source: wait until it has.
-    process.wait_for_log(
+    process.log.wait_for(
         &["127.0.0.1:1", "Connection refused"],
         Duration::from_secs(60),
     );

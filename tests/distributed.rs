@@ -329,15 +329,23 @@ async fn exactly_once_fences_a_frozen_worker() {
         assert!(ok, "the task is not running elsewhere: {last}");
         last["tasks"][0]["worker_id"].as_str().unwrap().to_string()
     };
-    // The owner once the group has settled (the first worker may run the task until the
-    // second one joins).
-    let victim_id = loop {
-        let first = running_on(workers[0].addr, None);
-        std::thread::sleep(Duration::from_secs(4));
-        if running_on(workers[0].addr, None) == first {
-            break first;
-        }
+    // The owner once the group has settled: the second worker has joined (the first runs the
+    // task until then), and the owner's latest assignment holds the task.
+    const ASSIGNED: &str = "running after the rebalance";
+    wait_for(Duration::from_secs(60), || {
+        workers[1].log.count(ASSIGNED) > 0
+    });
+    let owns_task = |w: &ConnectProcess| {
+        let log = w.log.text();
+        log.lines()
+            .rfind(|l| l.contains(ASSIGNED))
+            .is_some_and(|l| l.contains("\"eos-0\""))
     };
+    let mut victim_id = String::new();
+    wait_for(Duration::from_secs(60), || {
+        victim_id = running_on(workers[0].addr, None);
+        owns_task(&workers[worker_of(&workers, &victim_id)])
+    });
     let victim = worker_of(&workers, &victim_id);
     let other = 1 - victim;
 
@@ -355,7 +363,11 @@ async fn exactly_once_fences_a_frozen_worker() {
             n
         })
     };
-    std::thread::sleep(Duration::from_secs(2));
+    // The victim is frozen in the middle of copying: once appended lines reach the topic.
+    wait_for(Duration::from_secs(60), || {
+        read_log(&g.bootstrap, &g.topic(0)).len() >= 30
+    });
+    let rebalances_seen = workers[victim].log.count(ASSIGNED);
     signal(&workers[victim], "-STOP");
     let frozen_at = Instant::now();
     let successor = running_on(workers[other].addr, Some(&victim_id));
@@ -363,10 +375,16 @@ async fn exactly_once_fences_a_frozen_worker() {
         "task moved to {successor} {:?} after the freeze",
         frozen_at.elapsed()
     );
-    std::thread::sleep(Duration::from_secs(2));
+    // The zombie wakes once its successor writes lines of its own.
+    let at_move = read_log(&g.bootstrap, &g.topic(0)).len();
+    wait_for(Duration::from_secs(60), || {
+        read_log(&g.bootstrap, &g.topic(0)).len() >= at_move + 20
+    });
     signal(&workers[victim], "-CONT");
-    // The zombie runs on until the group tells it that its task is gone.
-    std::thread::sleep(Duration::from_secs(8));
+    // The zombie runs on until the group tells it that its task is gone: its next assignment.
+    workers[victim]
+        .log
+        .wait_for_more(ASSIGNED, rebalances_seen, Duration::from_secs(60));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let n = appender.join().unwrap();
 

@@ -259,7 +259,7 @@ async fn active_active_never_loops() {
     // `.*<topic>` also matches the remote topics, so only loop detection keeps them from
     // going back to where they came from.
     let config = format!(
-        "{}{y}->{x}.enabled = true\ntopics = .*{topic}\nrefresh.topics.interval.seconds = 1\n",
+        "{}{y}->{x}.enabled = true\ntopics = .*{topic}.*\nrefresh.topics.interval.seconds = 1\n",
         flow_config(&x, &y, "")
     );
     let mm2 = Mm2::start(&config).await;
@@ -277,7 +277,15 @@ async fn active_active_never_loops() {
         10,
         Duration::from_secs(60),
     );
-    tokio::time::sleep(Duration::from_secs(4)).await; // several refreshes
+    // Witnesses of refreshes after both remote topics exist: a topic created now on each
+    // side is replicated only by a refresh that also lists the remote topic it must not loop.
+    let late = format!("{topic}-late");
+    create_topic(&source_bootstrap(), &late, 1).await;
+    create_topic(&target_bootstrap(), &late, 1).await;
+    wait_for(Duration::from_secs(60), || {
+        topic_exists(&target_bootstrap(), &format!("{x}.{late}"))
+            && topic_exists(&source_bootstrap(), &format!("{y}.{late}"))
+    });
     for (bootstrap, looped) in [
         (source_bootstrap(), format!("{x}.{y}.{topic}")),
         (target_bootstrap(), format!("{y}.{x}.{topic}")),

@@ -135,7 +135,25 @@ async fn connect_rest_api_steers_the_flows() {
     wait_state(addr, &source, "PAUSED", 1);
     let more = sample_records(10, 2);
     produce(&source_bootstrap(), &topic, &more).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The witness that a running flow would have had time to copy `more`: another flow, in a
+    // process of its own, copies a record produced after them.
+    let (wa, wb) = aliases();
+    let (witness, _) = seeded_source_topic("rest-witness", 1, 0).await;
+    let witness_mm2 = Mm2::start(&flow_config(
+        &wa,
+        &wb,
+        &format!("{wa}->{wb}.topics = {witness}\n"),
+    ))
+    .await;
+    produce(&source_bootstrap(), &witness, &sample_records(1, 1)).await;
+    read_exactly(
+        &target_bootstrap(),
+        &format!("{wa}.{witness}"),
+        1,
+        1,
+        Duration::from_secs(60),
+    );
+    witness_mm2.stop().await;
     assert_eq!(
         read_topic(&target_bootstrap(), &remote).len(),
         20,

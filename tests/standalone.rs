@@ -289,7 +289,15 @@ async fn file_to_topic_to_file_with_rest_and_restart() {
     wait_for(Duration::from_secs(60), || {
         read_topic(&target_bootstrap(), &topic).len() >= 7
     });
-    std::thread::sleep(Duration::from_secs(2));
+    // A line appended last is sent after any line read twice would be (one file, one
+    // partition, in order): once it is on the topic, every duplicate would be too.
+    append(&input, &["witness"]);
+    wait_for(Duration::from_secs(60), || {
+        read_topic(&target_bootstrap(), &topic).iter().any(|r| {
+            r.1.as_deref()
+                .is_some_and(|v| v.windows(7).any(|w| w == b"witness"))
+        })
+    });
     let payloads: Vec<String> = read_topic(&target_bootstrap(), &topic)
         .iter()
         .map(|r| {
@@ -308,7 +316,8 @@ async fn file_to_topic_to_file_with_rest_and_restart() {
             "appended 1",
             "appended 2",
             "after reconfigure",
-            "after restart"
+            "after restart",
+            "witness"
         ]
     );
     // A standalone worker forgets connectors created through REST, as Kafka Connect's does.

@@ -4,11 +4,14 @@
 
 pub mod java_peer;
 pub mod kafka_node;
+pub mod process_log;
 
 #[allow(unused_imports)]
 pub use java_peer::JavaPeer;
 #[allow(unused_imports)]
 pub use kafka_node::KafkaNode;
+#[allow(unused_imports)]
+pub use process_log::ProcessLog;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -790,23 +793,28 @@ pub fn free_port() -> u16 {
 pub struct ConnectProcess {
     pub child: std::process::Child,
     pub addr: std::net::SocketAddr,
+    /// What it logged (at `CONNECT_LOG`, by default info), for tests that wait on a log line.
+    pub log: ProcessLog,
 }
 
 impl ConnectProcess {
     /// Starts `binary` (a path from `env!("CARGO_BIN_EXE_...")`) on `args`, listening on
     /// `port`, and waits for its REST API.
     pub fn start(binary: &str, args: &[&std::path::Path], port: u16) -> ConnectProcess {
-        let child = Command::new(binary)
+        let mut child = Command::new(binary)
             .args(args)
             .env(
                 "RUST_LOG",
-                std::env::var("CONNECT_LOG").unwrap_or_else(|_| "warn".into()),
+                std::env::var("CONNECT_LOG").unwrap_or_else(|_| "info".into()),
             )
             .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let mut process = ConnectProcess { child, addr };
+        let label = format!("{}:{port}", binary.rsplit('/').next().unwrap_or(binary));
+        let log = ProcessLog::collect(child.stderr.take().unwrap(), &label);
+        let mut process = ConnectProcess { child, addr, log };
         wait_for(Duration::from_secs(60), || {
             if let Ok(Some(status)) = process.child.try_wait() {
                 panic!("{binary} exited with {status} before serving REST on {addr}");

@@ -15,7 +15,7 @@ pub mod settings;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use error::{ConfigError, ConfigErrors, Origin, Warning};
+pub use error::{join_errors, ConfigError, ConfigErrors, Origin, Warning};
 pub use model::*;
 pub use properties::{Properties, Setting};
 

@@ -14,7 +14,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Side};
+use crate::config::{join_errors, ClientKind, Flow, OffsetSyncsLocation, Side};
 use crate::kafka::admin::Admin;
 use crate::kafka::admin_ffi::{self, GroupOffset};
 use crate::kafka::client::{create, LogContext};
@@ -26,7 +26,7 @@ use crate::shutdown::stopped;
 
 use super::checkpoint::{offsets_to_sync, CheckpointStore, SourceOffset, Translator};
 use super::offset_sync_store::OffsetSyncStore;
-use super::scheduler::{every, join_errors, now_ms, retry, tick};
+use super::scheduler::{every, now_ms, retry, tick};
 use super::wire::{Checkpoint, OffsetSync};
 
 /// Runs one flow's checkpoints until `stop`.

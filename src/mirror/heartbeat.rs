@@ -8,7 +8,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::config::{ClientKind, Flow, Side};
+use crate::config::{join_errors, ClientKind, Flow, Side};
 use crate::kafka::admin::Admin;
 use crate::kafka::client::{create, LogContext};
 use crate::kafka::log::ensure_compacted_topic;
@@ -16,7 +16,7 @@ use crate::kafka::props::translate;
 use crate::policy::ReplicationPolicy;
 use crate::shutdown::stopped;
 
-use super::scheduler::{join_errors, now_ms, retry};
+use super::scheduler::{now_ms, retry};
 use super::wire::Heartbeat;
 
 /// Runs one flow's heartbeats until `stop`.

@@ -9,8 +9,8 @@ use super::model::{
     DefaultsFrom, ExactlyOnceSource, Flow, FlowSettings, OffsetSyncsLocation, PolicyConfig,
     PolicyKind, Props, TransactionBoundary, WorkerSettings,
 };
+use super::pattern::Patterns;
 use super::properties::Setting;
-use crate::policy::filter::Patterns;
 
 /// Splits a Kafka LIST value: comma-separated, each item trimmed, empty items dropped.
 pub fn split_list(value: &str) -> Vec<String> {
@@ -116,13 +116,15 @@ impl Reader<'_> {
     }
 
     /// A regex list, compiled once here so a bad pattern is reported with its key.
-    fn patterns(&mut self, key: &str) -> Vec<String> {
-        let list = self.list(key);
-        if let Err(e) = Patterns::compile(&list) {
-            let s = self.setting(key);
-            self.fail(&s, format!("invalid regular expression: {e}"));
+    fn patterns(&mut self, key: &str) -> Patterns {
+        match Patterns::compile(&self.list(key)) {
+            Ok(p) => p,
+            Err(e) => {
+                let s = self.setting(key);
+                self.fail(&s, format!("invalid regular expression: {e}"));
+                Patterns::empty()
+            }
         }
-        list
     }
 
     fn one_of<T: Copy>(&mut self, key: &str, choices: &[(&str, T)]) -> T {

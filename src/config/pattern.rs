@@ -147,6 +147,12 @@ mod tests {
     }
 
     #[test]
+    fn error_names_the_joined_list_as_written() {
+        let err = Patterns::compile(&["a".to_string(), "(".to_string()]).unwrap_err();
+        assert!(err.to_string().starts_with("`a|(`: "), "{err}");
+    }
+
+    #[test]
     fn equal_by_configured_list() {
         assert_eq!(p("a, b"), p("a,b"));
         assert_eq!(p("a, b"), ["a", "b"]);

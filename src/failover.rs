@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
-use crate::config::{ClientKind, Flow, Mm2Config, Side};
+use crate::config::{join_errors, ClientKind, Flow, Mm2Config, Side};
 use crate::kafka::admin::{Admin, TopicAdmin};
 use crate::kafka::admin_ffi::{self, GroupOffset};
 use crate::kafka::log::read_to_end;
@@ -27,14 +27,7 @@ pub enum ToolError {
 fn client(flow: &Flow, side: Side, kind: ClientKind) -> Result<ClientProps, ToolError> {
     translate(&flow.client_props(side, kind), &flow.name())
         .map(|(p, _)| p)
-        .map_err(|e| {
-            ToolError::Usage(
-                e.iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })
+        .map_err(|e| ToolError::Usage(join_errors(&e)))
 }
 
 fn find_flow<'a>(cfg: &'a Mm2Config, source: &str, target: &str) -> Result<&'a Flow, ToolError> {
@@ -97,22 +90,17 @@ pub async fn translate_offsets(
     Ok(())
 }
 
-async fn commit(
-    flow: &Flow,
+/// Refuses a group that has consumers on `target`: their commits would overwrite ours.
+async fn ensure_inactive(
+    admin: &Admin,
     target: &str,
     group: &str,
-    offsets: &BTreeMap<(String, i32), (i64, String)>,
-    out: &mut dyn Write,
+    timeout: Duration,
 ) -> Result<(), ToolError> {
-    let props = client(flow, Side::Target, ClientKind::Admin)?;
-    let timeout = flow.settings.admin_timeout;
-    let admin = Admin::new(&props, target, "mm2-offsets-apply", timeout)
-        .map_err(|e| ToolError::Kafka(e.to_string()))?;
-    let kafka = |e: admin_ffi::AdminError| ToolError::Kafka(e.to_string());
     let described =
         admin_ffi::describe_consumer_groups(admin.client(), &[group.to_string()], timeout)
             .await
-            .map_err(kafka)?;
+            .map_err(|e| ToolError::Kafka(e.to_string()))?;
     if let Some(d) = described.first() {
         if let Some(e) = &d.error {
             return Err(ToolError::Kafka(format!(
@@ -126,6 +114,23 @@ async fn commit(
             )));
         }
     }
+    Ok(())
+}
+
+/// Commits the translated offsets to `group` on `target`, which must have no active consumers.
+async fn commit(
+    flow: &Flow,
+    target: &str,
+    group: &str,
+    offsets: &BTreeMap<(String, i32), (i64, String)>,
+    out: &mut dyn Write,
+) -> Result<(), ToolError> {
+    let props = client(flow, Side::Target, ClientKind::Admin)?;
+    let timeout = flow.settings.admin_timeout;
+    let admin = Admin::new(&props, target, "mm2-offsets-apply", timeout)
+        .map_err(|e| ToolError::Kafka(e.to_string()))?;
+    let kafka = |e: admin_ffi::AdminError| ToolError::Kafka(e.to_string());
+    ensure_inactive(&admin, target, group, timeout).await?;
     let offsets: BTreeMap<(String, i32), GroupOffset> = offsets
         .iter()
         .map(|(tp, (offset, metadata))| {
@@ -159,20 +164,16 @@ async fn commit(
     .map_err(|e| ToolError::Kafka(format!("cannot write: {e}")))
 }
 
-/// Prints the clusters upstream of `cluster` with their fewest replication hops.
-pub async fn topology(
-    cfg: &Mm2Config,
-    cluster: &str,
-    out: &mut dyn Write,
-) -> Result<(), ToolError> {
+/// A flow with `cluster` on one side, preferring one that targets it, so its client settings
+/// can reach the cluster.
+fn flow_touching<'a>(cfg: &'a Mm2Config, cluster: &str) -> Result<(&'a Flow, Side), ToolError> {
     if !cfg.clusters.iter().any(|c| c == cluster) {
         return Err(ToolError::Usage(format!(
             "`{cluster}` is not one of the clusters ({})",
             cfg.clusters.join(", ")
         )));
     }
-    let (flow, side) = cfg
-        .flows
+    cfg.flows
         .iter()
         .find(|f| f.target == cluster)
         .map(|f| (f, Side::Target))
@@ -182,9 +183,16 @@ pub async fn topology(
                 .find(|f| f.source == cluster)
                 .map(|f| (f, Side::Source))
         })
-        .ok_or_else(|| {
-            ToolError::Usage(format!("no flow of mm2.properties touches `{cluster}`"))
-        })?;
+        .ok_or_else(|| ToolError::Usage(format!("no flow of mm2.properties touches `{cluster}`")))
+}
+
+/// Prints the clusters upstream of `cluster` with their fewest replication hops.
+pub async fn topology(
+    cfg: &Mm2Config,
+    cluster: &str,
+    out: &mut dyn Write,
+) -> Result<(), ToolError> {
+    let (flow, side) = flow_touching(cfg, cluster)?;
     let props = client(flow, side, ClientKind::Admin)?;
     let admin = Admin::new(
         &props,

@@ -2,8 +2,9 @@
 //! between Kafka clusters, configured by the same `mm2.properties` as Apache Kafka's
 //! `connect-mirror-maker`.
 //!
-//! Module order, lowest first (a module uses only those above it): `metrics` → `config` →
-//! `policy` → `kafka` → `connect` ⇄ `mirror` → `rest` → `cli`/`app`.
+//! Module order, lowest first (a module uses only those before it): the leaves `metrics`,
+//! `shutdown` and `telemetry` → `config` → `policy` → `kafka` → `connect` → `mirror` →
+//! `connectors` → `rest` → `failover` → `cli` → `app` → `standalone` → `distributed`.
 
 pub mod app;
 pub mod cli;

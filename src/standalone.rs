@@ -103,56 +103,89 @@ pub fn load_base(
     props
         .entry("bootstrap.servers".into())
         .or_insert_with(|| Setting::default_for("bootstrap.servers", "localhost:9092"));
-    let map: ConfigMap = props
-        .iter()
-        .map(|(k, s)| (k.clone(), s.value.clone()))
-        .collect();
-    let converter = |which: &str, errors: &mut Vec<ConfigError>| {
-        let key = format!("{which}.converter");
-        match props.get(&key) {
-            None => {
-                errors.push(invalid(
-                    &key,
-                    &Origin::Unset,
-                    format!("Missing required configuration \"{key}\" which has no default value."),
-                ));
-                None
-            }
-            Some(s) => Converter::from_config(&s.value, &prefixed(&map, &key))
-                .map_err(|e| errors.push(invalid(&key, &s.origin, e)))
-                .ok(),
-        }
-    };
-    let key_converter = converter("key", errors);
-    let value_converter = converter("value", errors);
-    let flush = match props.get("offset.flush.interval.ms") {
-        None => Some(Duration::from_secs(60)),
-        Some(s) => s.value.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| {
-            errors.push(invalid(&s.key, &s.origin, format!("Invalid value {} for configuration offset.flush.interval.ms: Not a number of type LONG", s.value)))
-        }).ok(),
-    };
-    let listeners = match props.get("listeners") {
-        None => vec![":8083".to_string()],
-        Some(s) => {
-            let mut out = Vec::new();
-            for l in s.value.split(',').map(str::trim).filter(|l| !l.is_empty()) {
-                match l.strip_prefix("http://") {
-                    Some(hostport) => out.push(hostport.to_string()),
-                    None => errors.push(invalid(
-                        &s.key,
-                        &s.origin,
-                        format!("only http:// listeners are supported, not {l}"),
-                    )),
-                }
-            }
-            out
-        }
-    };
+    let key_converter = worker_converter(&props, "key", errors);
+    let value_converter = worker_converter(&props, "value", errors);
+    let flush = flush_interval(&props, errors);
+    let listeners = listeners(&props, errors);
     for k in props.keys() {
         if k == "plugin.path" || k.starts_with("rest.") {
             warn!("`{k}` has no effect here: the plugins are built in");
         }
     }
+    check_clients(&props)?;
+    let base = match (key_converter, value_converter, flush) {
+        (Some(key_converter), Some(value_converter), Some(flush)) => Some(WorkerBase {
+            props: props.clone(),
+            key_converter,
+            value_converter,
+            flush,
+            listeners,
+        }),
+        _ => None,
+    };
+    Ok((props, base))
+}
+
+/// The worker's required `key.converter` or `value.converter` (`which`), with its settings.
+fn worker_converter(
+    props: &Props,
+    which: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Converter> {
+    let key = format!("{which}.converter");
+    match props.get(&key) {
+        None => {
+            errors.push(invalid(
+                &key,
+                &Origin::Unset,
+                format!("Missing required configuration \"{key}\" which has no default value."),
+            ));
+            None
+        }
+        Some(s) => {
+            let map: ConfigMap = props
+                .iter()
+                .map(|(k, s)| (k.clone(), s.value.clone()))
+                .collect();
+            Converter::from_config(&s.value, &prefixed(&map, &key))
+                .map_err(|e| errors.push(invalid(&key, &s.origin, e)))
+                .ok()
+        }
+    }
+}
+
+/// `offset.flush.interval.ms`, 60 s when unset.
+fn flush_interval(props: &Props, errors: &mut Vec<ConfigError>) -> Option<Duration> {
+    match props.get("offset.flush.interval.ms") {
+        None => Some(Duration::from_secs(60)),
+        Some(s) => s.value.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| {
+            errors.push(invalid(&s.key, &s.origin, format!("Invalid value {} for configuration offset.flush.interval.ms: Not a number of type LONG", s.value)))
+        }).ok(),
+    }
+}
+
+/// The REST `listeners` as `host:port` (only `http://`), `:8083` when unset.
+fn listeners(props: &Props, errors: &mut Vec<ConfigError>) -> Vec<String> {
+    let Some(s) = props.get("listeners") else {
+        return vec![":8083".to_string()];
+    };
+    let mut out = Vec::new();
+    for l in s.value.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+        match l.strip_prefix("http://") {
+            Some(hostport) => out.push(hostport.to_string()),
+            None => errors.push(invalid(
+                &s.key,
+                &s.origin,
+                format!("only http:// listeners are supported, not {l}"),
+            )),
+        }
+    }
+    out
+}
+
+/// Fails now, with the operator's error, if the worker's producer, consumer or admin settings
+/// cannot be translated for librdkafka (a throw-away worker environment checks them).
+fn check_clients(props: &Props) -> Result<(), AppError> {
     let probe = WorkerEnv {
         props: props.clone(),
         offsets: Arc::default(),
@@ -167,17 +200,7 @@ pub fn load_base(
             .client(kind, &ConfigMap::new())
             .map_err(AppError::Usage)?;
     }
-    let base = match (key_converter, value_converter, flush) {
-        (Some(key_converter), Some(value_converter), Some(flush)) => Some(WorkerBase {
-            props: props.clone(),
-            key_converter,
-            value_converter,
-            flush,
-            listeners,
-        }),
-        _ => None,
-    };
-    Ok((props, base))
+    Ok(())
 }
 
 /// Reads a connector properties file.

@@ -102,6 +102,16 @@ impl ConfigErrors {
     }
 }
 
+/// Several errors on one line, for a log line or a task's failure message (where
+/// [`ConfigErrors`]' one-per-line form would not fit).
+pub fn join_errors<E: fmt::Display>(errors: &[E]) -> String {
+    errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl From<ConfigError> for ConfigErrors {
     fn from(e: ConfigError) -> Self {
         ConfigErrors(vec![e])

@@ -1,12 +1,14 @@
 //! mm2.properties: parse (`properties`), override from the environment (`env`), resolve
 //! config-provider references (`provider`), route keys as MirrorMaker 2 does (`resolve`) and
-//! type them (`settings`) into the model (`model`). All before any Kafka client is built.
+//! type them (`settings`) into the model (`model`), with regex lists compiled once (`pattern`).
+//! All before any Kafka client is built. Uses no other module of the crate.
 
 pub mod clients;
 pub mod env;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod pattern;
 pub mod properties;
 pub mod provider;
 pub mod resolve;
@@ -15,8 +17,9 @@ pub mod settings;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use error::{ConfigError, ConfigErrors, Origin, Warning};
+pub use error::{join_errors, ConfigError, ConfigErrors, Origin, Warning};
 pub use model::*;
+pub use pattern::Patterns;
 pub use properties::{Properties, Setting};
 
 /// Where environment overrides and `${env:...}` references are read from.

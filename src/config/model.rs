@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::error::Warning;
+use super::pattern::Patterns;
 use super::properties::Setting;
 
 /// A string map of settings with their origins, as MirrorMaker 2 hands them to a connector,
@@ -167,11 +168,11 @@ pub enum TransactionBoundary {
 pub struct FlowSettings {
     pub enabled: bool,
     pub policy: PolicyConfig,
-    pub topics: Vec<String>,
-    pub topics_exclude: Vec<String>,
-    pub groups: Vec<String>,
-    pub groups_exclude: Vec<String>,
-    pub config_properties_exclude: Vec<String>,
+    pub topics: Patterns,
+    pub topics_exclude: Patterns,
+    pub groups: Patterns,
+    pub groups_exclude: Patterns,
+    pub config_properties_exclude: Patterns,
     pub tasks_max: u32,
     /// -1 means the broker's default.
     pub replication_factor: i32,

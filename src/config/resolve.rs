@@ -211,54 +211,71 @@ fn classify_keys(
                 target,
                 rest,
             } => {
-                for alias in [source, target] {
-                    if !aliases.iter().any(|a| a == alias) {
-                        errors.push(ConfigError::invalid(
-                            key,
-                            &s.origin,
-                            format!(
-                                "names cluster `{alias}`, which is not in clusters ({})",
-                                aliases.join(", ")
-                            ),
-                        ));
-                    }
-                }
-                if source == target {
-                    errors.push(ConfigError::invalid(
-                        key,
-                        &s.origin,
-                        "a flow must go between two different clusters",
-                    ));
-                }
-                if let Some(msg) = ignored_message(rest) {
-                    warn(msg);
-                } else if !is_connector_key(rest)
-                    && keys::client_prefix(rest).is_none()
-                    && !keys::is_client_security_key(rest)
-                {
-                    warn(format!("`{rest}` is not a MirrorMaker 2 connector setting; it is passed to the connectors unused"));
-                }
+                check_flow_clusters(key, s, [source, target], aliases, errors);
+                classify_flow_key(rest, &mut warn);
             }
-            KeyForm::Cluster { alias, rest } => {
-                if keys::is_client_security_key(rest)
-                    || keys::client_prefix(rest).is_some()
-                    || is_worker_key(rest)
-                {
-                    if let Some(msg) = ignored_message(rest) {
-                        warn(msg);
-                    }
-                } else if is_connector_key(rest) {
-                    warn(format!(
-                        "a cluster-level key does not configure connectors; use `{alias}->OTHER.{rest}` or a top-level `{rest}`"
-                    ));
-                } else {
-                    warn(format!(
-                        "`{rest}` is not a known client or worker setting of cluster `{alias}`"
-                    ));
-                }
-            }
+            KeyForm::Cluster { alias, rest } => classify_cluster_key(alias, rest, &mut warn),
             KeyForm::TopLevel => classify_top_level(key, aliases, &mut warn),
         }
+    }
+}
+
+/// A flow key (`A->B.<rest>`) must name two different known clusters.
+fn check_flow_clusters(
+    key: &str,
+    s: &Setting,
+    [source, target]: [&str; 2],
+    aliases: &[String],
+    errors: &mut Vec<ConfigError>,
+) {
+    for alias in [source, target] {
+        if !aliases.iter().any(|a| a == alias) {
+            errors.push(ConfigError::invalid(
+                key,
+                &s.origin,
+                format!(
+                    "names cluster `{alias}`, which is not in clusters ({})",
+                    aliases.join(", ")
+                ),
+            ));
+        }
+    }
+    if source == target {
+        errors.push(ConfigError::invalid(
+            key,
+            &s.origin,
+            "a flow must go between two different clusters",
+        ));
+    }
+}
+
+fn classify_flow_key(rest: &str, warn: &mut impl FnMut(String)) {
+    if let Some(msg) = ignored_message(rest) {
+        warn(msg);
+    } else if !is_connector_key(rest)
+        && keys::client_prefix(rest).is_none()
+        && !keys::is_client_security_key(rest)
+    {
+        warn(format!("`{rest}` is not a MirrorMaker 2 connector setting; it is passed to the connectors unused"));
+    }
+}
+
+fn classify_cluster_key(alias: &str, rest: &str, warn: &mut impl FnMut(String)) {
+    if keys::is_client_security_key(rest)
+        || keys::client_prefix(rest).is_some()
+        || is_worker_key(rest)
+    {
+        if let Some(msg) = ignored_message(rest) {
+            warn(msg);
+        }
+    } else if is_connector_key(rest) {
+        warn(format!(
+            "a cluster-level key does not configure connectors; use `{alias}->OTHER.{rest}` or a top-level `{rest}`"
+        ));
+    } else {
+        warn(format!(
+            "`{rest}` is not a known client or worker setting of cluster `{alias}`"
+        ));
     }
 }
 

@@ -9,8 +9,8 @@ use super::model::{
     DefaultsFrom, ExactlyOnceSource, Flow, FlowSettings, OffsetSyncsLocation, PolicyConfig,
     PolicyKind, Props, TransactionBoundary, WorkerSettings,
 };
+use super::pattern::Patterns;
 use super::properties::Setting;
-use crate::policy::filter::Patterns;
 
 /// Splits a Kafka LIST value: comma-separated, each item trimmed, empty items dropped.
 pub fn split_list(value: &str) -> Vec<String> {
@@ -98,13 +98,14 @@ impl Reader<'_> {
         n as i16
     }
 
-    /// A periodic job: `<name>.enabled` and `<name>.interval.seconds`. A negative interval
+    /// A periodic job: `<job>.enabled` and `<job>.interval.seconds`. A negative interval
     /// disables it, as in MirrorMaker 2's scheduler.
-    fn schedule(&mut self, enabled_key: &str, interval_key: &str) -> Option<Duration> {
-        let enabled = self.bool(enabled_key);
-        let secs = self.parse_long(interval_key);
+    fn schedule(&mut self, job: &str) -> Option<Duration> {
+        let enabled = self.bool(&format!("{job}.enabled"));
+        let interval_key = format!("{job}.interval.seconds");
+        let secs = self.parse_long(&interval_key);
         if secs == Some(0) {
-            let s = self.setting(interval_key);
+            let s = self.setting(&interval_key);
             self.fail(&s, "must be positive (or negative to disable)".to_string());
         }
         let secs = secs.unwrap_or(0);
@@ -116,13 +117,15 @@ impl Reader<'_> {
     }
 
     /// A regex list, compiled once here so a bad pattern is reported with its key.
-    fn patterns(&mut self, key: &str) -> Vec<String> {
-        let list = self.list(key);
-        if let Err(e) = Patterns::compile(&list) {
-            let s = self.setting(key);
-            self.fail(&s, format!("invalid regular expression: {e}"));
+    fn patterns(&mut self, key: &str) -> Patterns {
+        match Patterns::compile(&self.list(key)) {
+            Ok(p) => p,
+            Err(e) => {
+                let s = self.setting(key);
+                self.fail(&s, format!("invalid regular expression: {e}"));
+                Patterns::empty()
+            }
         }
-        list
     }
 
     fn one_of<T: Copy>(&mut self, key: &str, choices: &[(&str, T)]) -> T {
@@ -225,18 +228,35 @@ fn policy(r: &mut Reader<'_>) -> PolicyConfig {
     }
 }
 
-/// Types a flow's connector config.
+/// The plugin classes a flow may name only by their defaults.
+const DEFAULT_ONLY_CLASSES: [&str; 4] = [
+    "topic.filter.class",
+    "group.filter.class",
+    "config.property.filter.class",
+    "forwarding.admin.class",
+];
+
+const OFFSET_SYNCS_LOCATIONS: &[(&str, OffsetSyncsLocation)] = &[
+    ("source", OffsetSyncsLocation::Source),
+    ("target", OffsetSyncsLocation::Target),
+];
+
+const DEFAULTS_FROM: &[(&str, DefaultsFrom)] = &[
+    ("target", DefaultsFrom::Target),
+    ("source", DefaultsFrom::Source),
+];
+
+/// `exactly.once.support`: whether `required`.
+const EXACTLY_ONCE_SUPPORT: &[(&str, bool)] = &[("requested", false), ("required", true)];
+
+/// Types a flow's connector config. Fields are read in this order, which is the order their
+/// errors are reported in.
 pub fn flow_settings(connector: &Props, errors: &mut Vec<ConfigError>) -> FlowSettings {
     let mut r = Reader {
         props: connector,
         errors,
     };
-    for key in [
-        "topic.filter.class",
-        "group.filter.class",
-        "config.property.filter.class",
-        "forwarding.admin.class",
-    ] {
+    for key in DEFAULT_ONLY_CLASSES {
         r.default_class(key);
     }
     FlowSettings {
@@ -255,51 +275,21 @@ pub fn flow_settings(connector: &Props, errors: &mut Vec<ConfigError>) -> FlowSe
             .replication_factor("checkpoints.topic.replication.factor"),
         heartbeats_topic_replication_factor: r
             .replication_factor("heartbeats.topic.replication.factor"),
-        offset_syncs_location: r.one_of(
-            "offset-syncs.topic.location",
-            &[
-                ("source", OffsetSyncsLocation::Source),
-                ("target", OffsetSyncsLocation::Target),
-            ],
-        ),
+        offset_syncs_location: r.one_of("offset-syncs.topic.location", OFFSET_SYNCS_LOCATIONS),
         offset_lag_max: r.int_in("offset.lag.max", 0, i64::MAX),
         emit_offset_syncs: r.bool("emit.offset-syncs.enabled"),
         heartbeats_replication: r.bool("heartbeats.replication.enabled"),
-        use_defaults_from: r.one_of(
-            "use.defaults.from",
-            &[
-                ("target", DefaultsFrom::Target),
-                ("source", DefaultsFrom::Source),
-            ],
-        ),
+        use_defaults_from: r.one_of("use.defaults.from", DEFAULTS_FROM),
         consumer_poll_timeout: r.millis("consumer.poll.timeout.ms"),
         admin_timeout: r.millis("admin.timeout.ms"),
-        refresh_topics: r.schedule("refresh.topics.enabled", "refresh.topics.interval.seconds"),
-        sync_topic_configs: r.schedule(
-            "sync.topic.configs.enabled",
-            "sync.topic.configs.interval.seconds",
-        ),
-        sync_topic_acls: r.schedule(
-            "sync.topic.acls.enabled",
-            "sync.topic.acls.interval.seconds",
-        ),
-        refresh_groups: r.schedule("refresh.groups.enabled", "refresh.groups.interval.seconds"),
-        emit_checkpoints: r.schedule(
-            "emit.checkpoints.enabled",
-            "emit.checkpoints.interval.seconds",
-        ),
-        sync_group_offsets: r.schedule(
-            "sync.group.offsets.enabled",
-            "sync.group.offsets.interval.seconds",
-        ),
-        emit_heartbeats: r.schedule(
-            "emit.heartbeats.enabled",
-            "emit.heartbeats.interval.seconds",
-        ),
-        exactly_once_required: r.one_of(
-            "exactly.once.support",
-            &[("requested", false), ("required", true)],
-        ),
+        refresh_topics: r.schedule("refresh.topics"),
+        sync_topic_configs: r.schedule("sync.topic.configs"),
+        sync_topic_acls: r.schedule("sync.topic.acls"),
+        refresh_groups: r.schedule("refresh.groups"),
+        emit_checkpoints: r.schedule("emit.checkpoints"),
+        sync_group_offsets: r.schedule("sync.group.offsets"),
+        emit_heartbeats: r.schedule("emit.heartbeats"),
+        exactly_once_required: r.one_of("exactly.once.support", EXACTLY_ONCE_SUPPORT),
         transaction_boundary: transaction_boundary(&mut r),
     }
 }

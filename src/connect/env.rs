@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Origin, Props, Setting, TransactionBoundary};
+use crate::config::{join_errors, Origin, Props, Setting, TransactionBoundary};
 use crate::kafka::fence::fence_producers;
 use crate::kafka::props::{translate, ClientProps};
-use crate::mirror::scheduler::join_errors;
 
 use super::connector::{BoxFuture, ConfigMap};
 use super::converter::Converter;

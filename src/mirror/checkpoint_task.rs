@@ -14,7 +14,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Side};
+use crate::config::{join_errors, ClientKind, Flow, OffsetSyncsLocation, Side};
 use crate::kafka::admin::Admin;
 use crate::kafka::admin_ffi::{self, GroupOffset};
 use crate::kafka::client::{create, LogContext};
@@ -26,7 +26,7 @@ use crate::shutdown::stopped;
 
 use super::checkpoint::{offsets_to_sync, CheckpointStore, SourceOffset, Translator};
 use super::offset_sync_store::OffsetSyncStore;
-use super::scheduler::{every, join_errors, now_ms, retry, tick};
+use super::scheduler::{every, now_ms, retry, tick};
 use super::wire::{Checkpoint, OffsetSync};
 
 /// Runs one flow's checkpoints until `stop`.
@@ -131,6 +131,78 @@ struct Checkpointer {
     latency: CheckpointLatency,
 }
 
+/// The previous checkpoints (the monotonicity filter starts from them) and whether they could
+/// be read: without them the offset-sync index keeps no history.
+async fn load_checkpoints(
+    flow: &Flow,
+    name: &str,
+    checkpoints_topic: &str,
+) -> Result<(CheckpointStore, bool), String> {
+    let (consumer_props, _) = translate(&flow.worker_client_props(ClientKind::Consumer), name)
+        .map_err(|e| join_errors(&e))?;
+    let (topic, timeout, reader) = (
+        checkpoints_topic.to_string(),
+        flow.settings.admin_timeout,
+        format!("{name}|checkpoints-reader"),
+    );
+    let loaded =
+        tokio::task::spawn_blocking(move || read_to_end(&consumer_props, &reader, &topic, timeout))
+            .await
+            .expect("checkpoints reader");
+    Ok(match loaded {
+        Ok(records) => (
+            CheckpointStore::from_checkpoints(
+                records
+                    .iter()
+                    .filter_map(|(k, v)| Checkpoint::decode(k.as_deref()?, v.as_deref()?).ok()),
+            ),
+            true,
+        ),
+        Err(e) => {
+            warn!(flow = %flow.name(), "cannot read previous checkpoints ({e}); translating from the latest offset syncs only");
+            (CheckpointStore::default(), false)
+        }
+    })
+}
+
+/// Opens the offset-syncs topic where `offset-syncs.topic.location` puts it and reads it to
+/// the end; returns the reader and the topic's name.
+async fn open_sync_reader(
+    flow: &Flow,
+    name: &str,
+    policy: &ReplicationPolicy,
+    keep_history: bool,
+) -> Result<(SyncReader, String), String> {
+    let (side, other) = match flow.settings.offset_syncs_location {
+        OffsetSyncsLocation::Source => (Side::Source, &flow.target),
+        OffsetSyncsLocation::Target => (Side::Target, &flow.source),
+    };
+    let syncs_topic = policy.offset_syncs_topic(other);
+    let (mut props, _) = translate(&flow.client_props(side, ClientKind::Consumer), name)
+        .map_err(|e| join_errors(&e))?;
+    props.set_default("group.id", format!("{}-mm2-checkpoints", flow.source));
+    props.set("enable.auto.commit", "false", false);
+    let consumer: BaseConsumer<LogContext> = create(
+        &props,
+        &format!("{name}|offset-syncs-{}-consumer", side.as_str()),
+        LogContext::new(name),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&syncs_topic, 0, Offset::Beginning)
+        .map_err(|e| e.to_string())?;
+    consumer.assign(&tpl).map_err(|e| e.to_string())?;
+    let reader = SyncReader {
+        consumer,
+        store: OffsetSyncStore::new(keep_history),
+    };
+    let (topic, timeout) = (syncs_topic.clone(), flow.settings.admin_timeout);
+    let reader = tokio::task::spawn_blocking(move || reader.catch_up(&topic, timeout))
+        .await
+        .expect("syncs reader");
+    Ok((reader, syncs_topic))
+}
+
 impl Checkpointer {
     async fn start(flow: Arc<Flow>, metrics: &Metrics) -> Result<Self, String> {
         let name = format!("{}|MirrorCheckpointConnector", flow.name());
@@ -165,62 +237,8 @@ impl Checkpointer {
             LogContext::new(&name),
         )
         .map_err(|e| e.to_string())?;
-
-        // Previous checkpoints: the monotonicity filter starts from them.
-        let (consumer_props, _) = translate(&flow.worker_client_props(ClientKind::Consumer), &name)
-            .map_err(|e| join_errors(&e))?;
-        let (topic, timeout, reader) = (
-            checkpoints_topic.clone(),
-            flow.settings.admin_timeout,
-            format!("{name}|checkpoints-reader"),
-        );
-        let loaded = tokio::task::spawn_blocking(move || {
-            read_to_end(&consumer_props, &reader, &topic, timeout)
-        })
-        .await
-        .expect("checkpoints reader");
-        let (store, keep_history) = match loaded {
-            Ok(records) => {
-                (
-                    CheckpointStore::from_checkpoints(records.iter().filter_map(|(k, v)| {
-                        Checkpoint::decode(k.as_deref()?, v.as_deref()?).ok()
-                    })),
-                    true,
-                )
-            }
-            Err(e) => {
-                warn!(flow = %flow.name(), "cannot read previous checkpoints ({e}); translating from the latest offset syncs only");
-                (CheckpointStore::default(), false)
-            }
-        };
-
-        let (side, other) = match flow.settings.offset_syncs_location {
-            OffsetSyncsLocation::Source => (Side::Source, &flow.target),
-            OffsetSyncsLocation::Target => (Side::Target, &flow.source),
-        };
-        let syncs_topic = policy.offset_syncs_topic(other);
-        let (mut props, _) = translate(&flow.client_props(side, ClientKind::Consumer), &name)
-            .map_err(|e| join_errors(&e))?;
-        props.set_default("group.id", format!("{}-mm2-checkpoints", flow.source));
-        props.set("enable.auto.commit", "false", false);
-        let consumer: BaseConsumer<LogContext> = create(
-            &props,
-            &format!("{name}|offset-syncs-{}-consumer", side.as_str()),
-            LogContext::new(&name),
-        )
-        .map_err(|e| e.to_string())?;
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&syncs_topic, 0, Offset::Beginning)
-            .map_err(|e| e.to_string())?;
-        consumer.assign(&tpl).map_err(|e| e.to_string())?;
-        let reader = SyncReader {
-            consumer,
-            store: OffsetSyncStore::new(keep_history),
-        };
-        let (topic, timeout) = (syncs_topic.clone(), flow.settings.admin_timeout);
-        let reader = tokio::task::spawn_blocking(move || reader.catch_up(&topic, timeout))
-            .await
-            .expect("syncs reader");
+        let (store, keep_history) = load_checkpoints(&flow, &name, &checkpoints_topic).await?;
+        let (reader, syncs_topic) = open_sync_reader(&flow, &name, &policy, keep_history).await?;
         info!(flow = %flow.name(), "checkpointing consumer groups to `{checkpoints_topic}`");
         Ok(Checkpointer {
             latency: metrics.checkpoint.flow(&flow.source, &flow.target),
@@ -303,6 +321,13 @@ impl Checkpointer {
             );
         }
         let Some(reader) = &self.syncs else { return };
+        let all = self.translate_groups(reader).await;
+        self.write_checkpoints(all).await;
+    }
+
+    /// Every group's checkpoints that move forward, each with the time its source offsets were
+    /// listed (the record's timestamp).
+    async fn translate_groups(&self, reader: &SyncReader) -> Vec<(Checkpoint, i64)> {
         let translator = Translator {
             policy: &self.policy,
             topics: &self.topic_filter,
@@ -338,6 +363,11 @@ impl Checkpointer {
                     .map(|c| (c, listed_at)),
             );
         }
+        all
+    }
+
+    /// Writes checkpoints; one that is written is remembered as the group's latest.
+    async fn write_checkpoints(&mut self, all: Vec<(Checkpoint, i64)>) {
         for (c, listed_at) in all {
             let (key, value) = (c.record_key(), c.record_value());
             let record = FutureRecord::to(&self.checkpoints_topic)
@@ -392,45 +422,48 @@ impl Checkpointer {
                 warn!(flow = %self.flow.name(), "describing group {} on {}: {e}", d.group_id, self.flow.target);
                 continue;
             }
-            if !d.is_inactive() {
-                continue;
+            if d.is_inactive() {
+                self.sync_group(&d.group_id, timeout).await;
             }
-            let target: BTreeMap<(String, i32), i64> = match self
-                .group_offsets(&self.target, &d.group_id)
-                .await
-            {
-                Ok(o) => o.into_iter().map(|(tp, o)| (tp, o.offset)).collect(),
-                Err(e) => {
-                    warn!(flow = %self.flow.name(), "listing offsets of group {} on {}: {e}", d.group_id, self.flow.target);
-                    continue;
-                }
-            };
-            let to_sync: BTreeMap<(String, i32), GroupOffset> =
-                offsets_to_sync(&self.store.group(&d.group_id), &target)
-                    .into_iter()
-                    .map(|(tp, (offset, metadata))| (tp, GroupOffset { offset, metadata }))
-                    .collect();
-            if to_sync.is_empty() {
-                continue;
-            }
-            match admin_ffi::alter_consumer_group_offsets(
-                self.target.client(),
-                &d.group_id,
-                &to_sync,
-                timeout,
-            )
+        }
+    }
+
+    /// Commits one inactive target group's translated offsets that move it forward.
+    async fn sync_group(&self, group_id: &str, timeout: Duration) {
+        let target: BTreeMap<(String, i32), i64> = match self
+            .group_offsets(&self.target, group_id)
             .await
-            {
-                Ok(results) => {
-                    for ((t, p), r) in results {
-                        if let Err(e) = r {
-                            warn!(flow = %self.flow.name(), "group {} {t}-{p} not synced (likely consumers are using it): {e}", d.group_id);
-                        }
+        {
+            Ok(o) => o.into_iter().map(|(tp, o)| (tp, o.offset)).collect(),
+            Err(e) => {
+                return warn!(flow = %self.flow.name(), "listing offsets of group {group_id} on {}: {e}", self.flow.target);
+            }
+        };
+        let to_sync: BTreeMap<(String, i32), GroupOffset> =
+            offsets_to_sync(&self.store.group(group_id), &target)
+                .into_iter()
+                .map(|(tp, (offset, metadata))| (tp, GroupOffset { offset, metadata }))
+                .collect();
+        if to_sync.is_empty() {
+            return;
+        }
+        match admin_ffi::alter_consumer_group_offsets(
+            self.target.client(),
+            group_id,
+            &to_sync,
+            timeout,
+        )
+        .await
+        {
+            Ok(results) => {
+                for ((t, p), r) in results {
+                    if let Err(e) = r {
+                        warn!(flow = %self.flow.name(), "group {group_id} {t}-{p} not synced (likely consumers are using it): {e}");
                     }
                 }
-                Err(e) => {
-                    warn!(flow = %self.flow.name(), "syncing offsets of group {}: {e}", d.group_id)
-                }
+            }
+            Err(e) => {
+                warn!(flow = %self.flow.name(), "syncing offsets of group {group_id}: {e}")
             }
         }
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::config::{ClientKind, Flow};
+use crate::config::{join_errors, ClientKind, Flow};
 use crate::connect::connector::{
     fixed_tasks, BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
 };
@@ -27,7 +27,7 @@ use crate::kafka::props::translate;
 use crate::metrics::Metrics;
 use crate::policy::ReplicationPolicy;
 
-use super::scheduler::{join_errors, retry};
+use super::scheduler::retry;
 use super::source_connector::SourceConnector;
 use super::source_task::{self, SourceTaskSpec, TaskDeps, CONNECTOR};
 use super::{checkpoint_task, heartbeat};

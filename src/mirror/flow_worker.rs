@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::config::{ClientKind, Flow};
+use crate::config::{join_errors, ClientKind, Flow};
 use crate::connect::group::{self, GroupSpec};
 use crate::connect::herder::Herder;
 use crate::connect::stored_names::StoredNames;
@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use super::connectors::{
     connector_name, flow_connectors, stored_config, FlowConnectors, CHECKPOINT, HEARTBEAT, SOURCE,
 };
-use super::scheduler::{join_errors, retry};
+use super::scheduler::retry;
 
 const READ_ONLY: &str = "connect-mirror-maker runs the connectors of its mm2.properties; change that file and restart to change them";
 

@@ -8,7 +8,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::config::{ClientKind, Flow, Side};
+use crate::config::{join_errors, ClientKind, Flow, Side};
 use crate::kafka::admin::Admin;
 use crate::kafka::client::{create, LogContext};
 use crate::kafka::log::ensure_compacted_topic;
@@ -16,13 +16,12 @@ use crate::kafka::props::translate;
 use crate::policy::ReplicationPolicy;
 use crate::shutdown::stopped;
 
-use super::scheduler::{join_errors, now_ms, retry};
+use super::scheduler::{now_ms, retry};
 use super::wire::Heartbeat;
 
-/// Runs one flow's heartbeats until `stop`.
-pub async fn run(flow: Arc<Flow>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
-    let name = format!("{}|MirrorHeartbeatConnector", flow.name());
-    let (admin_props, _) = translate(&flow.client_props(Side::Target, ClientKind::Admin), &name)
+/// The target admin (to create the topic) and the worker producer (to write heartbeats).
+fn clients(flow: &Flow, name: &str) -> Result<(Admin, FutureProducer<LogContext>), String> {
+    let (admin_props, _) = translate(&flow.client_props(Side::Target, ClientKind::Admin), name)
         .map_err(|e| join_errors(&e))?;
     let admin = Admin::new(
         &admin_props,
@@ -31,14 +30,21 @@ pub async fn run(flow: Arc<Flow>, mut stop: watch::Receiver<bool>) -> Result<(),
         flow.settings.admin_timeout,
     )
     .map_err(|e| e.to_string())?;
-    let (producer_props, _) = translate(&flow.worker_client_props(ClientKind::Producer), &name)
+    let (producer_props, _) = translate(&flow.worker_client_props(ClientKind::Producer), name)
         .map_err(|e| join_errors(&e))?;
     let producer: FutureProducer<LogContext> = create(
         &producer_props,
         &format!("{name}|producer"),
-        LogContext::new(&name),
+        LogContext::new(name),
     )
     .map_err(|e| e.to_string())?;
+    Ok((admin, producer))
+}
+
+/// Runs one flow's heartbeats until `stop`.
+pub async fn run(flow: Arc<Flow>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+    let name = format!("{}|MirrorHeartbeatConnector", flow.name());
+    let (admin, producer) = clients(&flow, &name)?;
     let topic = ReplicationPolicy::new(&flow.settings.policy)
         .heartbeats_topic()
         .to_string();

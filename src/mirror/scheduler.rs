@@ -67,12 +67,3 @@ where
         backoff = (backoff * 2).min(Duration::from_secs(60));
     }
 }
-
-/// Several errors on one line.
-pub fn join_errors<E: std::fmt::Display>(errors: &[E]) -> String {
-    errors
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("; ")
-}

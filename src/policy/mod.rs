@@ -4,5 +4,5 @@
 pub mod filter;
 pub mod replication;
 
-pub use filter::{ConfigPropertyFilter, GroupFilter, Patterns, TopicFilter};
+pub use filter::{ConfigPropertyFilter, GroupFilter, TopicFilter};
 pub use replication::ReplicationPolicy;

@@ -170,40 +170,47 @@ pub async fn describe_consumer_groups<C: ClientContext>(
             count,
         )
     };
+    // SAFETY: each is a live description of the result, which `event` keeps alive.
     let groups = descriptions
         .iter()
-        .map(|&desc| {
-            // SAFETY: a live description of the result; its strings and error are copied.
-            let (group_id, state, members, error) = unsafe {
-                (
-                    string(rd::rd_kafka_ConsumerGroupDescription_group_id(desc)),
-                    GroupState::from_native(rd::rd_kafka_ConsumerGroupDescription_state(desc)),
-                    rd::rd_kafka_ConsumerGroupDescription_member_count(desc),
-                    error_object(rd::rd_kafka_ConsumerGroupDescription_error(desc)),
-                )
-            };
-            match error {
-                // A group that does not exist is Dead, as Kafka reports it to the DescribeGroups
-                // versions librdkafka sends; tansu on sqlite (and DescribeGroups v6+) answer
-                // GROUP_ID_NOT_FOUND instead.
-                Some((rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND, _)) => {
-                    GroupDescription {
-                        group_id,
-                        state: GroupState::Dead,
-                        members: 0,
-                        error: None,
-                    }
-                }
-                error => GroupDescription {
-                    group_id,
-                    state,
-                    members,
-                    error: error.map(|(_, message)| message),
-                },
-            }
-        })
+        .map(|&desc| unsafe { description(desc) })
         .collect();
     Ok(groups)
+}
+
+/// One group of a DescribeConsumerGroups result, with its strings and error copied.
+///
+/// # Safety
+/// `desc` must be a live description of a live result.
+unsafe fn description(desc: *const rd::rd_kafka_ConsumerGroupDescription_t) -> GroupDescription {
+    // SAFETY: `desc` is live (the caller's contract); what is read is copied.
+    let (group_id, state, members, error) = unsafe {
+        (
+            string(rd::rd_kafka_ConsumerGroupDescription_group_id(desc)),
+            GroupState::from_native(rd::rd_kafka_ConsumerGroupDescription_state(desc)),
+            rd::rd_kafka_ConsumerGroupDescription_member_count(desc),
+            error_object(rd::rd_kafka_ConsumerGroupDescription_error(desc)),
+        )
+    };
+    match error {
+        // A group that does not exist is Dead, as Kafka reports it to the DescribeGroups
+        // versions librdkafka sends; tansu on sqlite (and DescribeGroups v6+) answer
+        // GROUP_ID_NOT_FOUND instead.
+        Some((rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND, _)) => {
+            GroupDescription {
+                group_id,
+                state: GroupState::Dead,
+                members: 0,
+                error: None,
+            }
+        }
+        error => GroupDescription {
+            group_id,
+            state,
+            members,
+            error: error.map(|(_, message)| message),
+        },
+    }
 }
 
 /// The committed offsets of `group` on every partition it has committed to. Partitions without a
@@ -318,7 +325,16 @@ pub async fn alter_consumer_group_offsets<C: ClientContext>(
             &operation,
         )
     }?;
-    let outcomes = partitions
+    Ok(alter_outcomes(group, partitions))
+}
+
+/// Each partition's outcome in an AlterConsumerGroupOffsets result; `partitions` must be
+/// [`group_partitions`]' slice of a live event (its topic pointers are read).
+fn alter_outcomes(
+    group: &str,
+    partitions: &[rd::rd_kafka_topic_partition_t],
+) -> Vec<((String, i32), Result<(), AdminError>)> {
+    partitions
         .iter()
         .map(|p| {
             // SAFETY: a live element of the result's list; the topic is copied.
@@ -335,8 +351,7 @@ pub async fn alter_consumer_group_offsets<C: ClientContext>(
             };
             ((topic, p.partition), outcome)
         })
-        .collect();
-    Ok(outcomes)
+        .collect()
 }
 
 /// The partitions of the single group result of a List- or AlterConsumerGroupOffsets result,

@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::connector::ConfigMap;
-use super::herder::TargetState;
+use super::status::TargetState;
 use super::stored_names::StoredNames;
 use crate::kafka::client::{create, LogContext};
 use crate::kafka::log::watermarks_when_led;
@@ -84,13 +85,8 @@ impl ConfigRecord {
         }
         if let Some(name) = key.strip_prefix("target-state-") {
             let v = value?;
-            let state = v.get("state.v2").or(v.get("state"))?.as_str()?;
-            let state = match state {
-                "STARTED" => TargetState::Started,
-                "PAUSED" => TargetState::Paused,
-                "STOPPED" => TargetState::Stopped,
-                _ => return None,
-            };
+            let state = v.get("state.v2").or(v.get("state"))?;
+            let state = TargetState::deserialize(state).ok()?;
             return Some(ConfigRecord::TargetState(name.to_string(), state));
         }
         if let Some(name) = key.strip_prefix("restart-connector-") {
@@ -128,13 +124,12 @@ impl ConfigRecord {
             ),
             ConfigRecord::Commit(name, n) => (format!("commit-{name}"), j(json!({ "tasks": n }))),
             ConfigRecord::TargetState(name, state) => {
-                let s = match state {
-                    TargetState::Started => "STARTED",
-                    TargetState::Paused => "PAUSED",
-                    TargetState::Stopped => "STOPPED",
-                };
                 // Java 3.5+ reads `state.v2`; older workers read `state`, which has no STOPPED.
-                let old = if s == "STOPPED" { "PAUSED" } else { s };
+                let old = match state {
+                    TargetState::Stopped => TargetState::Paused,
+                    s => *s,
+                };
+                let s = state;
                 (
                     format!("target-state-{name}"),
                     j(json!({ "state": old, "state.v2": s })),

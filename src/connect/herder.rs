@@ -21,6 +21,7 @@ use super::config_log::{ConfigLog, ConfigRecord, Snapshot, Update};
 use super::connector::{BoxFuture, ConfigMap, Connector, OffsetEntry, TaskContext};
 use super::membership::Ownership;
 use super::plugin::{PluginInfo, Validation};
+use super::status::TargetState;
 use super::status::{ConnectorType, State, Status, StatusBoard, Unit};
 use super::worker::{stop_all, TaskHandle};
 
@@ -41,15 +42,6 @@ pub trait ConnectorFactory: Send + Sync {
     fn redact(&self, config: &ConfigMap) -> ConfigMap {
         config.clone()
     }
-}
-
-/// What the operator asked a connector to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum TargetState {
-    Started,
-    Paused,
-    Stopped,
 }
 
 /// Why an operation was refused; the REST API maps each to Connect's status code.

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Api, ApiError};
 use crate::connect::connector::{ConfigMap, OffsetEntry};
-use crate::connect::herder::TargetState;
+use crate::connect::status::TargetState;
 
 type Result<T> = std::result::Result<T, ApiError>;
 

@@ -304,28 +304,43 @@ pub struct ConfigLog {
 
 impl ConfigLog {
     /// Writes `records` in order, under their stored names; returns once they are applied
-    /// here. Blocking.
-    pub fn write(&self, records: &[ConfigRecord]) -> Result<(), String> {
+    /// here.
+    pub async fn write(self: &Arc<Self>, records: Vec<ConfigRecord>) -> Result<(), String> {
         let stored: Vec<ConfigRecord> = records
-            .iter()
-            .filter_map(|r| r.clone().renamed(|n| Some(self.names.store(n).to_string())))
+            .into_iter()
+            .filter_map(|r| r.renamed(|n| Some(self.names.store(n).to_string())))
             .collect();
-        self.write_stored(&stored)
+        self.write_stored(stored).await
     }
 
     /// Deletes the connector configs stored under the names earlier versions gave the herder's
-    /// `names` (see [`StoredNames::legacy`]). Blocking.
-    pub fn delete_legacy(&self, names: &[String]) -> Result<(), String> {
+    /// `names` (see [`StoredNames::legacy`]).
+    pub async fn delete_legacy(self: &Arc<Self>, names: Vec<String>) -> Result<(), String> {
         let tombstones: Vec<ConfigRecord> = names
             .iter()
             .filter_map(|n| self.names.legacy(n))
             .map(|n| ConfigRecord::Connector(n.to_string(), None))
             .collect();
-        self.write_stored(&tombstones)
+        self.write_stored(tombstones).await
     }
 
-    /// Writes records whose names are already the stored ones.
-    fn write_stored(&self, records: &[ConfigRecord]) -> Result<(), String> {
+    /// Writes records whose names are already the stored ones, then waits for the reader.
+    async fn write_stored(self: &Arc<Self>, records: Vec<ConfigRecord>) -> Result<(), String> {
+        let log = self.clone();
+        let last = tokio::task::spawn_blocking(move || log.send(&records))
+            .await
+            .map_err(|e| e.to_string())??;
+        let mut applied = self.applied.clone();
+        let read_back = async move { applied.wait_for(|position| *position >= last).await.is_ok() };
+        match tokio::time::timeout(Duration::from_secs(30), read_back).await {
+            Ok(true) => Ok(()),
+            _ => Err(format!("{} did not come back to this worker", self.topic)),
+        }
+    }
+
+    /// Sends the records and waits until they are stored; the offset of the last (-1 for
+    /// none). Blocking.
+    fn send(&self, records: &[ConfigRecord]) -> Result<i64, String> {
         let producer = self.producer.lock().expect("producer lock");
         *producer.context().result.lock().expect("result lock") = None;
         for r in records {
@@ -347,17 +362,8 @@ impl ConfigLog {
             .lock()
             .expect("result lock")
             .take()
-            .unwrap_or(Ok(-1))?;
-        drop(producer);
-        let mut applied = self.applied.clone();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while *applied.borrow_and_update() < last {
-            if Instant::now() > deadline {
-                return Err(format!("{} did not come back to this worker", self.topic));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(())
+            .unwrap_or(Ok(-1));
+        last
     }
 }
 

@@ -42,6 +42,27 @@ impl Ownership {
             .as_ref()
             .is_some_and(|p| p.contains(&((index as i32) % self.slots.max(1))))
     }
+
+    /// Whether this worker runs connector `name`'s job.
+    pub fn owns_connector(&self, name: &str) -> bool {
+        self.owns(first_unit(name))
+    }
+
+    /// Whether this worker runs task `id` of connector `name`.
+    pub fn owns_task(&self, name: &str, id: usize) -> bool {
+        self.owns(first_unit(name) + 1 + id)
+    }
+}
+
+/// The unit number of a connector; its task `i` is unit `first + 1 + i`. It depends on the name
+/// alone (FNV-1a, the same in every process and version), so ownership changes only when the
+/// group rebalances, never because another connector came or went, and a connector's tasks
+/// fall on consecutive partitions, that is on different workers.
+pub fn first_unit(name: &str) -> usize {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % (1 << 31)) as usize
 }
 
 struct Ctx {
@@ -189,5 +210,13 @@ mod tests {
         }
         .owns(1));
         assert!((0..10).all(|i| Ownership::all().owns(i)));
+    }
+
+    #[test]
+    fn unit_numbers_are_the_same_in_every_process() {
+        // Golden values (FNV-1a 64, kept to 31 bits, computed independently): workers of one
+        // group, possibly different builds during an upgrade, must agree on them.
+        assert_eq!(first_unit("source-1"), 1_708_412_666);
+        assert_eq!(first_unit("A->B.MirrorSourceConnector"), 132_812_592);
     }
 }

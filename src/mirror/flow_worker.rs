@@ -97,7 +97,7 @@ pub async fn run(
         // Every process writes the same configs; a config that did not change restarts nothing.
         if let Err(e) = member
             .herder
-            .put(&connector_name(&flow, short), stored_config(&flow, short))
+            .install(&connector_name(&flow, short), stored_config(&flow, short))
             .await
         {
             tracing::warn!(flow = %flow.name(), "cannot write the connector config: {e}");

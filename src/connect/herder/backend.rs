@@ -1,6 +1,6 @@
 //! Where a herder's changes take effect. Alone (connect-standalone) the herder's own state is
-//! the truth: a change is applied at once. In a group (connect-distributed, connect-mirror-maker)
-//! it is written to the config topic and applied when read back, by every worker alike.
+//! the truth: a change is applied at once. In a group (connect-distributed, connect-mirror-maker's
+//! flows) it is written to the config topic and applied when read back, by every worker alike.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,10 +3,16 @@
 //! A connector's job publishes task configs; the herder (re)starts the tasks whenever they
 //! change. Statuses go to a [`StatusBoard`] that the REST API reads.
 //!
-//! Alone (connect-standalone, connect-mirror-maker) the herder's own state is the truth and it
-//! runs everything. In a group (connect-distributed) every change is written to the config
-//! topic and applied when it is read back, by every worker alike, and each worker runs only the
-//! connectors and tasks its group membership gives it ([`Ownership`]).
+//! Alone (connect-standalone) the herder's own state is the truth and it runs everything. In a
+//! group (connect-distributed, and each flow of connect-mirror-maker) every change is written
+//! to the config topic and applied when it is read back, by every worker alike, and each worker
+//! runs only the connectors and tasks its group membership gives it
+//! ([`Ownership`](crate::connect::membership::Ownership)). `backend` holds the two ways.
+//!
+//! The connectors themselves belong to one task, the actor (`actor`), which applies changes
+//! one at a time; [`Herder`] is a handle that sends it commands and answers reads from the
+//! snapshot the actor publishes after each change (`view`). `plan` decides what to start
+//! and stop; `lifecycle` does it; `follow` feeds a distributed worker's group to the actor.
 
 mod actor;
 mod backend;

@@ -1,6 +1,7 @@
 //! Starting and stopping one connector's job and tasks on this worker.
 
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -148,10 +149,15 @@ impl Ctx {
         });
     }
 
+    /// Starts task `id`; one that cannot be built (an error, or a panic in the plugin) is
+    /// reported failed.
     pub fn start_task(&self, name: &str, entry: &mut Entry, id: usize) {
         let reporter = self.board.reporter(Unit::Task(name.into(), id));
         let config = &entry.task_configs[id];
-        match entry.instance.task(id, config, entry.ctx.clone()) {
+        let built = catch_unwind(AssertUnwindSafe(|| {
+            entry.instance.task(id, config, entry.ctx.clone())
+        }));
+        match built.unwrap_or_else(|panic| Err(panic_message(panic.as_ref()))) {
             Ok(body) => {
                 let thread = format!("{name}-{id}");
                 entry
@@ -176,6 +182,15 @@ impl Ctx {
         }
         self.start_task(name, entry, id);
     }
+}
+
+/// What a caught panic said.
+pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panicked".into())
 }
 
 /// Stops tasks on a blocking thread: each one stores its offsets before it ends.

@@ -157,7 +157,9 @@ impl Herder {
     async fn call<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, HerderError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.actor.send(command(reply)).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        answer.await.map_err(|_| {
+            HerderError::Internal("the herder failed while applying the change".into())
+        })?
     }
 
     /// Connector `name` as of the last change.

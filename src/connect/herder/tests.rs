@@ -32,6 +32,7 @@ impl ConnectorFactory for Fake {
         Ok(Arc::new(FakeConnector {
             tasks: tasks.map_err(|_| vec!["tasks.max: not a number".to_string()])?,
             stubborn: config.contains_key("stubborn"),
+            panics: config.contains_key("panics"),
             probe: self.0.clone(),
         }))
     }
@@ -50,6 +51,8 @@ impl ConnectorFactory for Fake {
 struct FakeConnector {
     tasks: usize,
     stubborn: bool,
+    /// Building a task panics (a plugin bug).
+    panics: bool,
     probe: Arc<Probe>,
 }
 
@@ -79,6 +82,7 @@ impl Connector for FakeConnector {
     }
 
     fn task(&self, _: usize, _: &ConfigMap, _: TaskContext) -> Result<TaskBody, String> {
+        assert!(!self.panics, "a plugin bug");
         Ok(Box::new(|stop: &Arc<AtomicBool>| {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(5));
@@ -290,4 +294,28 @@ async fn a_status_read_returns_while_a_connector_stop_is_in_progress() {
         states(&herder, "c").await,
         (State::Paused, vec![State::Paused])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_panics_while_built_fails_alone() {
+    let (herder, _) = herder();
+    herder
+        .create("p", config(&[("panics", "")]), None)
+        .await
+        .unwrap();
+    wait_for_states(&herder, "p", (State::Running, vec![State::Failed])).await;
+    let trace = herder.task_status("p", 0).await.unwrap().trace;
+    assert_eq!(trace.as_deref(), Some("a plugin bug"));
+    herder.create("c", config(&[]), None).await.unwrap();
+    wait_for_states(&herder, "c", (State::Running, vec![State::Running])).await;
+    herder.pause("c").await.unwrap();
+    assert_eq!(
+        states(&herder, "c").await,
+        (State::Paused, vec![State::Paused])
+    );
+    assert_eq!(
+        herder.connectors().await,
+        vec!["c".to_string(), "p".to_string()]
+    );
+    herder.shutdown().await;
 }

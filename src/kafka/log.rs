@@ -97,23 +97,8 @@ pub fn read_to_end(
         None
     };
     let watermarks = uncommitted.as_ref().unwrap_or(&consumer);
-    let md = consumer.fetch_metadata(Some(topic), timeout).map_err(err)?;
-    let partitions = md
-        .topics()
-        .first()
-        .map(|t| t.partitions().len() as i32)
-        .unwrap_or(0);
-    let mut ends = Vec::new();
-    let mut tpl = TopicPartitionList::new();
     let deadline = Instant::now() + timeout;
-    for p in 0..partitions {
-        let (low, high) = watermarks_when_led(watermarks, topic, p, deadline).map_err(err)?;
-        if high > low {
-            ends.push((p, high));
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .map_err(err)?;
-        }
-    }
+    let (ends, tpl) = end_offsets(&consumer, watermarks, topic, deadline).map_err(err)?;
     let mut out = Vec::new();
     if ends.is_empty() {
         return Ok(out);
@@ -138,6 +123,33 @@ pub fn read_to_end(
             });
         }
     }
+}
+
+/// The end offset of every non-empty partition of `topic` (`watermarks` reads them), and
+/// those partitions from their beginnings, to assign.
+fn end_offsets<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    watermarks: &BaseConsumer<C>,
+    topic: &str,
+    deadline: Instant,
+) -> Result<(Vec<(i32, i64)>, TopicPartitionList), KafkaError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let md = consumer.fetch_metadata(Some(topic), left)?;
+    let partitions = md
+        .topics()
+        .first()
+        .map(|t| t.partitions().len() as i32)
+        .unwrap_or(0);
+    let mut ends = Vec::new();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        let (low, high) = watermarks_when_led(watermarks, topic, p, deadline)?;
+        if high > low {
+            ends.push((p, high));
+            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+        }
+    }
+    Ok((ends, tpl))
 }
 
 /// A partition's watermarks, waiting out the moments right after the topic was created (or its

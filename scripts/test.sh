@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Debian packages, Java 17, Maven, Apache Kafka from Maven Central),
-# starts three local Kafka clusters (A, B, C), and runs every check: rustfmt, clippy, and all
-# test targets against the clusters. Stops the clusters however the run ends.
+# starts three local Kafka clusters (A, B, C), and runs every check: rustfmt, clippy, the
+# broker-free tier (every test target with no cluster configured: tests that need a broker say
+# "skipped" and return), then every test target against the clusters, where no test may skip.
+# Stops the clusters however the run ends.
 # Usage: scripts/test.sh [extra cargo test args]
 source "$(dirname "${BASH_SOURCE[0]}")/kafka.sh"
 cd "$ROOT"
@@ -15,6 +17,9 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
+log "cargo test, broker-free tier"
+env -u TEST_SOURCE_BOOTSTRAP -u TEST_REQUIRE_BROKERS cargo test --all-targets --locked --no-fail-fast "$@"
+
 # The Kafka versions the tests run: 4.3.1 for the clusters and most nodes, 3.9.1 as an
 # on-premises source.
 kafka_install "$KAFKA_OLD_VERSION" >/dev/null
@@ -25,5 +30,6 @@ export TEST_SOURCE_SASL_BOOTSTRAP="$BOOTSTRAP_A_SASL" TEST_TARGET_SASL_BOOTSTRAP
 export TEST_KAFKA_PKI="$RUN_DIR/pki" TEST_CLIENT_KEY_PASSWORD="$CLIENT_KEY_PASSWORD"
 export TEST_SCRAM_USER="$SCRAM_USER" TEST_SCRAM_PASSWORD="$SCRAM_PASSWORD"
 export TEST_KAFKA_RUN="$RUN_DIR"
-log "cargo test"
+export TEST_REQUIRE_BROKERS=1
+log "cargo test, against the clusters"
 cargo test --all-targets --locked --no-fail-fast "$@"

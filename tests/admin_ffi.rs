@@ -156,6 +156,7 @@ impl Drop for ActiveMember {
 
 #[tokio::test]
 async fn set_then_delete_a_topic_config() {
+    common::require_brokers!();
     let bootstrap = source_bootstrap();
     let admin = admin(&bootstrap);
     let topic = unique("cfg");
@@ -206,6 +207,7 @@ async fn set_then_delete_a_topic_config() {
 
 #[tokio::test]
 async fn config_changes_per_topic_are_independent() {
+    common::require_brokers!();
     let bootstrap = source_bootstrap();
     let admin = admin(&bootstrap);
     let (a, b) = (unique("cfg-a"), unique("cfg-b"));
@@ -240,6 +242,7 @@ async fn config_changes_per_topic_are_independent() {
 
 #[tokio::test]
 async fn invalid_config_changes_are_refused_before_sending() {
+    common::require_brokers!();
     let admin = admin(&source_bootstrap());
     let topic = unique("cfg-invalid");
     let no_value = TopicConfigChanges {
@@ -275,6 +278,7 @@ async fn invalid_config_changes_are_refused_before_sending() {
 
 #[tokio::test]
 async fn committed_offsets_are_listed_exactly() {
+    common::require_brokers!();
     let bootstrap = source_bootstrap();
     let admin = admin(&bootstrap);
     let (topic, other) = (unique("grp-offsets"), unique("grp-offsets-other"));
@@ -309,6 +313,7 @@ async fn committed_offsets_are_listed_exactly() {
 
 #[tokio::test]
 async fn offsets_of_an_empty_group_can_be_altered() {
+    common::require_brokers!();
     let bootstrap = source_bootstrap();
     let admin = admin(&bootstrap);
     let topic = unique("grp-alter");
@@ -343,6 +348,7 @@ async fn offsets_of_an_empty_group_can_be_altered() {
 
 #[tokio::test]
 async fn an_empty_group_is_listed_and_described() {
+    common::require_brokers!();
     let bootstrap = source_bootstrap();
     let admin = admin(&bootstrap);
     let topic = unique("grp-list");
@@ -374,6 +380,7 @@ async fn an_empty_group_is_listed_and_described() {
 /// sync.group.offsets and `offsets translate --apply` rely on it.
 #[tokio::test]
 async fn a_group_that_does_not_exist_can_be_given_offsets() {
+    common::require_brokers!();
     let group = unique("grp-none");
     let described =
         describe_consumer_groups(&admin(&source_bootstrap()), std::slice::from_ref(&group), T)
@@ -390,6 +397,7 @@ async fn a_group_that_does_not_exist_can_be_given_offsets() {
 
 #[tokio::test]
 async fn offsets_of_an_active_group_are_not_altered() {
+    common::require_brokers!();
     let bootstrap = source_bootstrap();
     let admin = admin(&bootstrap);
     let topic = unique("grp-active");
@@ -428,6 +436,7 @@ async fn offsets_of_an_active_group_are_not_altered() {
 /// and both permissions; ACLs on other resource types are not listed as topic ACLs.
 #[tokio::test]
 async fn topic_acls_are_created_and_described() {
+    common::require_brokers!();
     let admin = admin(&source_bootstrap());
     let topic = unique("acl-topic");
     let principal = format!("User:{}", unique("alice"));

@@ -22,16 +22,19 @@ async fn round_trip(bootstrap: &str) {
 
 #[tokio::test]
 async fn source_cluster_round_trip() {
+    common::require_brokers!();
     round_trip(&source_bootstrap()).await;
 }
 
 #[tokio::test]
 async fn target_cluster_round_trip() {
+    common::require_brokers!();
     round_trip(&target_bootstrap()).await;
 }
 
 #[tokio::test]
 async fn clusters_are_distinct() {
+    common::require_brokers!();
     let topic = unique("only-on-source");
     create_topic(&source_bootstrap(), &topic, 1).await;
     let c = consumer(&target_bootstrap());

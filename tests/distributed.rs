@@ -143,6 +143,7 @@ fn assert_all_lines(topic: &str, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_share_tasks_and_survive_a_kill() {
+    common::require_brokers!();
     let g = Group::new();
     for i in 0..CONNECTORS {
         create_topic(&target_bootstrap(), &g.topic(i), 1).await;
@@ -292,6 +293,7 @@ async fn exactly_once_group() -> Group {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_fences_a_frozen_worker() {
+    common::require_brokers!();
     let g = exactly_once_group().await;
     let workers: Vec<ConnectProcess> = (0..2).map(|n| g.worker(n)).collect();
 
@@ -424,6 +426,7 @@ fn read_log(bootstrap: &str, topic: &str) -> Vec<String> {
 /// transactional id aborts the open transaction of its producer and refuses its commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fencing_a_transactional_id_aborts_its_open_transaction() {
+    common::require_brokers!();
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     let bootstrap = target_bootstrap();
     let topic = unique("fenced");
@@ -467,6 +470,7 @@ async fn fencing_a_transactional_id_aborts_its_open_transaction() {
 /// though no new incarnation of that task starts to fence it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_a_connector_fences_its_tasks_zombies() {
+    common::require_brokers!();
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     let g = exactly_once_group().await;
     let worker = g.worker(0);
@@ -532,6 +536,7 @@ async fn stopping_a_connector_fences_its_tasks_zombies() {
 /// (KIP-769) lists a plugin's keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initial_state_patch_and_plugin_config() {
+    common::require_brokers!();
     let g = Group::new();
     create_topic(&g.bootstrap, &g.topic(0), 1).await;
     append(&g.input(0), 0, 10);
@@ -629,6 +634,7 @@ async fn initial_state_patch_and_plugin_config() {
 /// group, through the config topic; without the scope only the worker asked changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_scoped_log_levels_reach_every_worker() {
+    common::require_brokers!();
     let g = Group::new();
     let workers = [g.worker(0), g.worker(1)];
     let level_on = |w: &ConnectProcess, logger: &str| {

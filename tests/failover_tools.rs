@@ -24,6 +24,7 @@ fn checkpoint(group: &str, topic: &str, partition: i32, downstream: i64) -> Chec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offsets_translate_prints_and_applies_the_latest_checkpoints() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let group = unique("failover");
     let remote = format!("{a}.orders");
@@ -125,6 +126,7 @@ async fn offsets_translate_prints_and_applies_the_latest_checkpoints() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offsets_translate_apply_refuses_an_active_group() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let group = unique("busy");
     let remote = format!("{a}.orders");
@@ -168,6 +170,7 @@ async fn offsets_translate_apply_refuses_an_active_group() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topology_reads_upstream_clusters_from_heartbeat_topics() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (x, z) = aliases();
     for t in [format!("{x}.heartbeats"), format!("{z}.{a}.heartbeats")] {

@@ -598,6 +598,7 @@ fn run(plan: Plan) -> Outcome {
 /// for good: nothing lost, in order, and nothing duplicated under read_committed.
 #[test]
 fn exactly_once_mode_survives_kills_and_a_broker_restart() {
+    common::require_brokers!();
     let outcome = run(Plan {
         exactly_once: true,
         workers: 3,
@@ -618,6 +619,7 @@ fn exactly_once_mode_survives_kills_and_a_broker_restart() {
 
 #[test]
 fn at_least_once_loses_nothing_and_counts_duplicates() {
+    common::require_brokers!();
     let outcome = run(Plan {
         exactly_once: false,
         workers: 2,

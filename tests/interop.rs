@@ -158,6 +158,7 @@ impl Switch {
 /// stored offsets: nothing lost, nothing twice, checkpoints go on, one MirrorSource.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_first_then_ours() {
+    common::require_brokers!();
     let mut s = Switch::new("switch-in").await;
     let java = JavaPeer::mirror_maker(&s.text, &["--clusters", &s.b]);
     s.first_done();
@@ -181,6 +182,7 @@ async fn java_first_then_ours() {
 /// what we stored: nothing lost, nothing twice, checkpoints go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ours_first_then_java() {
+    common::require_brokers!();
     let mut s = Switch::new("switch-out").await;
     let ours = Mm2::start(&s.text).await;
     s.first_done();
@@ -343,6 +345,7 @@ impl Translations {
 /// as on Java's own, and our `offsets translate` agrees with both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn translations_agree_with_java() {
+    common::require_brokers!();
     let n = rand::random::<u32>();
     let (ja, jb, ra, rb) = (
         format!("ja{n:08x}"),
@@ -374,6 +377,7 @@ async fn translations_agree_with_java() {
 /// MirrorCheckpointConnector (on connect-standalone), give the checkpoints Java alone gives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_source_and_checkpoints_agree_with_java() {
+    common::require_brokers!();
     let n = rand::random::<u32>();
     let alias = |p: &str| format!("{p}{n:08x}");
     let data = Translations::new().await;
@@ -475,6 +479,7 @@ async fn mixed_source_and_checkpoints_agree_with_java() {
 /// read from T what our `topology` reads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeats_and_topology_agree_with_java() {
+    common::require_brokers!();
     let nodes = [
         KafkaNode::start("hops-s1"),
         KafkaNode::start("hops-s2"),
@@ -543,6 +548,7 @@ async fn heartbeats_and_topology_agree_with_java() {
 /// group back to the start of the partition). The two figures are printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_far_behind_a_long_partition() {
+    common::require_brokers!();
     let n = rand::random::<u32>();
     let (ja, jb, ra, rb) = (
         format!("ja{n:08x}"),

@@ -11,6 +11,7 @@ use mm2::mirror::wire::Heartbeat;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_mirror_maker_replicates_a_to_b() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, records) = seeded_source_topic("java", 2, 50).await;
     // Java's settings, with the intervals Kafka's own MirrorMaker 2 tests use.

@@ -12,6 +12,7 @@ use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicates_from_kafka_3_9_to_kafka_4_3() {
+    common::require_brokers!();
     let old = KafkaNode::start_version("kafka-3.9", "3.9.1");
     let (source, target) = (old.bootstrap(), target_bootstrap());
     let (a, b) = aliases();

@@ -11,6 +11,7 @@ use mm2::mirror::wire::{Checkpoint, Heartbeat};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_fail_over_from_checkpoints_without_missing_records() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, sent) = seeded_source_topic("ckpt", 1, 300).await;
     let group = unique("app");
@@ -101,6 +102,7 @@ async fn consumers_fail_over_from_checkpoints_without_missing_records() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeats_flow_both_ways_in_active_active() {
+    common::require_brokers!();
     let (x, y) = aliases();
     let topic = unique("hb");
     let config = format!(
@@ -144,6 +146,7 @@ async fn heartbeats_flow_both_ways_in_active_active() {
 /// task (in Java it fails validation) instead of the whole process stopping.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_offset_syncs_only_checkpoints_stop() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, sent) = seeded_source_topic("nosync", 1, 20).await;
     let extra = format!(
@@ -182,6 +185,7 @@ async fn without_offset_syncs_only_checkpoints_stop() {
 /// left alone on the target.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_selected_groups_are_synced() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, _) = seeded_source_topic("select", 1, 50).await;
     let (selected, dropped) = (unique("selected"), unique("dropped"));

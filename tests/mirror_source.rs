@@ -11,6 +11,7 @@ use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicates_records_exactly_under_the_source_alias() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, sent) = seeded_source_topic("orders", 3, 60).await;
 
@@ -39,6 +40,7 @@ async fn replicates_records_exactly_under_the_source_alias() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumes_from_stored_offsets_without_loss_or_duplicates() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let topic = unique("resume");
     create_topic(&source_bootstrap(), &topic, 2).await;
@@ -74,6 +76,7 @@ async fn resumes_from_stored_offsets_without_loss_or_duplicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emits_offset_syncs_byte_compatible_on_the_source() {
+    common::require_brokers!();
     use mm2::mirror::wire::OffsetSync;
     let (a, b) = aliases();
     let (topic, _) = seeded_source_topic("syncs", 2, 300).await;
@@ -119,6 +122,7 @@ async fn emits_offset_syncs_byte_compatible_on_the_source() {
 /// (min.insync.replicas) are never copied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_remote_topics_with_source_configs_and_keeps_them_in_sync() {
+    common::require_brokers!();
     use mm2::kafka::admin_ffi::{
         incremental_alter_topic_configs, AlterKind, ConfigOp, TopicConfigChanges,
     };
@@ -209,6 +213,7 @@ async fn creates_remote_topics_with_source_configs_and_keeps_them_in_sync() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_topics_start_replicating_without_a_restart() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let prefix = unique("disc");
     let first = format!("{prefix}-1");
@@ -244,6 +249,7 @@ async fn new_topics_start_replicating_without_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn active_active_never_loops() {
+    common::require_brokers!();
     let (x, y) = aliases();
     let topic = unique("aa");
     for bootstrap in [source_bootstrap(), target_bootstrap()] {
@@ -288,6 +294,7 @@ async fn active_active_never_loops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_per_partition_metrics() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, _) = seeded_source_topic("metrics", 2, 20).await;
     let mm2 = Mm2::start(&flow_config(
@@ -331,6 +338,7 @@ async fn serves_per_partition_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn target_outage_is_waited_out_without_losing_records() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let target = KafkaNode::start("outage-target");
     let topic = unique("outage");
@@ -367,6 +375,7 @@ async fn target_outage_is_waited_out_without_losing_records() {
 /// topic, and the records written to it are replicated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partition_increases_reach_the_remote_topic() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, first) = seeded_source_topic("grow", 2, 20).await;
     let extra = format!("{a}->{b}.topics = {topic}\nrefresh.topics.interval.seconds = 1\n");
@@ -403,6 +412,7 @@ async fn partition_increases_reach_the_remote_topic() {
 /// the rest is copied as it is; ACLs of topics outside the flow are not copied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_acls_are_synced_as_java_does() {
+    common::require_brokers!();
     use mm2::kafka::admin_ffi::{
         create_acls, describe_topic_acls, AclBinding, AclOperation, AclPatternType, AclPermission,
         AclResourceType,
@@ -476,6 +486,7 @@ async fn topic_acls_are_synced_as_java_does() {
 /// so a quiet partition's checkpoints are not left up to offset.lag.max behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_publishes_the_latest_offset_syncs_on_the_source() {
+    common::require_brokers!();
     use mm2::mirror::wire::OffsetSync;
     let (a, b) = aliases();
     let (topic, _) = seeded_source_topic("eos-syncs", 1, 50).await;
@@ -517,6 +528,7 @@ async fn exactly_once_publishes_the_latest_offset_syncs_on_the_source() {
 /// config an earlier version stored under the full name is deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connectors_are_stored_under_java_names() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, _) = seeded_source_topic("names", 1, 10).await;
     let target = target_bootstrap();

@@ -95,6 +95,7 @@ fn assert_replicated(remote: &str, sent: &[Rec], partitions: i32) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_share_a_flow_and_survive_a_kill() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, mut sent) = seeded_source_topic("workers", 4, 40).await;
     let remote = format!("{a}.{topic}");

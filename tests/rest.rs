@@ -35,6 +35,7 @@ fn wait_state(addr: std::net::SocketAddr, name: &str, state: &str, tasks: usize)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_rest_api_steers_the_flows() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (topic, sent) = seeded_source_topic("rest", 2, 20).await;
     let remote = format!("{a}.{topic}");

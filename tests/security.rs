@@ -203,6 +203,7 @@ impl Drop for Logged {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replicates_records_offsets_and_heartbeats_over_tls_and_sasl() {
+    common::require_brokers!();
     let clusters = Clusters::start();
     let (a, b) = (clusters.a.clone(), clusters.b.clone());
     let (a_alias, b_alias) = &clusters.aliases;
@@ -255,6 +256,7 @@ async fn replicates_records_offsets_and_heartbeats_over_tls_and_sasl() {
 /// without writing anything, and SIGTERM still stops it cleanly.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_is_reported_naming_the_client() {
+    common::require_brokers!();
     let clusters = Clusters::start();
     let a = clusters.a.clone();
     let (a_alias, b_alias) = &clusters.aliases;
@@ -291,6 +293,7 @@ async fn a_wrong_password_is_reported_naming_the_client() {
 /// tasks'.
 #[tokio::test(flavor = "multi_thread")]
 async fn connect_distributed_runs_exactly_once_tasks_over_sasl_ssl() {
+    common::require_brokers!();
     let clusters = Clusters::start();
     let b = clusters.b.clone();
     let id = unique("secure-connect");

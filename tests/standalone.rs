@@ -56,6 +56,7 @@ fn wait_lines(path: &PathBuf, n: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_to_topic_to_file_with_rest_and_restart() {
+    common::require_brokers!();
     let topic = unique("connect-test");
     // One partition, so the lines keep their order on the topic.
     create_topic(&target_bootstrap(), &topic, 1).await;
@@ -340,6 +341,7 @@ fn bad_worker_config_is_named() {
 /// connector config names both clusters (`source.cluster.*`, `target.cluster.*`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirror_source_connector_as_a_plugin() {
+    common::require_brokers!();
     let (alias, _) = aliases();
     let (topic, sent) = seeded_source_topic("plugin", 2, 30).await;
     let dir = TempFile::new("worker.properties", "");

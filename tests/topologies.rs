@@ -31,6 +31,7 @@ fn pair(source: &str, target: &str) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sources_aggregate_into_one_target_without_loops() {
+    common::require_brokers!();
     let n = rand::random::<u32>();
     let (a, b, c) = (
         format!("a{n:08x}"),
@@ -114,6 +115,7 @@ async fn two_sources_aggregate_into_one_target_without_loops() {
 /// never land in B's own heartbeats topic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_policy_migrates_names_offsets_and_groups() {
+    common::require_brokers!();
     let (a, b) = aliases();
     let (source, target) = (source_bootstrap(), target_bootstrap());
     let (topic, records) = seeded_source_topic("migrate", 2, 60).await;

@@ -1,7 +1,11 @@
 //! Runs tasks on threads of their own, reports their status, and runs a failed task again from
 //! its stored offsets after a backoff (1 s doubling to 60 s), so a replication flow heals
-//! itself; the failure stays visible as FAILED with its trace until the task runs again.
+//! itself; the failure stays visible as FAILED with its trace until the task runs again. A
+//! panicking task body counts as a failure like any error: its thread catches the panic, so a
+//! task can never die while its status still says RUNNING.
 
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -41,7 +45,7 @@ impl TaskHandle {
                 loop {
                     report(Status::of(State::Running));
                     let started = Instant::now();
-                    let result = body(&flag);
+                    let result = run_caught(&mut body, &flag);
                     // A task that ran well for a while starts its backoff over.
                     if started.elapsed() >= HEALTHY {
                         backoff = Duration::from_secs(1);
@@ -88,6 +92,25 @@ impl TaskHandle {
             let _ = t.join();
         }
     }
+}
+
+/// Runs one attempt of a task body, turning a panic into an error that carries its message.
+///
+/// Unwind safety: an attempt that panicked is never resumed. The next attempt starts again from
+/// the stored offsets, and whatever state a body keeps across attempts (clients it rebuilds,
+/// counters) is rebuilt or only advisory, so observing it after a panic is harmless.
+fn run_caught(body: &mut TaskBody, stop: &Arc<AtomicBool>) -> Result<(), String> {
+    panic::catch_unwind(AssertUnwindSafe(|| body(stop)))
+        .unwrap_or_else(|payload| Err(format!("task panicked: {}", panic_message(&*payload))))
+}
+
+/// The text of a panic: `panic!` with a literal gives a `&str`, with format arguments a `String`.
+pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
 }
 
 /// Stops every task at once, then waits for all of them (blocking).
@@ -140,8 +163,20 @@ mod tests {
     use crate::connect::status::{StatusBoard, Unit};
     use std::sync::atomic::AtomicUsize;
 
-    #[test]
-    fn failed_task_is_reported_and_restarted_until_stopped() {
+    /// Waits until `cond` holds, failing the test with `what` after 10 s.
+    fn wait_for(what: &str, cond: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A task whose first run ends with `fail` and whose later runs wait for the stop flag;
+    /// returns its handle, its run counter and where its status is reported.
+    fn failing_once(
+        fail: impl Fn() -> Result<(), String> + Send + 'static,
+    ) -> (TaskHandle, Arc<AtomicUsize>, StatusBoard, Unit) {
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
         let board = StatusBoard::new("w:1");
@@ -151,7 +186,7 @@ mod tests {
             Some(board.reporter(unit.clone())),
             Box::new(move |stop: &Arc<AtomicBool>| {
                 if r.fetch_add(1, Ordering::SeqCst) == 0 {
-                    return Err("boom".into());
+                    return fail();
                 }
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(10));
@@ -159,40 +194,63 @@ mod tests {
                 Ok(())
             }),
         );
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while runs.load(Ordering::SeqCst) < 1 {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(board.get(&unit).map(|s| s.0), Some(Status::failed("boom")));
-        while runs.load(Ordering::SeqCst) < 2 {
-            assert!(Instant::now() < deadline, "not restarted");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(
-            board.get(&unit).map(|s| s.0),
-            Some(Status::of(State::Running))
-        );
+        (h, runs, board, unit)
+    }
+
+    /// Checks the life of a task from `failing_once`: FAILED with `trace`, then RUNNING again
+    /// in a second run, and no third run once stopped.
+    fn reported_then_restarted(fail: fn() -> Result<(), String>, trace: &str) {
+        let (h, runs, board, unit) = failing_once(fail);
+        let state = || board.get(&unit).map(|s| s.0);
+        wait_for("FAILED", || state() == Some(Status::failed(trace)));
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "reported FAILED once run");
+        wait_for("the second run", || runs.load(Ordering::SeqCst) == 2);
+        wait_for("RUNNING", || state() == Some(Status::of(State::Running)));
         h.stop_and_join();
         assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn failed_task_is_reported_and_restarted_until_stopped() {
+        reported_then_restarted(|| Err("boom".into()), "boom");
+    }
+
+    #[test]
+    fn panicking_task_is_reported_failed_with_its_message_and_restarted() {
+        reported_then_restarted(
+            || panic!("index {} out of range", 7),
+            "task panicked: index 7 out of range",
+        );
+    }
+
+    #[test]
+    fn panic_messages_of_both_payload_kinds_are_kept() {
+        let literal = panic::catch_unwind(|| panic!("plain")).unwrap_err();
+        assert_eq!(panic_message(&*literal), "plain");
+        let formatted = panic::catch_unwind(|| panic!("n={}", 1)).unwrap_err();
+        assert_eq!(panic_message(&*formatted), "n=1");
+        let other = panic::catch_unwind(|| std::panic::panic_any(5u8)).unwrap_err();
+        assert_eq!(panic_message(&*other), "a panic without a message");
     }
 
     #[test]
     fn an_error_while_stopping_is_not_reported_as_a_failure() {
         let board = StatusBoard::new("w:1");
         let unit = Unit::Task("c".into(), 0);
+        let started = Arc::new(AtomicBool::new(false));
+        let s = started.clone();
         let h = TaskHandle::spawn(
             "t".into(),
             Some(board.reporter(unit.clone())),
-            Box::new(|stop: &Arc<AtomicBool>| {
+            Box::new(move |stop: &Arc<AtomicBool>| {
+                s.store(true, Ordering::SeqCst);
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(10));
                 }
                 Err("fenced while committing".into())
             }),
         );
-        std::thread::sleep(Duration::from_millis(50));
+        wait_for("the task to run", || started.load(Ordering::SeqCst));
         h.stop_and_join();
         assert_eq!(
             board.get(&unit).map(|s| s.0),

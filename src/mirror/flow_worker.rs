@@ -93,18 +93,27 @@ pub async fn run(
     if let Err(e) = member.herder.delete_legacy_names(all).await {
         tracing::warn!(flow = %flow.name(), "cannot delete connector configs of earlier versions: {e}");
     }
-    for short in flow_connectors(&flow) {
-        // Every process writes the same configs; a config that did not change restarts nothing.
-        if let Err(e) = member
-            .herder
-            .install(&connector_name(&flow, short), stored_config(&flow, short))
-            .await
-        {
-            tracing::warn!(flow = %flow.name(), "cannot write the connector config: {e}");
-        }
+    // A stop requested while the configs are written is not held up by them: a write waits until
+    // this member reads it back, which no longer happens once the process is stopping.
+    tokio::select! {
+        () = write_configs(&flow, &member.herder) => {}
+        () = crate::shutdown::stopped(&mut stop) => {}
     }
     register(member.herder.clone());
     crate::shutdown::stopped(&mut stop).await;
     member.leave().await;
     Ok(())
+}
+
+/// Writes the flow's connector configs; every process writes the same ones, and a config that
+/// did not change restarts nothing.
+async fn write_configs(flow: &Flow, herder: &Herder) {
+    for short in flow_connectors(flow) {
+        if let Err(e) = herder
+            .install(&connector_name(flow, short), stored_config(flow, short))
+            .await
+        {
+            tracing::warn!(flow = %flow.name(), "cannot write the connector config: {e}");
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub use java_peer::JavaPeer;
 #[allow(unused_imports)]
 pub use kafka_node::KafkaNode;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -37,6 +38,51 @@ pub fn target_bootstrap() -> String {
 pub fn third_bootstrap() -> String {
     env_var("TEST_THIRD_BOOTSTRAP")
 }
+
+/// The variable whose absence means the Kafka clusters of scripts/test.sh are not configured.
+const BROKERS_VAR: &str = "TEST_SOURCE_BOOTSTRAP";
+
+/// Set by scripts/test.sh when the clusters run, so that a test can never skip there.
+const REQUIRE_VAR: &str = "TEST_REQUIRE_BROKERS";
+
+/// Whether the calling test must skip because no Kafka clusters are configured: then it says so
+/// on stderr, naming the test and how to run it. Where the clusters are required (scripts/test.sh
+/// sets TEST_REQUIRE_BROKERS), a missing cluster fails the test instead of skipping it.
+pub fn brokers_missing() -> bool {
+    if std::env::var_os(BROKERS_VAR).is_some() {
+        return false;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    assert!(
+        std::env::var_os(REQUIRE_VAR).is_none(),
+        "{test}: {BROKERS_VAR} is not set, but {REQUIRE_VAR} requires the Kafka clusters"
+    );
+    // Written to stderr directly: the test harness captures `eprintln!` of passing tests, and
+    // a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: it needs Kafka clusters and {BROKERS_VAR} is not set \
+         (scripts/test.sh starts them and runs every test)"
+    );
+    true
+}
+
+/// Returns from the calling test when no Kafka clusters are configured (see `brokers_missing`).
+/// The first line of every test that needs a broker, so plain `cargo test` runs the broker-free
+/// tier and reports the rest as skipped.
+#[allow(unused_macros)] // test targets that need no broker do not use it
+macro_rules! require_brokers {
+    () => {
+        if $crate::common::brokers_missing() {
+            return;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use require_brokers;
 
 /// A variable scripts/test.sh sets.
 pub fn env_var(var: &str) -> String {

@@ -319,3 +319,50 @@ async fn a_task_that_panics_while_built_fails_alone() {
     );
     herder.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_is_acknowledged_once_applied() {
+    let (herder, _) = herder();
+    herder
+        .create("c", config(&[("tasks.max", "2")]), None)
+        .await
+        .unwrap();
+    let running = (State::Running, vec![State::Running, State::Running]);
+    wait_for_states(&herder, "c", running.clone()).await;
+    let (_updates_tx, updates) = mpsc::unbounded_channel();
+    let (owned_tx, owned) = watch::channel(crate::connect::membership::Ownership::all());
+    let (acks_tx, acks) = std::sync::mpsc::channel();
+    let (stop_tx, stop) = watch::channel(false);
+    let following = tokio::spawn({
+        let herder = herder.clone();
+        async move { herder.follow(updates, owned, acks_tx, stop).await }
+    });
+    // A revocation: everything stops here before the acknowledgement.
+    owned_tx.send_replace(crate::connect::membership::Ownership {
+        generation: 1,
+        partitions: None,
+        slots: 1,
+    });
+    let ack = tokio::task::spawn_blocking(move || {
+        let ack = acks.recv_timeout(Duration::from_secs(5));
+        (ack, acks)
+    });
+    let (ack, acks) = ack.await.unwrap();
+    assert_eq!(ack, Ok(1));
+    let unassigned = (
+        State::Unassigned,
+        vec![State::Unassigned, State::Unassigned],
+    );
+    assert_eq!(states(&herder, "c").await, unassigned);
+    // Assigned again: it runs again.
+    owned_tx.send_replace(crate::connect::membership::Ownership {
+        generation: 2,
+        ..crate::connect::membership::Ownership::all()
+    });
+    let ack = tokio::task::spawn_blocking(move || acks.recv_timeout(Duration::from_secs(5)));
+    assert_eq!(ack.await.unwrap(), Ok(2));
+    wait_for_states(&herder, "c", running).await;
+    stop_tx.send_replace(true);
+    following.await.unwrap();
+    herder.shutdown().await;
+}

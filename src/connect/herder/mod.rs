@@ -81,8 +81,8 @@ pub struct Herder {
     view: watch::Receiver<Arc<View>>,
     board: StatusBoard,
     factory: Arc<dyn ConnectorFactory>,
-    /// When set, connectors cannot be created, changed or deleted through the REST API; the
-    /// message says why.
+    /// When set, connectors cannot be created, changed or deleted through the REST API
+    /// (connect-mirror-maker, whose connectors come from mm2.properties); the message says why.
     read_only: Option<String>,
     backend: Arc<dyn ConfigBackend>,
 }

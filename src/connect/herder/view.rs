@@ -22,7 +22,7 @@ pub struct ConnectorView {
     pub config: ConfigMap,
     pub instance: Arc<dyn Connector>,
     pub target: TargetState,
-    /// Which start of the connector's job this is (see the actor's `Entry`).
+    /// Which start of the connector's job this is (see `Entry::generation`).
     pub generation: u64,
     pub task_configs: Vec<ConfigMap>,
     /// How many of its tasks run on this worker.

@@ -3,7 +3,8 @@
 //! `connect-mirror-maker`.
 //!
 //! Module order, lowest first (a module uses only those above it): `metrics` → `config` →
-//! `policy` → `kafka` → `connect` ⇄ `mirror` → `rest` → `cli`/`app`.
+//! `policy` → `kafka` → `connect` ⇄ `mirror` → `rest` → `cli`/`app`. One exception: `rest::dto`,
+//! the JSON shapes the herder answers with, uses only `connect`'s leaf types and is used by it.
 
 pub mod app;
 pub mod cli;

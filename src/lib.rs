@@ -4,7 +4,9 @@
 //!
 //! Module order, lowest first (a module uses only those before it): the leaves `metrics`,
 //! `shutdown` and `telemetry` → `config` → `policy` → `kafka` → `connect` → `mirror` →
-//! `connectors` → `rest` → `failover` → `cli` → `app` → `standalone` → `distributed`.
+//! `connectors` → `rest` → `failover` → `cli` → `app` → `standalone` → `distributed`. One
+//! exception: `rest::dto`, the JSON shapes the herder answers with, uses only `connect`'s leaf
+//! types and is used by it.
 
 pub mod app;
 pub mod cli;

@@ -232,7 +232,7 @@ pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
         for (path, config) in configs {
             let name = config.get("name").cloned().unwrap_or_default();
             herder
-                .put(&name, config)
+                .install(&name, config)
                 .await
                 .map_err(|e| AppError::Usage(format!("{}: {e}", path.display())))?;
         }

@@ -13,6 +13,7 @@ use tracing::info;
 use super::config_log;
 use super::herder::{ConnectorFactory, Herder};
 use super::membership;
+use super::status::StatusBoard;
 use super::status_log;
 use super::stored_names::StoredNames;
 use crate::kafka::admin::Admin;
@@ -83,55 +84,16 @@ pub async fn join(
     // Until the join succeeds, a failure (or being dropped on shutdown) stops the readers
     // already started.
     let guard = StopOnDrop(Some(stopping.clone()));
-    let board = {
-        let (w, c, p, t, s) = (
-            worker_id.to_string(),
-            spec.consumer.clone(),
-            spec.producer.clone(),
-            spec.status_topic.clone(),
-            stopping.clone(),
-        );
-        let names = spec.stored_names.clone();
-        tokio::task::spawn_blocking(move || status_log::board(&w, &c, &p, &t, names, s))
-            .await
-            .map_err(|e| e.to_string())??
-    };
+    let board = open_board(spec, worker_id, stopping.clone()).await?;
     let (updates_tx, updates_rx) = tokio::sync::mpsc::unbounded_channel();
-    let (log, initial) = {
-        let (c, p, t, s) = (
-            spec.consumer.clone(),
-            spec.producer.clone(),
-            spec.config_topic.clone(),
-            stopping.clone(),
-        );
-        let names = spec.stored_names.clone();
-        tokio::task::spawn_blocking(move || config_log::open(&c, &p, &t, names, updates_tx, s))
-            .await
-            .map_err(|e| e.to_string())??
-    };
+    let (log, initial) = open_config_log(spec, updates_tx, stopping.clone()).await?;
     let mut herder = Herder::with_board(board, factory, Some(Arc::new(log)));
     if let Some(why) = read_only {
         herder = herder.read_only(why);
     }
     // The REST API answers from the whole config topic from the first request on.
     herder.apply_snapshot(initial).await;
-    let mut props = spec.consumer.clone();
-    props.set("group.id", spec.group_id.clone(), false);
-    props.set(
-        "session.timeout.ms",
-        spec.session_timeout.as_millis().to_string(),
-        false,
-    );
-    props.set(
-        "heartbeat.interval.ms",
-        spec.heartbeat_interval.as_millis().to_string(),
-        false,
-    );
-    props.set(
-        "max.poll.interval.ms",
-        spec.rebalance_timeout.as_millis().to_string(),
-        false,
-    );
+    let props = membership_props(spec);
     let membership = membership::join(
         &props,
         &spec.offset_topic,
@@ -152,6 +114,65 @@ pub async fn join(
         membership: membership.thread,
         stopping,
     })
+}
+
+/// The status board, following the group's status topic.
+async fn open_board(
+    spec: &GroupSpec,
+    worker_id: &str,
+    stopping: Arc<AtomicBool>,
+) -> Result<StatusBoard, String> {
+    let (w, c, p, t, s) = (
+        worker_id.to_string(),
+        spec.consumer.clone(),
+        spec.producer.clone(),
+        spec.status_topic.clone(),
+        stopping,
+    );
+    let names = spec.stored_names.clone();
+    tokio::task::spawn_blocking(move || status_log::board(&w, &c, &p, &t, names, s))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// The config topic's writer and reader, and its state once read to the end.
+async fn open_config_log(
+    spec: &GroupSpec,
+    updates_tx: tokio::sync::mpsc::UnboundedSender<config_log::Update>,
+    stopping: Arc<AtomicBool>,
+) -> Result<(config_log::ConfigLog, config_log::Snapshot), String> {
+    let (c, p, t, s) = (
+        spec.consumer.clone(),
+        spec.producer.clone(),
+        spec.config_topic.clone(),
+        stopping,
+    );
+    let names = spec.stored_names.clone();
+    tokio::task::spawn_blocking(move || config_log::open(&c, &p, &t, names, updates_tx, s))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// The membership consumer's settings: the group's id and timeouts.
+fn membership_props(spec: &GroupSpec) -> ClientProps {
+    let mut props = spec.consumer.clone();
+    props.set("group.id", spec.group_id.clone(), false);
+    props.set(
+        "session.timeout.ms",
+        spec.session_timeout.as_millis().to_string(),
+        false,
+    );
+    props.set(
+        "heartbeat.interval.ms",
+        spec.heartbeat_interval.as_millis().to_string(),
+        false,
+    );
+    props.set(
+        "max.poll.interval.ms",
+        spec.rebalance_timeout.as_millis().to_string(),
+        false,
+    );
+    props
 }
 
 /// Sets the flag when dropped, unless disarmed.

@@ -11,12 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::ClientContext;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::kafka::client::{create, LogContext};
+use crate::kafka::group::{join_token_group, RebalanceListener};
 use crate::kafka::props::ClientProps;
 
 /// The partitions this worker holds, or `None` between a revocation and the next assignment.
@@ -42,10 +40,32 @@ impl Ownership {
             .as_ref()
             .is_some_and(|p| p.contains(&((index as i32) % self.slots.max(1))))
     }
+
+    /// Whether this worker runs connector `name`'s job.
+    pub fn owns_connector(&self, name: &str) -> bool {
+        self.owns(first_unit(name))
+    }
+
+    /// Whether this worker runs task `id` of connector `name`.
+    pub fn owns_task(&self, name: &str, id: usize) -> bool {
+        self.owns(first_unit(name) + 1 + id)
+    }
 }
 
-struct Ctx {
-    log: LogContext,
+/// The unit number of a connector; its task `i` is unit `first + 1 + i`. It depends on the name
+/// alone (FNV-1a, the same in every process and version), so ownership changes only when the
+/// group rebalances, never because another connector came or went, and a connector's tasks
+/// fall on consecutive partitions, that is on different workers.
+pub fn first_unit(name: &str) -> usize {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % (1 << 31)) as usize
+}
+
+/// Publishes each assignment, and on a revocation waits until the herder acknowledged that
+/// it stopped what it ran.
+struct Listener {
     slots: i32,
     owned: watch::Sender<Ownership>,
     /// Generations the herder has finished applying.
@@ -54,13 +74,7 @@ struct Ctx {
     stop: Arc<AtomicBool>,
 }
 
-impl ClientContext for Ctx {
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
-        self.log.log(level, fac, msg);
-    }
-}
-
-impl Ctx {
+impl Listener {
     fn publish(&self, partitions: Option<BTreeSet<i32>>) -> u64 {
         let generation = self.owned.borrow().generation + 1;
         self.owned.send_replace(Ownership {
@@ -72,37 +86,32 @@ impl Ctx {
     }
 }
 
-impl ConsumerContext for Ctx {
-    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(_) = rebalance {
-            // Stop everything before anyone else may start it.
-            let generation = self.publish(None);
-            if self.stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let acks = self.acks.lock().expect("acks lock");
-            let deadline = Instant::now() + self.ack_timeout;
-            loop {
-                match acks.recv_timeout(Duration::from_millis(100)) {
-                    Ok(g) if g >= generation => break,
-                    // The herder has stopped everything and gone.
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                    _ if Instant::now() > deadline => {
-                        warn!("units not stopped within the rebalance timeout");
-                        break;
-                    }
-                    _ => {}
+impl RebalanceListener for Listener {
+    fn revoked(&self) {
+        // Stop everything before anyone else may start it.
+        let generation = self.publish(None);
+        if self.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let acks = self.acks.lock().expect("acks lock");
+        let deadline = Instant::now() + self.ack_timeout;
+        loop {
+            match acks.recv_timeout(Duration::from_millis(100)) {
+                Ok(g) if g >= generation => break,
+                // The herder has stopped everything and gone.
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                _ if Instant::now() > deadline => {
+                    warn!("units not stopped within the rebalance timeout");
+                    break;
                 }
+                _ => {}
             }
         }
     }
 
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(tpl) = rebalance {
-            let partitions: BTreeSet<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
-            info!(partitions = ?partitions, "group assignment");
-            self.publish(Some(partitions));
-        }
+    fn assigned(&self, partitions: BTreeSet<i32>) {
+        info!(partitions = ?partitions, "group assignment");
+        self.publish(Some(partitions));
     }
 }
 
@@ -133,36 +142,15 @@ pub fn join(
     });
     let (ack_tx, ack_rx) = mpsc::channel();
     let name = format!("{}|membership", props.get("group.id").unwrap_or_default());
-    let ctx = Ctx {
-        log: LogContext::new(&name),
+    let listener = Listener {
         slots,
         owned: owned_tx,
         acks: Mutex::new(ack_rx),
         ack_timeout: rebalance_timeout,
         stop: stop.clone(),
     };
-    let consumer: BaseConsumer<Ctx> =
-        create(&props, &name, ctx).map_err(|e| format!("cannot join the group: {e}"))?;
-    consumer
-        .subscribe(&[topic])
+    let thread = join_token_group(&props, &name, topic, listener, stop)
         .map_err(|e| format!("cannot join the group: {e}"))?;
-    let thread = std::thread::Builder::new()
-        .name("membership".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                // The partitions are only tokens: never fetch their records.
-                if let Ok(assigned) = consumer.assignment() {
-                    if assigned.count() > 0 {
-                        let _ = consumer.pause(&assigned);
-                    }
-                }
-                let _ = consumer.poll(Duration::from_millis(100));
-            }
-            // Leave the group at once (closing the consumer sends LeaveGroup), so the others
-            // take over without waiting for the session to time out.
-            drop(consumer);
-        })
-        .map_err(|e| e.to_string())?;
     Ok(Membership {
         owned: owned_rx,
         acks: ack_tx,
@@ -189,5 +177,13 @@ mod tests {
         }
         .owns(1));
         assert!((0..10).all(|i| Ownership::all().owns(i)));
+    }
+
+    #[test]
+    fn unit_numbers_are_the_same_in_every_process() {
+        // Golden values (FNV-1a 64, kept to 31 bits, computed independently): workers of one
+        // group, possibly different builds during an upgrade, must agree on them.
+        assert_eq!(first_unit("source-1"), 1_708_412_666);
+        assert_eq!(first_unit("A->B.MirrorSourceConnector"), 132_812_592);
     }
 }

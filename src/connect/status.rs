@@ -20,6 +20,16 @@ pub enum State {
     Stopped,
 }
 
+/// What the operator asked a connector to be, spelled as in the config topic's
+/// `target-state-<name>` records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TargetState {
+    Started,
+    Paused,
+    Stopped,
+}
+
 /// `source` or `sink`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -8,14 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseRecord, ThreadedProducer};
-use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{json, Value};
 
 use super::status::{Publisher, State, Status, StatusBoard, Unit};
 use super::stored_names::StoredNames;
-use crate::kafka::client::{create, LogContext};
+use crate::kafka::log::{LogPublisher, Partitions, Tail};
 use crate::kafka::props::ClientProps;
 
 fn key(unit: &Unit, names: &StoredNames) -> String {
@@ -70,51 +67,27 @@ pub fn board(
     names: StoredNames,
     stop: Arc<AtomicBool>,
 ) -> Result<StatusBoard, String> {
-    let pname = format!("{topic}|writer");
-    let mut props = producer.clone();
-    props.set_default("acks", "all");
-    let p: ThreadedProducer<LogContext> = create(&props, &pname, LogContext::new(&pname))
+    let writer = LogPublisher::open(producer, &format!("{topic}|writer"), topic)
         .map_err(|e| format!("cannot create the status producer: {e}"))?;
-    let (topic_w, wid, writer_names) = (topic.to_string(), worker_id.to_string(), names.clone());
+    let (wid, writer_names) = (worker_id.to_string(), names.clone());
     let publisher: Publisher = Arc::new(move |unit: &Unit, status: &Status| {
         let (k, v) = encode(unit, status, &wid, &writer_names);
-        let _ = p.send(
-            BaseRecord::<str, [u8]>::to(&topic_w)
-                .key(k.as_str())
-                .payload(&v[..]),
-        );
+        writer.send(&k, &v);
     });
     let board = StatusBoard::new(worker_id).with_publisher(publisher);
-
-    let name = format!("{topic}|reader");
-    let mut props = consumer.clone();
-    props.set_default("group.id", format!("{topic}-reader"));
-    props.set("enable.auto.commit", "false", false);
-    let c: BaseConsumer<LogContext> =
-        create(&props, &name, LogContext::new(&name)).map_err(|e| e.to_string())?;
-    let md = c
-        .fetch_metadata(Some(topic), Duration::from_secs(30))
-        .map_err(|e| format!("cannot read {topic}: {e}"))?;
-    let partitions = md
-        .topics()
-        .first()
-        .map_or(0, |t| t.partitions().len() as i32);
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .map_err(|e| e.to_string())?;
-    }
-    c.assign(&tpl).map_err(|e| e.to_string())?;
+    let tail = Tail::open(consumer, &format!("{topic}|reader"), topic, Partitions::All)
+        .map_err(|e| e.to_string())?;
     let follower = board.clone();
     std::thread::Builder::new()
         .name("status-log".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
-                    if let (Some(k), Some(v)) = (m.key(), m.payload()) {
-                        if let Some((unit, status, worker)) = parse(k, v, &names) {
-                            follower.apply_remote(unit, status, worker);
-                        }
+                let Some(r) = tail.poll(Duration::from_millis(100)) else {
+                    continue;
+                };
+                if let (Some(k), Some(v)) = (&r.key, &r.value) {
+                    if let Some((unit, status, worker)) = parse(k, v, &names) {
+                        follower.apply_remote(unit, status, worker);
                     }
                 }
             }

@@ -1,15 +1,20 @@
 //! The primitive under every Kafka-backed store (Connect's `KafkaBasedLog`): make sure a compacted
-//! internal topic exists, and read a topic from the beginning to its end offsets.
+//! internal topic exists, read a topic from the beginning to its end offsets, follow it
+//! ([`Tail`]), and write to it ([`LogWriter`], [`LogPublisher`]).
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
+};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::admin::{AdminError, NewTopicSpec, TopicAdmin};
-use super::client::{create, LogContext};
+use super::client::{client_error, create, LogContext};
 use super::props::ClientProps;
 
 /// One record of a log: key and value (a `None` value is a tombstone).
@@ -26,6 +31,12 @@ pub enum LogError {
     },
     #[error("reading `{topic}`: not at its end offsets after {timeout:?}")]
     Timeout { topic: String, timeout: Duration },
+    #[error("cannot write to {topic}: {source}")]
+    Write {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
 }
 
 /// Creates a compacted topic unless it exists. Errors only if creation fails for another reason.
@@ -86,23 +97,8 @@ pub fn read_to_end(
         None
     };
     let watermarks = uncommitted.as_ref().unwrap_or(&consumer);
-    let md = consumer.fetch_metadata(Some(topic), timeout).map_err(err)?;
-    let partitions = md
-        .topics()
-        .first()
-        .map(|t| t.partitions().len() as i32)
-        .unwrap_or(0);
-    let mut ends = Vec::new();
-    let mut tpl = TopicPartitionList::new();
     let deadline = Instant::now() + timeout;
-    for p in 0..partitions {
-        let (low, high) = watermarks_when_led(watermarks, topic, p, deadline).map_err(err)?;
-        if high > low {
-            ends.push((p, high));
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .map_err(err)?;
-        }
-    }
+    let (ends, tpl) = end_offsets(&consumer, watermarks, topic, deadline).map_err(err)?;
     let mut out = Vec::new();
     if ends.is_empty() {
         return Ok(out);
@@ -129,6 +125,33 @@ pub fn read_to_end(
     }
 }
 
+/// The end offset of every non-empty partition of `topic` (`watermarks` reads them), and
+/// those partitions from their beginnings, to assign.
+fn end_offsets<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    watermarks: &BaseConsumer<C>,
+    topic: &str,
+    deadline: Instant,
+) -> Result<(Vec<(i32, i64)>, TopicPartitionList), KafkaError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let md = consumer.fetch_metadata(Some(topic), left)?;
+    let partitions = md
+        .topics()
+        .first()
+        .map(|t| t.partitions().len() as i32)
+        .unwrap_or(0);
+    let mut ends = Vec::new();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        let (low, high) = watermarks_when_led(watermarks, topic, p, deadline)?;
+        if high > low {
+            ends.push((p, high));
+            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+        }
+    }
+    Ok((ends, tpl))
+}
+
 /// A partition's watermarks, waiting out the moments right after the topic was created (or its
 /// broker restarted) when the partition has no leader yet, until `deadline`.
 pub fn watermarks_when_led<C: rdkafka::consumer::ConsumerContext>(
@@ -151,5 +174,214 @@ pub fn watermarks_when_led<C: rdkafka::consumer::ConsumerContext>(
             }
             result => return result,
         }
+    }
+}
+
+/// One record of a followed log, with where it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TailRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Which partitions of a log to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partitions {
+    /// Partition 0 alone (a config topic, which has one).
+    First,
+    /// Every partition the topic has when the tail opens.
+    All,
+}
+
+/// Follows a log from the beginning of its partitions, on the caller's thread. Consumer errors
+/// are logged (once a minute each) and the tail reads on: librdkafka recovers from them.
+pub struct Tail {
+    consumer: BaseConsumer<LogContext>,
+    name: String,
+    topic: String,
+}
+
+impl Tail {
+    /// Assigns `partitions` of `topic` from their beginnings; `name` names the client in logs.
+    pub fn open(
+        props: &ClientProps,
+        name: &str,
+        topic: &str,
+        partitions: Partitions,
+    ) -> Result<Tail, LogError> {
+        let err = |source| LogError::Kafka {
+            topic: topic.to_string(),
+            source,
+        };
+        let mut props = props.clone();
+        props.set_default("group.id", format!("{topic}-reader"));
+        props.set("enable.auto.commit", "false", false);
+        let consumer: BaseConsumer<LogContext> =
+            create(&props, name, LogContext::new(name)).map_err(err)?;
+        let count = match partitions {
+            Partitions::First => 1,
+            Partitions::All => consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(30))
+                .map_err(err)?
+                .topics()
+                .first()
+                .map_or(0, |t| t.partitions().len() as i32),
+        };
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..count {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .map_err(err)?;
+        }
+        consumer.assign(&tpl).map_err(err)?;
+        Ok(Tail {
+            consumer,
+            name: name.to_string(),
+            topic: topic.to_string(),
+        })
+    }
+
+    /// The offset the next record of `partition` will get (its high watermark), waiting out a
+    /// partition without a leader until `deadline`.
+    pub fn end(&self, partition: i32, deadline: Instant) -> Result<i64, LogError> {
+        watermarks_when_led(&self.consumer, &self.topic, partition, deadline)
+            .map(|(_, high)| high)
+            .map_err(|source| LogError::Kafka {
+                topic: self.topic.clone(),
+                source,
+            })
+    }
+
+    /// The next record, waiting up to `timeout`; `None` if none came.
+    pub fn poll(&self, timeout: Duration) -> Option<TailRecord> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.consumer.poll(left)? {
+                Ok(m) => {
+                    return Some(TailRecord {
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        key: m.key().map(<[u8]>::to_vec),
+                        value: m.payload().map(<[u8]>::to_vec),
+                    })
+                }
+                Err(e) => {
+                    let reason = format!("cannot read {}: {e}", self.topic);
+                    client_error(&self.name, &e, &reason);
+                    if left.is_zero() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A producer's context that keeps the offset of the last record delivered, or the first
+/// failure, until taken.
+struct LastOffset {
+    log: LogContext,
+    result: Mutex<Option<Result<i64, KafkaError>>>,
+}
+
+impl ClientContext for LastOffset {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        self.log.log(level, fac, msg);
+    }
+}
+
+impl ProducerContext for LastOffset {
+    type DeliveryOpaque = ();
+    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
+        let r = match r {
+            Ok(m) => Ok(m.offset()),
+            Err((e, _)) => Err(e.clone()),
+        };
+        let mut slot = self.result.lock().expect("result lock");
+        if !matches!(&*slot, Some(Err(_))) {
+            *slot = Some(r);
+        }
+    }
+}
+
+/// Writes records to a log and tells where the last one was stored.
+pub struct LogWriter {
+    topic: String,
+    producer: Mutex<BaseProducer<LastOffset>>,
+}
+
+impl LogWriter {
+    /// A writer to `topic` (acks from all replicas, idempotent unless `props` say otherwise).
+    pub fn open(props: &ClientProps, name: &str, topic: &str) -> Result<LogWriter, LogError> {
+        let mut props = props.clone();
+        props.set_default("acks", "all");
+        props.set_default("enable.idempotence", "true");
+        let ctx = LastOffset {
+            log: LogContext::new(name),
+            result: Mutex::new(None),
+        };
+        let producer = create(&props, name, ctx).map_err(|source| LogError::Write {
+            topic: topic.to_string(),
+            source,
+        })?;
+        Ok(LogWriter {
+            topic: topic.to_string(),
+            producer: Mutex::new(producer),
+        })
+    }
+
+    /// Writes `records` (key, value; `None` a tombstone) in order and waits until they are
+    /// stored; the offset of the last, or -1 for none. Blocking.
+    pub fn write(&self, records: &[(String, Option<Vec<u8>>)]) -> Result<i64, LogError> {
+        let err = |source| LogError::Write {
+            topic: self.topic.clone(),
+            source,
+        };
+        let producer = self.producer.lock().expect("producer lock");
+        *producer.context().result.lock().expect("result lock") = None;
+        for (key, value) in records {
+            let mut rec = BaseRecord::<str, [u8]>::to(&self.topic).key(key.as_str());
+            if let Some(v) = value {
+                rec = rec.payload(&v[..]);
+            }
+            producer.send(rec).map_err(|(e, _)| err(e))?;
+        }
+        producer.flush(Duration::from_secs(30)).map_err(err)?;
+        let last = producer
+            .context()
+            .result
+            .lock()
+            .expect("result lock")
+            .take();
+        last.unwrap_or(Ok(-1)).map_err(err)
+    }
+}
+
+/// Sends records to a log without waiting for them (statuses, which are rewritten on every
+/// change).
+pub struct LogPublisher {
+    topic: String,
+    producer: ThreadedProducer<LogContext>,
+}
+
+impl LogPublisher {
+    pub fn open(props: &ClientProps, name: &str, topic: &str) -> Result<LogPublisher, KafkaError> {
+        let mut props = props.clone();
+        props.set_default("acks", "all");
+        Ok(LogPublisher {
+            topic: topic.to_string(),
+            producer: create(&props, name, LogContext::new(name))?,
+        })
+    }
+
+    /// Queues one record; a full queue drops it.
+    pub fn send(&self, key: &str, value: &[u8]) {
+        let _ = self.producer.send(
+            BaseRecord::<str, [u8]>::to(&self.topic)
+                .key(key)
+                .payload(value),
+        );
     }
 }

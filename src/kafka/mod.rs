@@ -5,6 +5,7 @@ pub mod admin_ffi;
 pub mod client;
 pub mod events;
 pub mod fence;
+pub mod group;
 pub mod log;
 pub mod props;
 pub mod validate;

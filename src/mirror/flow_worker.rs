@@ -110,7 +110,7 @@ pub async fn run(
 async fn write_configs(flow: &Flow, herder: &Herder) {
     for short in flow_connectors(flow) {
         if let Err(e) = herder
-            .put(&connector_name(flow, short), stored_config(flow, short))
+            .install(&connector_name(flow, short), stored_config(flow, short))
             .await
         {
             tracing::warn!(flow = %flow.name(), "cannot write the connector config: {e}");

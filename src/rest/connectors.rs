@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Api, ApiError};
 use crate::connect::connector::{ConfigMap, OffsetEntry};
-use crate::connect::herder::TargetState;
+use crate::connect::status::TargetState;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -241,7 +241,10 @@ pub async fn resume(State(api): State<Api>, Path(name): Path<String>) -> Result<
 }
 
 pub async fn stop(State(api): State<Api>, Path(name): Path<String>) -> Result<StatusCode> {
-    api.herder_of(&name).await?.stop(&name).await?;
+    api.herder_of(&name)
+        .await?
+        .set_target_stopped(&name)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

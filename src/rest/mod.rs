@@ -2,6 +2,7 @@
 //! status codes and `{"error_code","message"}` errors, plus `GET /metrics` in Prometheus format.
 
 mod connectors;
+pub mod dto;
 mod error;
 mod loggers;
 mod plugins;

@@ -1,30 +1,13 @@
-//! The connector configs of a distributed worker group, in Connect's compacted config topic and
-//! record format (JSON without schemas): `connector-<name>` → `{"properties":{..}}` (a tombstone
-//! deletes), `task-<name>-<n>` → `{"properties":{..}}`, `commit-<name>` → `{"tasks":N}`,
-//! `target-state-<name>` → `{"state":"STARTED|PAUSED|STOPPED"}`,
-//! `restart-connector-<name>` → `{"include-tasks":..,"only-failed":..}`. One more kind is ours:
-//! `restart-task-<name>-<n>` (Java workers skip keys they do not know).
-//!
-//! Every worker tails the topic and applies it in order, so all of them converge on the same
-//! state and a REST change sent to any worker takes effect everywhere.
+//! The config topic's records in Connect's format (JSON without schemas), and the state they
+//! add up to when applied in order. Pure: no Kafka here.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::watch;
 
-use super::connector::ConfigMap;
-use super::herder::TargetState;
-use super::stored_names::StoredNames;
-use crate::kafka::client::{create, LogContext};
-use crate::kafka::log::watermarks_when_led;
-use crate::kafka::props::ClientProps;
+use crate::connect::connector::ConfigMap;
+use crate::connect::status::TargetState;
 
 /// One change read from the config topic.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,13 +67,8 @@ impl ConfigRecord {
         }
         if let Some(name) = key.strip_prefix("target-state-") {
             let v = value?;
-            let state = v.get("state.v2").or(v.get("state"))?.as_str()?;
-            let state = match state {
-                "STARTED" => TargetState::Started,
-                "PAUSED" => TargetState::Paused,
-                "STOPPED" => TargetState::Stopped,
-                _ => return None,
-            };
+            let state = v.get("state.v2").or(v.get("state"))?;
+            let state = TargetState::deserialize(state).ok()?;
             return Some(ConfigRecord::TargetState(name.to_string(), state));
         }
         if let Some(name) = key.strip_prefix("restart-connector-") {
@@ -128,13 +106,12 @@ impl ConfigRecord {
             ),
             ConfigRecord::Commit(name, n) => (format!("commit-{name}"), j(json!({ "tasks": n }))),
             ConfigRecord::TargetState(name, state) => {
-                let s = match state {
-                    TargetState::Started => "STARTED",
-                    TargetState::Paused => "PAUSED",
-                    TargetState::Stopped => "STOPPED",
-                };
                 // Java 3.5+ reads `state.v2`; older workers read `state`, which has no STOPPED.
-                let old = if s == "STOPPED" { "PAUSED" } else { s };
+                let old = match state {
+                    TargetState::Stopped => TargetState::Paused,
+                    s => *s,
+                };
+                let s = state;
                 (
                     format!("target-state-{name}"),
                     j(json!({ "state": old, "state.v2": s })),
@@ -271,214 +248,6 @@ impl Snapshot {
         }
         None
     }
-}
-
-struct WriteCtx {
-    log: LogContext,
-    result: Mutex<Option<Result<i64, String>>>,
-}
-
-impl ClientContext for WriteCtx {
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
-        self.log.log(level, fac, msg);
-    }
-}
-
-impl ProducerContext for WriteCtx {
-    type DeliveryOpaque = ();
-    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
-        let r = match r {
-            Ok(m) => Ok(m.offset()),
-            Err((e, _)) => Err(e.to_string()),
-        };
-        let mut slot = self.result.lock().expect("result lock");
-        match (&*slot, &r) {
-            (Some(Err(_)), _) => {}
-            _ => *slot = Some(r),
-        }
-    }
-}
-
-/// Writes records to the config topic and waits until this worker's reader has applied them.
-pub struct ConfigLog {
-    topic: String,
-    names: StoredNames,
-    producer: Mutex<BaseProducer<WriteCtx>>,
-    applied: watch::Receiver<i64>,
-}
-
-impl ConfigLog {
-    /// Writes `records` in order, under their stored names; returns once they are applied
-    /// here. Blocking.
-    pub fn write(&self, records: &[ConfigRecord]) -> Result<(), String> {
-        let stored: Vec<ConfigRecord> = records
-            .iter()
-            .filter_map(|r| r.clone().renamed(|n| Some(self.names.store(n).to_string())))
-            .collect();
-        self.write_stored(&stored)
-    }
-
-    /// Deletes the connector configs stored under the names earlier versions gave the herder's
-    /// `names` (see [`StoredNames::legacy`]). Blocking.
-    pub fn delete_legacy(&self, names: &[String]) -> Result<(), String> {
-        let tombstones: Vec<ConfigRecord> = names
-            .iter()
-            .filter_map(|n| self.names.legacy(n))
-            .map(|n| ConfigRecord::Connector(n.to_string(), None))
-            .collect();
-        self.write_stored(&tombstones)
-    }
-
-    /// Writes records whose names are already the stored ones.
-    fn write_stored(&self, records: &[ConfigRecord]) -> Result<(), String> {
-        let producer = self.producer.lock().expect("producer lock");
-        *producer.context().result.lock().expect("result lock") = None;
-        for r in records {
-            let (key, value) = r.encode();
-            let mut rec = BaseRecord::<str, [u8]>::to(&self.topic).key(key.as_str());
-            if let Some(v) = &value {
-                rec = rec.payload(&v[..]);
-            }
-            producer
-                .send(rec)
-                .map_err(|(e, _)| format!("cannot write to {}: {e}", self.topic))?;
-        }
-        producer
-            .flush(Duration::from_secs(30))
-            .map_err(|e| format!("cannot write to {}: {e}", self.topic))?;
-        let last = producer
-            .context()
-            .result
-            .lock()
-            .expect("result lock")
-            .take()
-            .unwrap_or(Ok(-1))?;
-        drop(producer);
-        let mut applied = self.applied.clone();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while *applied.borrow_and_update() < last {
-            if Instant::now() > deadline {
-                return Err(format!("{} did not come back to this worker", self.topic));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(())
-    }
-}
-
-/// What the reader hands the herder.
-#[derive(Debug, Clone)]
-pub enum Update {
-    /// The whole state after one or more records.
-    Snapshot(Snapshot),
-    Restart(ConfigRecord),
-}
-
-/// Starts the writer and a thread that tails the topic from the beginning. Returns after the
-/// initial catch-up, with the state then; every later state and restart request goes to
-/// `updates` (old restart requests are not replayed).
-pub fn open(
-    consumer: &ClientProps,
-    producer: &ClientProps,
-    topic: &str,
-    names: StoredNames,
-    updates: tokio::sync::mpsc::UnboundedSender<Update>,
-    stop: Arc<AtomicBool>,
-) -> Result<(ConfigLog, Snapshot), String> {
-    let name = format!("{topic}|reader");
-    let mut props = consumer.clone();
-    props.set_default("group.id", format!("{topic}-reader"));
-    props.set("enable.auto.commit", "false", false);
-    props.set("fetch.wait.max.ms", "50", false);
-    let c: BaseConsumer<LogContext> =
-        create(&props, &name, LogContext::new(&name)).map_err(|e| e.to_string())?;
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .map_err(|e| e.to_string())?;
-    c.assign(&tpl).map_err(|e| e.to_string())?;
-    // The end to read up to before this worker acts on the topic.
-    let (_, high) = watermarks_when_led(&c, topic, 0, Instant::now() + Duration::from_secs(30))
-        .map_err(|e| format!("cannot read {topic}: {e}"))?;
-    let (applied_tx, applied_rx) = watch::channel(-1i64);
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let reader_names = names.clone();
-    std::thread::Builder::new()
-        .name("config-log".into())
-        .spawn(move || {
-            let mut snapshot = Snapshot::default();
-            let mut levels = BTreeMap::new();
-            let mut caught_up = false;
-            let mut position = -1;
-            while !stop.load(Ordering::Relaxed) {
-                let mut changed = false;
-                let mut restarts = Vec::new();
-                let mut last = None;
-                while let Some(m) = c.poll(Duration::from_millis(if changed { 0 } else { 100 })) {
-                    let Ok(m) = m else { continue };
-                    last = Some(m.offset());
-                    let record = m
-                        .key()
-                        .and_then(|k| ConfigRecord::parse(k, m.payload()))
-                        .and_then(|r| r.renamed(|n| reader_names.load(n)));
-                    if let Some(r) = record {
-                        match snapshot.apply(r) {
-                            Some(request) if caught_up => restarts.push(request),
-                            // Old restart requests are not replayed; the latest cluster log
-                            // level of each logger is applied once caught up, as a worker that
-                            // joins later must follow it too.
-                            Some(ConfigRecord::LoggerLevel { namespace, level }) => {
-                                levels.insert(namespace, level);
-                            }
-                            Some(_) => {}
-                            None => changed = true,
-                        }
-                    }
-                }
-                if let Some(o) = last {
-                    position = o;
-                }
-                if !caught_up && position >= high - 1 {
-                    caught_up = true;
-                    changed = false;
-                    let _ = ready_tx.send(snapshot.clone());
-                    for (namespace, level) in std::mem::take(&mut levels) {
-                        restarts.push(ConfigRecord::LoggerLevel { namespace, level });
-                    }
-                }
-                if caught_up {
-                    // The state first, so a restart finds the connector it names.
-                    if changed {
-                        let _ = updates.send(Update::Snapshot(snapshot.clone()));
-                    }
-                    for r in restarts {
-                        let _ = updates.send(Update::Restart(r));
-                    }
-                }
-                if let Some(o) = last {
-                    let _ = applied_tx.send(o);
-                }
-            }
-        })
-        .map_err(|e| e.to_string())?;
-    let initial = ready_rx
-        .recv_timeout(Duration::from_secs(120))
-        .map_err(|_| format!("cannot read {topic}"))?;
-    let mut props = producer.clone();
-    props.set_default("acks", "all");
-    props.set_default("enable.idempotence", "true");
-    let pname = format!("{topic}|writer");
-    let ctx = WriteCtx {
-        log: LogContext::new(&pname),
-        result: Mutex::new(None),
-    };
-    let p: BaseProducer<WriteCtx> = create(&props, &pname, ctx).map_err(|e| e.to_string())?;
-    let log = ConfigLog {
-        topic: topic.to_string(),
-        names,
-        producer: Mutex::new(p),
-        applied: applied_rx,
-    };
-    Ok((log, initial))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::connector::OffsetEntry;
 use crate::kafka::context::DeliveryHooks;
 use crate::kafka::log::read_to_end;
-use crate::kafka::producer::{durable_defaults, Outgoing, Producer, WhenFull};
+use crate::kafka::producer::{offsets_defaults, Outgoing, Producer, WhenFull};
 use crate::kafka::props::ClientProps;
 use crate::kafka::KafkaError;
 
@@ -383,7 +383,7 @@ fn write_topic(
         Some(p) => p,
         slot => {
             let mut props = props.clone();
-            durable_defaults(&mut props);
+            offsets_defaults(&mut props);
             let p = Producer::create(&props, "offsets-writer", Default::default())
                 .map_err(|e| format!("cannot create the offsets producer: {e}"))?;
             slot.insert(p)

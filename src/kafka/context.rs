@@ -2,6 +2,10 @@
 //! `tracing` under its name (e.g. `A->B|MirrorSourceConnector-0|replication-producer`), through
 //! the one forwarder in `client.rs` that drops repeats. What a client needs besides its name
 //! (delivery reports, statistics) is a small hooks type, so no context re-implements logging.
+//!
+//! A client that only logs uses [`LogContext`]. One that needs more implements [`ClientHooks`]
+//! (and [`DeliveryHooks`] for a producer) on its own state and creates its client with
+//! `Named::with(name, hooks)`; its code reaches the state as `client.context().hooks`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

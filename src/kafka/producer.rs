@@ -13,14 +13,21 @@ use super::client::create;
 use super::context::{DeliveryHooks, FirstFailure, Named};
 use super::props::ClientProps;
 
-/// Defaults of every producer that writes data or offsets: nothing acknowledged is lost, a
-/// retry never duplicates, and keys land where Java puts them.
-pub fn durable_defaults(props: &mut ClientProps) {
+/// Defaults of every producer that writes offsets: nothing acknowledged is lost, and keys land
+/// where Java puts them.
+pub fn offsets_defaults(props: &mut ClientProps) {
     props.set_default("acks", "all");
-    props.set_default("enable.idempotence", "true");
     // Java's partitioner, so keyed records and offset records land where Java Connect looks
     // for them.
     props.set_default("partitioner", "murmur2_random");
+}
+
+/// [`offsets_defaults`] plus idempotence, for the producers of source tasks: a retry never
+/// duplicates a record.
+pub fn durable_defaults(props: &mut ClientProps) {
+    props.set_default("acks", "all");
+    props.set_default("enable.idempotence", "true");
+    offsets_defaults(props);
 }
 
 /// [`durable_defaults`] plus those of MirrorSource's replication producer, which copies

@@ -48,8 +48,12 @@ pub enum SourceRunError {
     Producer(#[source] KafkaError),
     #[error(transparent)]
     Transaction(#[from] TransactionError),
-    #[error("reading the stored offsets: {0}")]
-    Offsets(String),
+    /// Re-reading the stored offsets before the task starts.
+    #[error("{0}")]
+    ReadOffsets(String),
+    /// Storing the offsets of a flush (at least once).
+    #[error("{0}")]
+    WriteOffsets(String),
     /// The task's own failure.
     #[error("{0}")]
     Task(String),
@@ -142,7 +146,9 @@ impl SourceRunner<'_> {
                 return Ok(None);
             }
         }
-        self.offsets.refresh().map_err(SourceRunError::Offsets)?;
+        self.offsets
+            .refresh()
+            .map_err(SourceRunError::ReadOffsets)?;
         Ok(Some(TaskProducer(producer)))
     }
 
@@ -236,7 +242,7 @@ impl SourceRunner<'_> {
         let entries: Vec<OffsetEntry> = pending.drain().map(|(_, e)| e).collect();
         self.offsets
             .write(self.connector, &entries)
-            .map_err(SourceRunError::Offsets)
+            .map_err(SourceRunError::WriteOffsets)
     }
 
     /// Adds the offsets to the open transaction and commits it. A failure aborts it and fails

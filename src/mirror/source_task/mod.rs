@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use crate::config::{ExactlyOnceSource, Flow};
-use crate::connect::offsets::{mirror_entry, OffsetStore, ProduceOffsetsError, ProducedOffsets};
+use crate::connect::offsets::{
+    mirror_entry, MirrorPartition, OffsetStore, ProduceOffsetsError, ProducedOffsets,
+};
 use crate::kafka::client::repeated;
 use crate::kafka::consumer::{AssignedConsumer, Polled, StartAt};
 use crate::kafka::context::Acks;
@@ -189,7 +191,7 @@ impl Task {
                 &remote_topic,
                 tp.partition,
             ));
-            let source = crate::connect::offsets::MirrorPartition {
+            let source = MirrorPartition {
                 cluster: flow.source.clone(),
                 partition: tp.partition,
                 topic: tp.topic.clone(),

@@ -424,6 +424,18 @@ mod tests {
     }
 
     #[test]
+    fn a_mirror_entry_produces_java_connect_bytes() {
+        let records =
+            OffsetStore::records("MirrorSourceConnector", &[mirror_entry(&orders(3), 77)]);
+        let (key, value) = &records[0];
+        assert_eq!(key, &source_offset_key("MirrorSourceConnector", &orders(3)));
+        assert_eq!(value_bytes(value), Some(offset_value(77)));
+        let store = OffsetStore::default();
+        store.cache_produced(ProducedOffsets(records));
+        assert_eq!(store.get("MirrorSourceConnector", &orders(3)), Some(77));
+    }
+
+    #[test]
     fn store_reads_last_value_and_tombstones() {
         let k0 = source_offset_key("MirrorSourceConnector", &orders(0));
         let k1 = source_offset_key("MirrorSourceConnector", &orders(1));

@@ -15,7 +15,7 @@ use crate::config::{ConfigError, ConfigErrors, Props};
 use crate::connect::connector::ConfigMap;
 use crate::connect::env::{Client, WorkerEnv};
 use crate::connect::group::{self, GroupSpec};
-use crate::connect::offsets::{Backing, OffsetStore};
+use crate::connect::offsets::OffsetStore;
 use crate::connect::stored_names::StoredNames;
 use crate::connectors::Plugins;
 use crate::metrics::Metrics;
@@ -179,18 +179,11 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
             .map_err(AppError::Runtime)?;
         let worker_id = rest::worker_id(listeners.first().and_then(|l| l.local_addr().ok()));
         // Exactly-once tasks resume after the last committed transaction, never an open one.
-        let mut reader = consumer.clone();
-        if group.exactly_once {
-            reader.set("isolation.level", "read_committed", false);
-        }
-        let offsets = OffsetStore::from_records(
-            std::iter::empty(),
-            Backing::Topic {
-                props: producer.clone(),
-                reader,
-                topic: group.offset_topic.clone(),
-                producer: Default::default(),
-            },
+        let offsets = OffsetStore::on_topic(
+            group.offset_topic.clone(),
+            producer.clone(),
+            consumer.clone(),
+            group.exactly_once,
         );
         let offsets = Arc::new(offsets);
         let store = offsets.clone();

@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::connector::OffsetEntry;
-use crate::kafka::client::{create, DeliveryContext};
+use crate::kafka::context::DeliveryHooks;
 use crate::kafka::log::read_to_end;
+use crate::kafka::producer::{offsets_defaults, Outgoing, Producer, WhenFull};
 use crate::kafka::props::ClientProps;
+use crate::kafka::KafkaError;
 
 /// MirrorSourceConnector's source partition: `{"cluster":..,"partition":..,"topic":..}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,6 +52,33 @@ pub fn parse_offset_value(value: &[u8]) -> Option<i64> {
         .map(|v| v.offset)
 }
 
+/// Offsets a task produced on its own producer, to be cached once they count.
+#[must_use = "pass them to OffsetStore::cache_produced once they count"]
+#[derive(Debug)]
+pub struct ProducedOffsets(Vec<(Vec<u8>, Option<Value>)>);
+
+/// Why offsets could not be produced on a task's producer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceOffsetsError {
+    #[error("exactly once needs the offsets topic of a distributed worker")]
+    NoTopic,
+    #[error("cannot write offsets to {topic}: {source}")]
+    Send {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+}
+
+/// A MirrorSourceConnector offset as an entry: the upstream offset of the last record the
+/// target acknowledged.
+pub fn mirror_entry(partition: &MirrorPartition, offset: i64) -> OffsetEntry {
+    OffsetEntry {
+        partition: serde_json::to_value(partition).expect("serializable"),
+        offset: Some(json!({ "offset": offset })),
+    }
+}
+
 /// Where a worker keeps its source offsets: Connect's offsets topic (distributed workers and
 /// connect-mirror-maker) or `offset.storage.file.filename` (connect-standalone).
 pub enum Backing {
@@ -64,7 +92,7 @@ pub enum Backing {
         /// The consumer that re-reads the topic before a task starts.
         reader: ClientProps,
         topic: String,
-        producer: Mutex<Option<BaseProducer<DeliveryContext>>>,
+        producer: Mutex<Option<Producer>>,
     },
 }
 
@@ -124,6 +152,27 @@ impl OffsetStore {
         }
     }
 
+    /// An empty store on Connect's offsets topic (read it with [`OffsetStore::refresh`]).
+    /// `producer` writes offsets; `reader` re-reads the topic, with read_committed under
+    /// exactly once so that offsets of aborted transactions never count.
+    pub fn on_topic(
+        topic: String,
+        producer: ClientProps,
+        mut reader: ClientProps,
+        exactly_once: bool,
+    ) -> Self {
+        if exactly_once {
+            reader.set("isolation.level", "read_committed", false);
+        }
+        let backing = Backing::Topic {
+            props: producer,
+            reader,
+            topic,
+            producer: Default::default(),
+        };
+        OffsetStore::from_records(std::iter::empty(), backing)
+    }
+
     /// Loads `offset.storage.file.filename`; a missing file is an empty store.
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text = match std::fs::read(path) {
@@ -152,13 +201,6 @@ impl OffsetStore {
 
     pub fn get_value(&self, connector: &str, partition: &Value) -> Option<Value> {
         self.lock().get(&key_of(connector, partition)).cloned()
-    }
-
-    /// Records a MirrorSourceConnector offset that its task has written to the offsets topic.
-    pub fn put(&self, connector: &str, partition: MirrorPartition, offset: i64) {
-        let partition = serde_json::to_value(partition).expect("serializable");
-        self.lock()
-            .insert(key_of(connector, &partition), json!({ "offset": offset }));
     }
 
     /// Every offset of one connector, in KIP-875's shape.
@@ -200,20 +242,43 @@ impl OffsetStore {
         Ok(())
     }
 
-    /// Records offsets that a task has written to the offsets topic itself (in its own
-    /// transaction), without writing them again.
-    pub fn remember(&self, connector: &str, entries: &[OffsetEntry]) {
-        apply(&mut self.lock(), Self::records(connector, entries));
+    /// Queues the records of offsets on a task's own producer, so that an exactly-once task
+    /// writes them in its transaction. Nothing is stored until the caller passes the result to
+    /// [`OffsetStore::cache_produced`]: after the producer queued them (at least once) or after
+    /// the transaction committed (exactly once). Fails when the store is not the offsets topic.
+    pub fn produce<H: DeliveryHooks>(
+        &self,
+        producer: &Producer<H>,
+        opaque: H::Opaque,
+        full: WhenFull,
+        connector: &str,
+        entries: &[OffsetEntry],
+    ) -> Result<ProducedOffsets, ProduceOffsetsError>
+    where
+        H::Opaque: Clone,
+    {
+        if entries.is_empty() {
+            return Ok(ProducedOffsets(Vec::new()));
+        }
+        let topic = self.topic().ok_or(ProduceOffsetsError::NoTopic)?;
+        let records = Self::records(connector, entries);
+        for (key, value) in &records {
+            let value = value_bytes(value);
+            let record = Outgoing::new(topic, Some(key), value.as_deref());
+            producer
+                .send_full(record, opaque.clone(), full)
+                .map_err(|source| ProduceOffsetsError::Send {
+                    topic: topic.to_string(),
+                    source,
+                })?;
+        }
+        Ok(ProducedOffsets(records))
     }
 
-    /// An offset's record in the offsets topic: its key and value (`None`, a tombstone).
-    pub fn record(connector: &str, entry: &OffsetEntry) -> (Vec<u8>, Option<Vec<u8>>) {
-        let value = entry
-            .offset
-            .as_ref()
-            .filter(|v| !v.is_null())
-            .map(|v| serde_json::to_vec(v).expect("json"));
-        (key_of(connector, &entry.partition), value)
+    /// Takes offsets a task produced itself ([`OffsetStore::produce`]) into the in-memory
+    /// view. Not durable by itself: the records are.
+    pub fn cache_produced(&self, produced: ProducedOffsets) {
+        apply(&mut self.lock(), produced.0);
     }
 
     /// The offsets topic, when the store is one.
@@ -299,38 +364,39 @@ fn save_file(map: &HashMap<Vec<u8>, Value>, path: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// A stored offset value's bytes; `None` (a tombstone) for a null or missing offset.
+fn value_bytes(value: &Option<Value>) -> Option<Vec<u8>> {
+    value
+        .as_ref()
+        .filter(|v| !v.is_null())
+        .map(|v| serde_json::to_vec(v).expect("json"))
+}
+
 fn write_topic(
     props: &ClientProps,
     topic: &str,
-    producer: &Mutex<Option<BaseProducer<DeliveryContext>>>,
+    producer: &Mutex<Option<Producer>>,
     records: &[(Vec<u8>, Option<Value>)],
 ) -> Result<(), String> {
     let mut guard = producer.lock().expect("offsets producer lock");
-    if guard.is_none() {
-        let mut props = props.clone();
-        props.set_default("partitioner", "murmur2_random");
-        props.set_default("acks", "all");
-        let ctx = DeliveryContext::new("offsets-writer");
-        let p: BaseProducer<DeliveryContext> = create(&props, "offsets-writer", ctx)
-            .map_err(|e| format!("cannot create the offsets producer: {e}"))?;
-        *guard = Some(p);
-    }
-    let p = guard.as_ref().expect("created");
-    for (key, value) in records {
-        let value = value
-            .as_ref()
-            .filter(|v| !v.is_null())
-            .map(|v| serde_json::to_vec(v).expect("json"));
-        let mut record = BaseRecord::<[u8], [u8]>::to(topic).key(&key[..]);
-        if let Some(v) = &value {
-            record = record.payload(&v[..]);
+    let p = match &mut *guard {
+        Some(p) => p,
+        slot => {
+            let mut props = props.clone();
+            offsets_defaults(&mut props);
+            let p = Producer::create(&props, "offsets-writer", Default::default())
+                .map_err(|e| format!("cannot create the offsets producer: {e}"))?;
+            slot.insert(p)
         }
-        p.send(record)
-            .map_err(|(e, _)| format!("cannot write offsets to {topic}: {e}"))?;
+    };
+    for (key, value) in records {
+        let value = value_bytes(value);
+        p.send(Outgoing::new(topic, Some(key), value.as_deref()), ())
+            .map_err(|e| format!("cannot write offsets to {topic}: {e}"))?;
     }
     p.flush(Duration::from_secs(30))
         .map_err(|e| format!("cannot write offsets to {topic}: {e}"))?;
-    match p.context().take_failure() {
+    match p.take_failure() {
         Some(e) => Err(format!("cannot write offsets to {topic}: {e}")),
         None => Ok(()),
     }
@@ -355,6 +421,18 @@ mod tests {
             br#"["MirrorSourceConnector",{"cluster":"A","partition":0,"topic":"orders"}]"#
         );
         assert_eq!(offset_value(12345), br#"{"offset":12345}"#);
+    }
+
+    #[test]
+    fn a_mirror_entry_produces_java_connect_bytes() {
+        let records =
+            OffsetStore::records("MirrorSourceConnector", &[mirror_entry(&orders(3), 77)]);
+        let (key, value) = &records[0];
+        assert_eq!(key, &source_offset_key("MirrorSourceConnector", &orders(3)));
+        assert_eq!(value_bytes(value), Some(offset_value(77)));
+        let store = OffsetStore::default();
+        store.cache_produced(ProducedOffsets(records));
+        assert_eq!(store.get("MirrorSourceConnector", &orders(3)), Some(77));
     }
 
     #[test]

@@ -16,17 +16,75 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
-use tracing::{debug, info, warn};
+use tracing::debug;
 
 use super::connector::{OffsetEntry, TopicTracker};
-use super::converter::{Converter, SchemaAndValue};
-use super::offsets::OffsetStore;
+use super::converter::{ConvertError, Converter, SchemaAndValue};
+use super::offsets::{OffsetStore, ProduceOffsetsError};
 use crate::config::TransactionBoundary;
-use crate::kafka::client::{create, DeliveryContext};
+use crate::kafka::producer::{durable_defaults, queue_full, Outgoing, Producer, Sent, WhenFull};
 use crate::kafka::props::ClientProps;
+use crate::kafka::transaction::{CommitPolicy, Transaction, TransactionError};
+use crate::kafka::KafkaError;
+
+/// How long a flush or a commit waits for the brokers to acknowledge every record.
+const ACK_TIMEOUT: Duration = Duration::from_secs(60);
+/// A commit is not retried: its failure fails the task, which starts again and fences this
+/// producer.
+const COMMIT: CommitPolicy = CommitPolicy {
+    timeout: ACK_TIMEOUT,
+    retry_for: Duration::ZERO,
+};
+/// How long a producer whose queue is full waits for acknowledgements at a time.
+const FULL_POLL: Duration = Duration::from_millis(100);
+/// How long the loop sleeps when the task had nothing to give.
+const IDLE: Duration = Duration::from_millis(50);
+
+/// Why a source task stopped with an error; the herder reports it and restarts the task.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceRunError {
+    #[error("cannot create the producer: {0}")]
+    Producer(#[source] KafkaError),
+    #[error(transparent)]
+    Transaction(#[from] TransactionError),
+    /// Re-reading the stored offsets before the task starts.
+    #[error("{0}")]
+    ReadOffsets(String),
+    /// Storing the offsets of a flush (at least once).
+    #[error("{0}")]
+    WriteOffsets(String),
+    /// The task's own failure.
+    #[error("{0}")]
+    Task(String),
+    #[error("{0}")]
+    Convert(#[from] ConvertError),
+    #[error("cannot send to {topic}: {source}")]
+    Send {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error(transparent)]
+    ProduceOffsets(#[from] ProduceOffsetsError),
+    #[error("records not acknowledged: {0}")]
+    Unacknowledged(#[source] KafkaError),
+    #[error("a record was not delivered: {0}")]
+    Undelivered(String),
+    /// librdkafka only says how many records failed; `first` says why the first did.
+    #[error("cannot commit: {source}{}", first.as_ref().map(|f| format!("; the first failure: {f}")).unwrap_or_default())]
+    Commit {
+        #[source]
+        source: Box<TransactionError>,
+        first: Option<String>,
+    },
+    #[error("the transaction of {id} was aborted: {source}")]
+    Aborted {
+        id: String,
+        #[source]
+        source: Box<SourceRunError>,
+    },
+}
 
 /// One record a source task produced.
 #[derive(Debug, Clone)]
@@ -67,32 +125,30 @@ pub struct Transactions {
 }
 
 /// The producer of a running task, created by [`SourceRunner::open`].
-pub struct TaskProducer(BaseProducer<DeliveryContext>);
+pub struct TaskProducer(Producer);
 
 impl SourceRunner<'_> {
     /// Creates the task's producer; with exactly once it first fences every earlier
     /// incarnation of the task (waiting while the cluster is unreachable). Then it reads the
     /// stored offsets again, so a task that moved here starts where its last owner stopped.
     /// `None` if stopped first.
-    pub fn open(&self, stop: &AtomicBool) -> Result<Option<TaskProducer>, String> {
+    pub fn open(&self, stop: &AtomicBool) -> Result<Option<TaskProducer>, SourceRunError> {
         let name = format!("{}|producer", self.connector);
         let mut props = self.producer.clone();
-        props.set_default("acks", "all");
-        props.set_default("enable.idempotence", "true");
-        // Java's partitioner, for keyed records and for offset records alike.
-        props.set_default("partitioner", "murmur2_random");
+        durable_defaults(&mut props);
         if let Some(t) = &self.transactions {
             props.set("transactional.id", t.id.clone(), false);
         }
-        let producer: BaseProducer<DeliveryContext> =
-            create(&props, &name, DeliveryContext::new(name.clone()))
-                .map_err(|e| format!("cannot create the producer: {e}"))?;
+        let producer = Producer::create(&props, &name, Default::default())
+            .map_err(SourceRunError::Producer)?;
         if let Some(t) = &self.transactions {
-            if !init_transactions(&producer, &t.id, stop)? {
+            if !producer.init_transactions(&t.id, stop)? {
                 return Ok(None);
             }
         }
-        self.offsets.refresh()?;
+        self.offsets
+            .refresh()
+            .map_err(SourceRunError::ReadOffsets)?;
         Ok(Some(TaskProducer(producer)))
     }
 
@@ -102,21 +158,20 @@ impl SourceRunner<'_> {
         producer: TaskProducer,
         task: &mut dyn SourceTask,
         stop: &AtomicBool,
-    ) -> Result<(), String> {
+    ) -> Result<(), SourceRunError> {
         let producer = producer.0;
         let mut pending: HashMap<String, OffsetEntry> = HashMap::new();
-        // When the last flush ran (at least once) or the open transaction began (exactly once).
-        let mut since = Instant::now();
-        let mut open = false;
+        let mut txn = self
+            .transactions
+            .as_ref()
+            .map(|t| Transaction::new(t.id.clone(), t.boundary));
+        let mut last_flush = Instant::now();
         while !stop.load(Ordering::Relaxed) {
-            let records = task.poll()?;
+            let records = task.poll().map_err(SourceRunError::Task)?;
             if records.is_empty() {
-                std::thread::sleep(Duration::from_millis(50));
-            } else if self.transactions.is_some() && !open {
-                producer
-                    .begin_transaction()
-                    .map_err(|e| format!("cannot begin a transaction: {e}"))?;
-                (open, since) = (true, Instant::now());
+                std::thread::sleep(IDLE);
+            } else if let Some(t) = &mut txn {
+                t.begin(&producer)?;
             }
             for r in records {
                 self.send(&producer, &r, stop)?;
@@ -131,171 +186,110 @@ impl SourceRunner<'_> {
                 }
             }
             producer.poll(Duration::ZERO);
-            match &self.transactions {
-                None if since.elapsed() >= self.flush_interval => {
+            match &mut txn {
+                None if last_flush.elapsed() >= self.flush_interval => {
                     self.flush(&producer, &mut pending)?;
-                    since = Instant::now();
+                    last_flush = Instant::now();
                 }
-                Some(t) if open && self.boundary_reached(t, since) => {
-                    self.commit_transaction(&producer, t, &mut pending)?;
-                    open = false;
+                Some(t) if t.due(Instant::now(), self.flush_interval) => {
+                    self.commit_transaction(&producer, t, &mut pending, stop)?;
                 }
                 _ => {}
             }
         }
-        match &self.transactions {
+        match &mut txn {
             None => self.flush(&producer, &mut pending),
-            Some(t) if open => self.commit_transaction(&producer, t, &mut pending),
+            Some(t) if t.is_open() => self.commit_transaction(&producer, t, &mut pending, stop),
             Some(_) => Ok(()),
-        }
-    }
-
-    fn boundary_reached(&self, t: &Transactions, began: Instant) -> bool {
-        match t.boundary {
-            TransactionBoundary::Poll => true,
-            TransactionBoundary::Interval(every) => {
-                began.elapsed() >= every.unwrap_or(self.flush_interval)
-            }
         }
     }
 
     fn send(
         &self,
-        producer: &BaseProducer<DeliveryContext>,
+        producer: &Producer,
         r: &SourceRecord,
         stop: &AtomicBool,
-    ) -> Result<(), String> {
-        let key = self
-            .key_converter
-            .serialize(&r.key)
-            .map_err(|e| e.to_string())?;
-        let value = self
-            .value_converter
-            .serialize(&r.value)
-            .map_err(|e| e.to_string())?;
+    ) -> Result<(), SourceRunError> {
+        let key = self.key_converter.serialize(&r.key)?;
+        let value = self.value_converter.serialize(&r.value)?;
         self.topics.record(&r.topic);
-        send(producer, &r.topic, key.as_deref(), value.as_deref(), stop)
+        let record = Outgoing::new(&r.topic, key.as_deref(), value.as_deref());
+        let send_error = |source| SourceRunError::Send {
+            topic: r.topic.clone(),
+            source,
+        };
+        match producer.send_waiting(record, (), stop, || producer.poll(FULL_POLL)) {
+            Ok(Sent::Queued) => Ok(()),
+            // Stopped while the queue was full: the task fails, as the record is lost.
+            Ok(Sent::Stopped) => Err(send_error(queue_full())),
+            Err(e) => Err(send_error(e)),
+        }
     }
 
     /// Waits for every record sent, then stores the offsets they reached.
     fn flush(
         &self,
-        producer: &BaseProducer<DeliveryContext>,
+        producer: &Producer,
         pending: &mut HashMap<String, OffsetEntry>,
-    ) -> Result<(), String> {
+    ) -> Result<(), SourceRunError> {
         producer
-            .flush(Duration::from_secs(60))
-            .map_err(|e| format!("records not acknowledged: {e}"))?;
+            .flush(ACK_TIMEOUT)
+            .map_err(SourceRunError::Unacknowledged)?;
         delivered(producer)?;
         if pending.is_empty() {
             return Ok(());
         }
         let entries: Vec<OffsetEntry> = pending.drain().map(|(_, e)| e).collect();
-        self.offsets.write(self.connector, &entries)
+        self.offsets
+            .write(self.connector, &entries)
+            .map_err(SourceRunError::WriteOffsets)
     }
 
     /// Adds the offsets to the open transaction and commits it. A failure aborts it and fails
     /// the task, which starts again (fencing this producer) from the last committed offsets.
     fn commit_transaction(
         &self,
-        producer: &BaseProducer<DeliveryContext>,
-        t: &Transactions,
+        producer: &Producer,
+        txn: &mut Transaction,
         pending: &mut HashMap<String, OffsetEntry>,
-    ) -> Result<(), String> {
+        stop: &AtomicBool,
+    ) -> Result<(), SourceRunError> {
         let entries: Vec<OffsetEntry> = pending.drain().map(|(_, e)| e).collect();
         let result = (|| {
-            if !entries.is_empty() {
-                let topic = self
-                    .offsets
-                    .topic()
-                    .ok_or("exactly once needs the offsets topic of a distributed worker")?;
-                let never = AtomicBool::new(false);
-                for e in &entries {
-                    let (key, value) = OffsetStore::record(self.connector, e);
-                    send(producer, topic, Some(&key), value.as_deref(), &never)?;
-                }
-            }
+            // Offsets wait for room in the queue even when stopping: they belong to records
+            // already in the transaction.
+            let produced =
+                self.offsets
+                    .produce(producer, (), WhenFull::Wait, self.connector, &entries)?;
             producer
-                .commit_transaction(Duration::from_secs(60))
-                .map_err(|e| {
-                    // librdkafka only says how many records failed; say why the first did.
+                .commit_transaction(txn.id(), COMMIT, stop)
+                .map_err(|source| {
                     producer.poll(Duration::ZERO);
-                    match producer.context().take_failure() {
-                        Some(first) => format!("cannot commit: {e}; the first failure: {first}"),
-                        None => format!("cannot commit: {e}"),
+                    SourceRunError::Commit {
+                        source: Box::new(source),
+                        first: producer.take_failure(),
                     }
                 })?;
-            delivered(producer)
+            delivered(producer)?;
+            Ok(produced)
         })();
-        match result {
-            Ok(()) => {
-                debug!(transactional_id = %t.id, offsets = ?entries, "committed");
-                self.offsets.remember(self.connector, &entries);
-                Ok(())
-            }
-            Err(e) => {
-                warn!(transactional_id = %t.id, "aborting the transaction: {e}");
-                let _ = producer.abort_transaction(Duration::from_secs(10));
-                Err(format!("the transaction of {} was aborted: {e}", t.id))
-            }
-        }
-    }
-}
-
-/// Sends one record, waiting while the producer's queue is full (unless stopped).
-fn send(
-    producer: &BaseProducer<DeliveryContext>,
-    topic: &str,
-    key: Option<&[u8]>,
-    value: Option<&[u8]>,
-    stop: &AtomicBool,
-) -> Result<(), String> {
-    loop {
-        let mut record = BaseRecord::<[u8], [u8]>::to(topic);
-        if let Some(k) = key {
-            record = record.key(k);
-        }
-        if let Some(v) = value {
-            record = record.payload(v);
-        }
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
-                if !stop.load(Ordering::Relaxed) =>
-            {
-                producer.poll(Duration::from_millis(100));
-            }
-            Err((e, _)) => return Err(format!("cannot send to {topic}: {e}")),
-        }
+        let id = txn.id().to_string();
+        let produced =
+            txn.settle(producer, stop, result)
+                .map_err(|source| SourceRunError::Aborted {
+                    id,
+                    source: Box::new(source),
+                })?;
+        debug!(transactional_id = %txn.id(), offsets = ?entries, "committed");
+        self.offsets.cache_produced(produced);
+        Ok(())
     }
 }
 
 /// The first delivery failure since the last check, which `flush` alone does not report.
-fn delivered(producer: &BaseProducer<DeliveryContext>) -> Result<(), String> {
-    match producer.context().take_failure() {
-        Some(e) => Err(format!("a record was not delivered: {e}")),
+fn delivered(producer: &Producer) -> Result<(), SourceRunError> {
+    match producer.take_failure() {
+        Some(e) => Err(SourceRunError::Undelivered(e)),
         None => Ok(()),
     }
-}
-
-/// Fences earlier producers of `id`; waits while the cluster is unreachable. False if stopped
-/// first.
-fn init_transactions(
-    producer: &BaseProducer<DeliveryContext>,
-    id: &str,
-    stop: &AtomicBool,
-) -> Result<bool, String> {
-    while !stop.load(Ordering::Relaxed) {
-        match producer.init_transactions(Duration::from_secs(10)) {
-            Ok(()) => {
-                info!(transactional_id = %id, "fenced earlier producers of this task");
-                return Ok(true);
-            }
-            Err(KafkaError::Transaction(e)) if e.is_retriable() => {
-                warn!("initializing transactions of {id}: {e} (retrying)");
-            }
-            Err(e) => return Err(format!("cannot initialize transactions of {id}: {e}")),
-        }
-    }
-    Ok(false)
 }

@@ -123,7 +123,7 @@ impl Connector for FileSource {
                 topics: ctx.topics.clone(),
                 transactions: transactions.clone(),
             };
-            let Some(producer) = runner.open(stop)? else {
+            let Some(producer) = runner.open(stop).map_err(|e| e.to_string())? else {
                 return Ok(());
             };
             let position = env
@@ -141,7 +141,9 @@ impl Connector for FileSource {
                 partition: partition.clone(),
                 path: path.clone(),
             };
-            runner.run(producer, &mut task, stop)
+            runner
+                .run(producer, &mut task, stop)
+                .map_err(|e| e.to_string())
         }))
     }
 

@@ -1,86 +1,16 @@
-//! Creates rdkafka clients from translated settings, with a context that sends librdkafka's logs
-//! and errors to `tracing` under the client's name (e.g. `A->B source consumer`).
+//! Creates rdkafka clients from translated settings, and forwards librdkafka's logs and errors
+//! to `tracing` under the client's name (e.g. `A->B source consumer`), dropping repeats. The
+//! contexts that call the forwarder are in `context.rs`.
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
-use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, KafkaResult};
 use tracing::{debug, error, info, warn};
 
 use super::props::ClientProps;
 
-/// Names a client in logs and carries nothing else.
-#[derive(Debug, Clone)]
-pub struct LogContext {
-    pub name: String,
-}
-
-impl LogContext {
-    pub fn new(name: impl Into<String>) -> Self {
-        LogContext { name: name.into() }
-    }
-}
-
-impl ClientContext for LogContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        log(&self.name, level, fac, log_message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        client_error(&self.name, &error, reason);
-    }
-}
-
-impl ConsumerContext for LogContext {}
-
-/// Names a producer in logs and keeps its first delivery failure until it is taken: `flush`
-/// alone does not report one.
-pub struct DeliveryContext {
-    log: LogContext,
-    failed: std::sync::Mutex<Option<String>>,
-}
-
-impl DeliveryContext {
-    pub fn new(name: impl Into<String>) -> Self {
-        DeliveryContext {
-            log: LogContext::new(name),
-            failed: std::sync::Mutex::new(None),
-        }
-    }
-
-    /// The first delivery failure since the last call.
-    pub fn take_failure(&self) -> Option<String> {
-        self.failed.lock().expect("failed lock").take()
-    }
-}
-
-impl ClientContext for DeliveryContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        self.log.log(level, fac, log_message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.log.error(error, reason);
-    }
-}
-
-impl rdkafka::producer::ProducerContext for DeliveryContext {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &rdkafka::producer::DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = result {
-            self.failed
-                .lock()
-                .expect("failed lock")
-                .get_or_insert_with(|| e.to_string());
-        }
-    }
-}
-
-/// For producers whose deliveries need no answer (statuses, which are rewritten on change).
-impl rdkafka::producer::ProducerContext for LogContext {
-    type DeliveryOpaque = ();
-    fn delivery(&self, _: &rdkafka::producer::DeliveryResult<'_>, _: ()) {}
-}
+// The contexts live in `context.rs`; these names are the ones every client module imports.
+pub use super::context::{DeliveryContext, LogContext};
 
 /// True when the same line of the same client was logged less than a minute ago: a client
 /// retrying an unreachable cluster repeats itself many times a second.

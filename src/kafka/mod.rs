@@ -3,11 +3,19 @@
 pub mod admin;
 pub mod admin_ffi;
 pub mod client;
+pub mod consumer;
+pub mod context;
 pub mod events;
 pub mod fence;
 pub mod group;
 pub mod log;
+pub mod producer;
 pub mod props;
+pub mod topic_partition;
+pub mod transaction;
 pub mod validate;
 
 pub use props::ClientProps;
+/// The error of every Kafka client call, for modules that report one without calling rdkafka.
+pub use rdkafka::error::KafkaError;
+pub use topic_partition::TopicPartition;

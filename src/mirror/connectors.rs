@@ -16,7 +16,7 @@ use crate::connect::connector::{
     fixed_tasks, BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
 };
 use crate::connect::herder::ConnectorFactory;
-use crate::connect::offsets::{Backing, OffsetStore};
+use crate::connect::offsets::OffsetStore;
 use crate::connect::plugin::{names_class, KeyDef, PluginInfo, Validation};
 use crate::connect::status::ConnectorType;
 use crate::connect::worker::run_async;
@@ -24,6 +24,7 @@ use crate::kafka::admin::Admin;
 use crate::kafka::fence::fence_producers;
 use crate::kafka::log::ensure_compacted_topic;
 use crate::kafka::props::translate;
+use crate::kafka::TopicPartition;
 use crate::metrics::Metrics;
 use crate::policy::ReplicationPolicy;
 
@@ -228,19 +229,12 @@ impl MirrorSource {
                 .map(|(p, _)| p)
                 .map_err(|e| join_errors(&e))
         };
-        let mut reader = props(ClientKind::Consumer)?;
-        if source_task::exactly_once(&self.flow) {
-            // Offsets of aborted transactions must not count.
-            reader.set("isolation.level", "read_committed", false);
-        }
-        let store = OffsetStore::from_records(
-            std::iter::empty(),
-            Backing::Topic {
-                props: props(ClientKind::Producer)?,
-                reader,
-                topic: self.flow.worker_settings.offset_storage_topic.clone(),
-                producer: Default::default(),
-            },
+        // Under exactly once, offsets of aborted transactions must not count.
+        let store = OffsetStore::on_topic(
+            self.flow.worker_settings.offset_storage_topic.clone(),
+            props(ClientKind::Producer)?,
+            props(ClientKind::Consumer)?,
+            source_task::exactly_once(&self.flow),
         );
         Ok(self.offsets.get_or_init(|| Arc::new(store)).clone())
     }
@@ -313,9 +307,9 @@ impl Connector for MirrorSource {
                 .unwrap_or_default(),
         )?;
         let policy = ReplicationPolicy::new(&self.flow.settings.policy);
-        for (topic, _) in &partitions {
+        for tp in &partitions {
             ctx.topics
-                .record(&policy.format_remote_topic(&self.flow.source, topic));
+                .record(&policy.format_remote_topic(&self.flow.source, &tp.topic));
         }
         let spec = SourceTaskSpec {
             flow: self.flow.clone(),
@@ -383,8 +377,8 @@ fn check_mirror_offset(e: &OffsetEntry) -> Result<(), String> {
     }
 }
 
-/// `topic-0,topic-1` (Java's TopicPartition strings) into pairs; topic names may hold `-`.
-fn parse_partitions(list: &str) -> Result<Vec<(String, i32)>, String> {
+/// `topic-0,topic-1` (Java's TopicPartition strings) into partitions; topic names may hold `-`.
+fn parse_partitions(list: &str) -> Result<Vec<TopicPartition>, String> {
     list.split(',')
         .filter(|s| !s.is_empty())
         .map(|tp| {
@@ -394,7 +388,7 @@ fn parse_partitions(list: &str) -> Result<Vec<(String, i32)>, String> {
             let p = p
                 .parse()
                 .map_err(|_| format!("task.assigned.partitions: bad entry {tp}"))?;
-            Ok((topic.to_string(), p))
+            Ok(TopicPartition::new(topic, p))
         })
         .collect()
 }
@@ -529,7 +523,10 @@ mod tests {
     fn assigned_partitions_round_trip_java_strings() {
         assert_eq!(
             parse_partitions("orders-0,my-topic-12").unwrap(),
-            vec![("orders".into(), 0), ("my-topic".into(), 12)]
+            vec![
+                TopicPartition::new("orders", 0),
+                TopicPartition::new("my-topic", 12)
+            ]
         );
         assert_eq!(parse_partitions("").unwrap(), vec![]);
         assert!(parse_partitions("orders").is_err());

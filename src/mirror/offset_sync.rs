@@ -1,7 +1,8 @@
 //! When to emit offset syncs (`OffsetSyncWriter`, Kafka 3.7+/4.0 rules): immediately for the first
 //! record of a partition, when translation would be `offset.lag.max` records stale, after an
 //! upstream gap or a downstream rewind; otherwise the latest position is kept as "delayed" and
-//! published at the next offset commit. At most 10 syncs per task are in flight.
+//! published at the next offset commit. At most [`MAX_OUTSTANDING`] syncs per task are in
+//! flight.
 
 use std::collections::BTreeMap;
 
@@ -10,10 +11,10 @@ use std::collections::BTreeMap;
 /// so a larger window keeps a burst from replacing syncs that translation needs.
 pub const MAX_OUTSTANDING: usize = 100;
 
-/// One sync for the partition in slot `slot` of the task.
+/// One sync for the partition at `position` in the task's assignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PendingSync {
-    pub slot: usize,
+    pub position: usize,
     pub upstream: i64,
     pub downstream: i64,
 }
@@ -62,8 +63,8 @@ impl OffsetSyncWriter {
 
     /// Called for every record the target acknowledged, in order per partition. Returns true
     /// when the sync must go out now.
-    pub fn record(&mut self, slot: usize, upstream: i64, downstream: i64) -> bool {
-        let s = &mut self.state[slot];
+    pub fn record(&mut self, position: usize, upstream: i64, downstream: i64) -> bool {
+        let s = &mut self.state[position];
         let emit_now = s.last_sync_downstream == -1
             || downstream - (s.last_sync_downstream + 1) >= self.max_lag
             || upstream - s.previous_upstream != 1
@@ -74,15 +75,15 @@ impl OffsetSyncWriter {
         s.previous_upstream = upstream;
         s.previous_downstream = downstream;
         let sync = PendingSync {
-            slot,
+            position,
             upstream,
             downstream,
         };
         if emit_now {
-            self.delayed.remove(&slot);
-            self.pending.insert(slot, sync);
+            self.delayed.remove(&position);
+            self.pending.insert(position, sync);
         } else {
-            self.delayed.insert(slot, sync);
+            self.delayed.insert(position, sync);
         }
         emit_now
     }
@@ -90,16 +91,16 @@ impl OffsetSyncWriter {
     /// At each offset commit: publish the latest position of every partition.
     pub fn promote_delayed(&mut self) {
         let delayed = std::mem::take(&mut self.delayed);
-        for (slot, sync) in delayed {
-            self.pending.insert(slot, sync);
+        for (position, sync) in delayed {
+            self.pending.insert(position, sync);
         }
     }
 
     /// The syncs to send now, within the outstanding limit; the rest stay pending.
     pub fn take(&mut self) -> Vec<PendingSync> {
         let room = MAX_OUTSTANDING.saturating_sub(self.outstanding);
-        let slots: Vec<usize> = self.pending.keys().copied().take(room).collect();
-        let out: Vec<PendingSync> = slots
+        let positions: Vec<usize> = self.pending.keys().copied().take(room).collect();
+        let out: Vec<PendingSync> = positions
             .iter()
             .filter_map(|s| self.pending.remove(s))
             .collect();
@@ -172,9 +173,9 @@ mod tests {
     fn outstanding_sends_are_bounded_and_latest_per_partition_wins() {
         let n = MAX_OUTSTANDING + 2;
         let mut w = OffsetSyncWriter::new(n, 0);
-        for slot in 0..n {
-            w.record(slot, 0, 0);
-            w.record(slot, 1, 1);
+        for position in 0..n {
+            w.record(position, 0, 0);
+            w.record(position, 1, 1);
         }
         let first = w.take();
         assert_eq!(first.len(), MAX_OUTSTANDING);

@@ -1,0 +1,93 @@
+//! A consumer that reads partitions it assigns itself (`assign()`, no group membership), as
+//! MirrorSource's tasks do, with the end offsets librdkafka's statistics report.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::client::create;
+use super::context::{EndOffsets, Named};
+use super::producer::Headers;
+use super::props::ClientProps;
+use super::topic_partition::TopicPartition;
+
+/// Where reading a partition starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    Offset(i64),
+    Beginning,
+    End,
+}
+
+/// A consumer of self-assigned partitions.
+pub struct AssignedConsumer {
+    inner: BaseConsumer<Named<EndOffsets>>,
+}
+
+/// A record just read; it borrows the consumer.
+pub struct Polled<'a>(BorrowedMessage<'a>);
+
+impl Polled<'_> {
+    pub fn topic(&self) -> &str {
+        self.0.topic()
+    }
+    pub fn partition(&self) -> i32 {
+        self.0.partition()
+    }
+    pub fn offset(&self) -> i64 {
+        self.0.offset()
+    }
+    /// Milliseconds since the epoch, when the record has a timestamp.
+    pub fn timestamp(&self) -> Option<i64> {
+        self.0.timestamp().to_millis()
+    }
+    pub fn key(&self) -> Option<&[u8]> {
+        self.0.key()
+    }
+    pub fn value(&self) -> Option<&[u8]> {
+        self.0.payload()
+    }
+    pub fn value_len(&self) -> usize {
+        self.0.payload_len()
+    }
+    /// A copy of the headers, to produce with the record.
+    pub fn headers(&self) -> Option<Headers> {
+        self.0.headers().map(|h| Headers(h.detach()))
+    }
+}
+
+impl AssignedConsumer {
+    /// Creates the consumer; `name` is its client id (unless set) and its name in logs.
+    pub fn create(props: &ClientProps, name: &str) -> Result<Self, KafkaError> {
+        let inner = create(props, name, Named::with(name, EndOffsets::default()))?;
+        Ok(AssignedConsumer { inner })
+    }
+
+    /// Reads exactly these partitions from now on, each from where it says.
+    pub fn assign(&self, partitions: &[(TopicPartition, StartAt)]) -> Result<(), KafkaError> {
+        let mut tpl = TopicPartitionList::new();
+        for (tp, start) in partitions {
+            let offset = match start {
+                StartAt::Offset(o) => Offset::Offset(*o),
+                StartAt::Beginning => Offset::Beginning,
+                StartAt::End => Offset::End,
+            };
+            tpl.add_partition_offset(&tp.topic, tp.partition, offset)?;
+        }
+        self.inner.assign(&tpl)
+    }
+
+    /// The next record, waiting up to `timeout`; `None` when there is none yet.
+    pub fn poll(&self, timeout: Duration) -> Option<Result<Polled<'_>, KafkaError>> {
+        self.inner.poll(timeout).map(|r| r.map(Polled))
+    }
+
+    /// The last end offsets the statistics reported (`statistics.interval.ms`).
+    pub fn end_offsets(&self) -> HashMap<TopicPartition, i64> {
+        self.inner.context().hooks.snapshot()
+    }
+}

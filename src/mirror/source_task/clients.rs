@@ -1,0 +1,112 @@
+//! The clients of a MirrorSource task, with the settings replication needs on top of the
+//! flow's: the consumer of the source partitions, the replication producer, and where offset
+//! syncs go.
+
+use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Props, Side};
+use crate::kafka::consumer::AssignedConsumer;
+use crate::kafka::context::{Acks, CountedDeliveries};
+use crate::kafka::producer::{replication_defaults, Producer};
+use crate::kafka::props::{translate, ClientProps};
+use crate::policy::ReplicationPolicy;
+
+use super::{exactly_once, TaskError};
+
+/// Where a task's offset syncs go.
+pub(super) enum Syncs {
+    Off,
+    /// Their own producer, to the source or the target, and the topic.
+    Own(Producer<CountedDeliveries>, String),
+    /// The replication producer's topic, inside each transaction (exactly once, syncs on the
+    /// target).
+    InTransaction(String),
+}
+
+fn client_props(props: &Props, label: &str) -> Result<ClientProps, TaskError> {
+    translate(props, label).map(|(p, _)| p).map_err(|e| {
+        TaskError::Config(
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })
+}
+
+/// The consumer of the task's source partitions (assigned, never in a group).
+pub(super) fn consumer(flow: &Flow, prefix: &str) -> Result<AssignedConsumer, TaskError> {
+    let mut props = client_props(&flow.replication_consumer_props(), "replication consumer")?;
+    // assign() needs a group id although no group is ever joined or committed to.
+    props.set_default("group.id", format!("{}-mm2-source", flow.source));
+    // Java's default is read_uncommitted (librdkafka's would silently skip aborted records);
+    // exactly once must not copy what the source aborted.
+    let isolation = if exactly_once(flow) {
+        "read_committed"
+    } else {
+        "read_uncommitted"
+    };
+    props.set_default("isolation.level", isolation);
+    props.set_default("enable.auto.offset.store", "false");
+    props.set_default("queued.max.messages.kbytes", "32768");
+    props.set_default("fetch.wait.max.ms", "100");
+    // For the lag metric: the end offsets come with the statistics.
+    props.set_default("statistics.interval.ms", "5000");
+    props.set("enable.partition.eof", "false", false);
+    let name = format!("{prefix}|replication-consumer");
+    AssignedConsumer::create(&props, &name).map_err(|source| TaskError::Client {
+        role: "replication consumer",
+        source,
+    })
+}
+
+/// The producer of replicated records (and of source offsets); transactional with
+/// `transactional_id` under exactly once.
+pub(super) fn replication_producer(
+    flow: &Flow,
+    transactional_id: Option<&str>,
+    prefix: &str,
+) -> Result<Producer<Acks>, TaskError> {
+    let mut props = client_props(
+        &flow.worker_client_props(ClientKind::Producer),
+        "replication producer",
+    )?;
+    replication_defaults(&mut props);
+    if let Some(id) = transactional_id {
+        props.set("transactional.id", id.to_string(), false);
+    }
+    let name = format!("{prefix}|replication-producer");
+    Producer::create(&props, &name, Acks::default()).map_err(|source| TaskError::Client {
+        role: "replication producer",
+        source,
+    })
+}
+
+/// Where the flow's offset syncs go; `in_transaction` when the replication producer is
+/// transactional (syncs on the target then go in its transactions).
+pub(super) fn syncs(flow: &Flow, in_transaction: bool, prefix: &str) -> Result<Syncs, TaskError> {
+    let policy = ReplicationPolicy::new(&flow.settings.policy);
+    if !flow.settings.emit_offset_syncs {
+        return Ok(Syncs::Off);
+    }
+    if in_transaction && flow.settings.offset_syncs_location == OffsetSyncsLocation::Target {
+        return Ok(Syncs::InTransaction(
+            policy.offset_syncs_topic(&flow.source),
+        ));
+    }
+    let (side, other) = match flow.settings.offset_syncs_location {
+        OffsetSyncsLocation::Source => (Side::Source, &flow.target),
+        OffsetSyncsLocation::Target => (Side::Target, &flow.source),
+    };
+    let props = client_props(
+        &flow.client_props(side, ClientKind::Producer),
+        "offset-syncs producer",
+    )?;
+    let name = format!("{prefix}|offset-syncs-{}-producer", side.as_str());
+    let producer =
+        Producer::create(&props, &name, CountedDeliveries::default()).map_err(|source| {
+            TaskError::Client {
+                role: "offset-syncs producer",
+                source,
+            }
+        })?;
+    Ok(Syncs::Own(producer, policy.offset_syncs_topic(other)))
+}

@@ -1,0 +1,460 @@
+//! The bookkeeping of a source task's assigned partitions, without I/O: which records are in
+//! flight to the target, which source offset each partition has reached (acknowledged) and
+//! which it has stored, records lost to retention between runs, and the offset syncs that
+//! acknowledgements make due.
+//!
+//! Its rules are the task's delivery guarantee:
+//! - a partition's offset advances only over records the target acknowledged, in send order;
+//! - once a record of a partition failed, nothing after it counts (the task fails and starts
+//!   again from the stored offset);
+//! - the offset to store is never beyond the acknowledged one.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::connect::offsets::MirrorPartition;
+use crate::kafka::TopicPartition;
+
+use super::super::offset_sync::OffsetSyncWriter;
+use super::super::wire::OffsetSync;
+
+/// A delivery report of a partition with no record in flight. The task sends a record and
+/// notes it in flight before it next serves delivery reports, and librdkafka reports each
+/// record once, so this means a broken invariant: the task fails rather than guess.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a delivery report for {0} that has no record in flight")]
+pub struct UnmatchedReport(pub TopicPartition);
+
+/// Source offsets `expected..found` are gone: the first record read after a restart is
+/// further on than the stored offset said (retention, compaction or transaction markers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub expected: i64,
+    pub found: i64,
+}
+
+/// A record the target acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acked {
+    pub offset: i64,
+    /// The record's timestamp (for the latency metric).
+    pub timestamp: Option<i64>,
+    /// An offset sync must be sent at once (translation would lag otherwise).
+    pub sync_now: bool,
+}
+
+/// One assigned partition.
+#[derive(Debug)]
+struct PartitionState {
+    source: MirrorPartition,
+    remote_topic: Arc<str>,
+    /// (source offset, timestamp) of records sent and not yet acknowledged, in send order.
+    in_flight: VecDeque<(i64, Option<i64>)>,
+    acked: Option<i64>,
+    stored: Option<i64>,
+    /// The offset the first record after start should have, to detect records lost.
+    expect_first: Option<i64>,
+    /// A record was lost: nothing after it may count as replicated.
+    failed: bool,
+}
+
+/// The task's partitions, by their position in the assignment (`i` below).
+#[derive(Debug)]
+pub struct PartitionLedger {
+    partitions: Vec<PartitionState>,
+    /// topic → partition number → position.
+    index: HashMap<String, Vec<Option<usize>>>,
+    /// `None` when the task emits no offset syncs.
+    syncs: Option<OffsetSyncWriter>,
+}
+
+impl PartitionLedger {
+    /// `partitions` with their remote topics; `offset_lag_max` when offset syncs are emitted.
+    pub fn new(partitions: Vec<(MirrorPartition, Arc<str>)>, offset_lag_max: Option<i64>) -> Self {
+        let mut index: HashMap<String, Vec<Option<usize>>> = HashMap::new();
+        for (i, (p, _)) in partitions.iter().enumerate() {
+            let n = p.partition as usize;
+            let parts = index.entry(p.topic.clone()).or_default();
+            if parts.len() <= n {
+                parts.resize(n + 1, None);
+            }
+            parts[n] = Some(i);
+        }
+        let syncs = offset_lag_max.map(|lag| OffsetSyncWriter::new(partitions.len(), lag));
+        let partitions = partitions
+            .into_iter()
+            .map(|(source, remote_topic)| PartitionState {
+                source,
+                remote_topic,
+                in_flight: VecDeque::new(),
+                acked: None,
+                stored: None,
+                expect_first: None,
+                failed: false,
+            })
+            .collect();
+        PartitionLedger {
+            partitions,
+            index,
+            syncs,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.partitions.len()
+    }
+
+    /// The position of an assigned partition; `None` when it is not this task's (a stale fetch
+    /// after reassignment).
+    pub fn position(&self, topic: &str, partition: i32) -> Option<usize> {
+        let n = usize::try_from(partition).ok()?;
+        self.index.get(topic)?.get(n).copied().flatten()
+    }
+
+    pub fn source(&self, i: usize) -> &MirrorPartition {
+        &self.partitions[i].source
+    }
+
+    pub fn topic_partition(&self, i: usize) -> TopicPartition {
+        let s = &self.partitions[i].source;
+        TopicPartition::new(s.topic.clone(), s.partition)
+    }
+
+    pub fn remote_topic(&self, i: usize) -> &Arc<str> {
+        &self.partitions[i].remote_topic
+    }
+
+    /// Starts partition `i` after its stored offset (none: nothing stored yet).
+    pub fn resume_after(&mut self, i: usize, stored: Option<i64>) {
+        let p = &mut self.partitions[i];
+        p.acked = stored;
+        p.stored = stored;
+        p.expect_first = stored.map(|o| o + 1);
+    }
+
+    pub fn stored(&self, i: usize) -> Option<i64> {
+        self.partitions[i].stored
+    }
+
+    /// The source offset replication of partition `i` continues at (for the lag metric).
+    pub fn next_offset(&self, i: usize) -> i64 {
+        self.partitions[i].acked.map_or(0, |a| a + 1)
+    }
+
+    /// A record was queued for the target; call before serving delivery reports again.
+    /// Returns the gap when the first record after start is not the one expected.
+    pub fn sent(&mut self, i: usize, offset: i64, timestamp: Option<i64>) -> Option<Gap> {
+        let p = &mut self.partitions[i];
+        p.in_flight.push_back((offset, timestamp));
+        let expected = p.expect_first.take()?;
+        (offset > expected).then_some(Gap {
+            expected,
+            found: offset,
+        })
+    }
+
+    /// A record of partition `i` could not even be queued: nothing after it counts.
+    pub fn poison(&mut self, i: usize) {
+        self.partitions[i].failed = true;
+    }
+
+    /// The target acknowledged the oldest record in flight of partition `i`, at `downstream`.
+    /// `None` once the partition has failed.
+    pub fn acknowledged(
+        &mut self,
+        i: usize,
+        downstream: i64,
+    ) -> Result<Option<Acked>, UnmatchedReport> {
+        let (offset, timestamp) = self.pop(i)?;
+        let p = &mut self.partitions[i];
+        if p.failed {
+            return Ok(None);
+        }
+        p.acked = Some(offset);
+        let sync_now = match &mut self.syncs {
+            Some(w) => w.record(i, offset, downstream),
+            None => false,
+        };
+        Ok(Some(Acked {
+            offset,
+            timestamp,
+            sync_now,
+        }))
+    }
+
+    /// The target rejected the oldest record in flight of partition `i`: the partition fails.
+    /// Returns its source offset unless the partition had failed already.
+    pub fn rejected(&mut self, i: usize) -> Result<Option<i64>, UnmatchedReport> {
+        let (offset, _) = self.pop(i)?;
+        let p = &mut self.partitions[i];
+        let first = !p.failed;
+        p.failed = true;
+        Ok(first.then_some(offset))
+    }
+
+    fn pop(&mut self, i: usize) -> Result<(i64, Option<i64>), UnmatchedReport> {
+        self.partitions[i]
+            .in_flight
+            .pop_front()
+            .ok_or_else(|| UnmatchedReport(self.topic_partition(i)))
+    }
+
+    /// How many records are in flight over all partitions.
+    pub fn in_flight(&self) -> usize {
+        self.partitions.iter().map(|p| p.in_flight.len()).sum()
+    }
+
+    /// The partitions whose acknowledged offset is not stored yet, with that offset.
+    pub fn offsets_to_store(&self) -> Vec<(usize, i64)> {
+        self.partitions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.acked.filter(|a| Some(*a) != p.stored).map(|a| (i, a)))
+            .collect()
+    }
+
+    /// `offset` (one [`PartitionLedger::offsets_to_store`] returned) is stored.
+    pub fn mark_stored(&mut self, i: usize, offset: i64) {
+        self.partitions[i].stored = Some(offset);
+    }
+
+    /// The offset syncs to send now (within the outstanding limit).
+    pub fn take_syncs(&mut self) -> Vec<OffsetSync> {
+        let Some(w) = &mut self.syncs else {
+            return Vec::new();
+        };
+        w.take()
+            .into_iter()
+            .map(|s| {
+                let source = &self.partitions[s.position].source;
+                OffsetSync {
+                    topic: source.topic.clone(),
+                    partition: source.partition,
+                    upstream_offset: s.upstream,
+                    downstream_offset: s.downstream,
+                }
+            })
+            .collect()
+    }
+
+    /// `n` sent offset syncs were acknowledged (or failed, which is only logged).
+    pub fn syncs_acked(&mut self, n: usize) {
+        if let Some(w) = &mut self.syncs {
+            for _ in 0..n {
+                w.acked();
+            }
+        }
+    }
+
+    /// At an offset commit: the latest position of every partition becomes a sync to send.
+    pub fn promote_delayed_syncs(&mut self) {
+        if let Some(w) = &mut self.syncs {
+            w.promote_delayed();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger(partitions: &[(&str, i32)], lag_max: Option<i64>) -> PartitionLedger {
+        let parts = partitions
+            .iter()
+            .map(|(t, p)| {
+                let source = MirrorPartition {
+                    cluster: "A".into(),
+                    partition: *p,
+                    topic: (*t).into(),
+                };
+                (source, Arc::from(format!("A.{t}")))
+            })
+            .collect();
+        PartitionLedger::new(parts, lag_max)
+    }
+
+    fn ack(l: &mut PartitionLedger, i: usize, downstream: i64) -> Option<i64> {
+        l.acknowledged(i, downstream).unwrap().map(|a| a.offset)
+    }
+
+    #[test]
+    fn positions_follow_the_assignment() {
+        let l = ledger(&[("orders", 3), ("orders", 0), ("users", 1)], None);
+        assert_eq!(l.len(), 3);
+        assert_eq!(l.position("orders", 3), Some(0));
+        assert_eq!(l.position("orders", 0), Some(1));
+        assert_eq!(l.position("users", 1), Some(2));
+        assert_eq!(l.position("orders", 1), None, "not assigned");
+        assert_eq!(l.position("orders", 9), None);
+        assert_eq!(l.position("users", -1), None);
+        assert_eq!(l.position("other", 0), None);
+        assert_eq!(l.remote_topic(2).as_ref(), "A.users");
+        assert_eq!(l.topic_partition(0).to_string(), "orders-3");
+    }
+
+    #[test]
+    fn acknowledgements_advance_in_send_order_per_partition() {
+        let mut l = ledger(&[("a", 0), ("b", 0)], None);
+        for o in 10..13 {
+            l.sent(0, o, Some(1000 + o));
+        }
+        l.sent(1, 7, None);
+        assert_eq!(l.in_flight(), 4);
+        // Partitions are acknowledged in any order relative to each other.
+        assert_eq!(ack(&mut l, 1, 0), Some(7));
+        let a = l.acknowledged(0, 100).unwrap().unwrap();
+        assert_eq!((a.offset, a.timestamp), (10, Some(1010)));
+        assert_eq!(ack(&mut l, 0, 101), Some(11));
+        assert_eq!(l.offsets_to_store(), vec![(0, 11), (1, 7)]);
+        assert_eq!(l.next_offset(0), 12);
+        assert_eq!(l.in_flight(), 1);
+    }
+
+    #[test]
+    fn nothing_after_a_failed_record_counts() {
+        let mut l = ledger(&[("a", 0), ("b", 0)], Some(0));
+        for o in 0..4 {
+            l.sent(0, o, None);
+        }
+        l.sent(1, 0, None);
+        assert_eq!(ack(&mut l, 0, 0), Some(0));
+        assert_eq!(l.rejected(0), Ok(Some(1)), "the first failure is reported");
+        assert_eq!(
+            ack(&mut l, 0, 2),
+            None,
+            "a later acknowledgement does not count"
+        );
+        assert_eq!(l.rejected(0), Ok(None), "nor does a later failure");
+        assert_eq!(
+            l.in_flight(),
+            1,
+            "reports are still matched to their records"
+        );
+        assert_eq!(ack(&mut l, 1, 0), Some(0), "other partitions go on");
+        assert_eq!(l.offsets_to_store(), vec![(0, 0), (1, 0)]);
+        l.mark_stored(0, 0);
+        l.mark_stored(1, 0);
+        assert!(l.offsets_to_store().is_empty());
+        assert_eq!(
+            l.next_offset(0),
+            1,
+            "replication resumes at the failed record"
+        );
+    }
+
+    #[test]
+    fn a_record_that_was_never_queued_poisons_its_partition() {
+        let mut l = ledger(&[("a", 0)], None);
+        l.sent(0, 5, None);
+        l.poison(0);
+        assert_eq!(ack(&mut l, 0, 0), None);
+        assert!(l.offsets_to_store().is_empty());
+    }
+
+    #[test]
+    fn a_report_without_a_record_is_an_error_not_a_panic() {
+        let mut l = ledger(&[("a", 2)], None);
+        let err = l.acknowledged(0, 0).unwrap_err();
+        assert_eq!(err, UnmatchedReport(TopicPartition::new("a", 2)));
+        assert_eq!(
+            err.to_string(),
+            "a delivery report for a-2 that has no record in flight"
+        );
+        assert!(l.rejected(0).is_err());
+    }
+
+    #[test]
+    fn a_restart_detects_records_gone_from_the_source() {
+        let mut l = ledger(&[("a", 0), ("b", 0), ("c", 0)], None);
+        l.resume_after(0, Some(41));
+        l.resume_after(1, Some(9));
+        l.resume_after(2, None);
+        assert_eq!(l.stored(0), Some(41));
+        assert_eq!(l.next_offset(0), 42);
+        assert_eq!(
+            l.sent(0, 45, None),
+            Some(Gap {
+                expected: 42,
+                found: 45
+            })
+        );
+        assert_eq!(
+            l.sent(0, 50, None),
+            None,
+            "only the first record is checked"
+        );
+        assert_eq!(l.sent(1, 10, None), None, "no gap");
+        assert_eq!(
+            l.sent(2, 1000, None),
+            None,
+            "nothing stored, nothing expected"
+        );
+        assert!(l.offsets_to_store().is_empty(), "nothing new acknowledged");
+    }
+
+    #[test]
+    fn stored_never_passes_acknowledged() {
+        let mut l = ledger(&[("a", 0)], None);
+        l.resume_after(0, Some(4));
+        for o in 5..8 {
+            l.sent(0, o, None);
+        }
+        assert!(
+            l.offsets_to_store().is_empty(),
+            "in flight is not acknowledged"
+        );
+        ack(&mut l, 0, 0);
+        assert_eq!(l.offsets_to_store(), vec![(0, 5)]);
+        l.mark_stored(0, 5);
+        assert_eq!(l.stored(0), Some(5));
+        assert!(l.offsets_to_store().is_empty());
+        ack(&mut l, 0, 1);
+        ack(&mut l, 0, 2);
+        assert_eq!(l.offsets_to_store(), vec![(0, 7)]);
+    }
+
+    #[test]
+    fn acknowledgements_make_offset_syncs_due() {
+        let mut l = ledger(&[("a", 0), ("b", 1)], Some(100));
+        l.resume_after(0, Some(9));
+        for o in 10..13 {
+            l.sent(0, o, None);
+        }
+        let first = l.acknowledged(0, 0).unwrap().unwrap();
+        assert!(
+            first.sync_now,
+            "the first record of a partition syncs at once"
+        );
+        assert!(!l.acknowledged(0, 1).unwrap().unwrap().sync_now);
+        assert!(!l.acknowledged(0, 2).unwrap().unwrap().sync_now);
+        let now = l.take_syncs();
+        assert_eq!(
+            now,
+            vec![OffsetSync {
+                topic: "a".into(),
+                partition: 0,
+                upstream_offset: 10,
+                downstream_offset: 0
+            }]
+        );
+        l.syncs_acked(now.len());
+        assert!(l.take_syncs().is_empty(), "the rest waits for a commit");
+        l.promote_delayed_syncs();
+        let latest: Vec<(i64, i64)> = l
+            .take_syncs()
+            .iter()
+            .map(|s| (s.upstream_offset, s.downstream_offset))
+            .collect();
+        assert_eq!(latest, vec![(12, 2)]);
+    }
+
+    #[test]
+    fn without_offset_syncs_nothing_is_due() {
+        let mut l = ledger(&[("a", 0)], None);
+        l.sent(0, 0, None);
+        assert!(!l.acknowledged(0, 0).unwrap().unwrap().sync_now);
+        l.promote_delayed_syncs();
+        assert!(l.take_syncs().is_empty());
+        l.syncs_acked(3);
+    }
+}

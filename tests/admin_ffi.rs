@@ -13,31 +13,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use mm2::kafka::admin_ffi::*;
-use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 const T: Duration = Duration::from_secs(10);
-
-/// A topic config as the safe DescribeConfigs reports it.
-async fn topic_config(
-    admin: &AdminClient<DefaultClientContext>,
-    topic: &str,
-    key: &str,
-) -> Option<String> {
-    let res = admin
-        .describe_configs(&[ResourceSpecifier::Topic(topic)], &AdminOptions::new())
-        .await
-        .expect("describe_configs");
-    let resource = res[0].as_ref().expect("topic config");
-    resource
-        .entries
-        .iter()
-        .find(|e| e.name == key)
-        .and_then(|e| e.value.clone())
-}
 
 fn group_consumer(group: &str) -> BaseConsumer {
     ClientConfig::new()
@@ -174,13 +154,13 @@ async fn set_then_delete_a_topic_config() {
         .unwrap();
     assert_eq!(results, vec![(topic.clone(), Ok(()))]);
     assert_eq!(
-        topic_config(&admin, &topic, "retention.ms")
+        topic_config(&bootstrap, &topic, "retention.ms")
             .await
             .as_deref(),
         Some("3600000")
     );
     assert_eq!(
-        topic_config(&admin, &topic, "cleanup.policy")
+        topic_config(&bootstrap, &topic, "cleanup.policy")
             .await
             .as_deref(),
         Some("compact")
@@ -195,10 +175,10 @@ async fn set_then_delete_a_topic_config() {
         .await
         .unwrap();
     assert_eq!(results, vec![(topic.clone(), Ok(()))]);
-    let retention = topic_config(&admin, &topic, "retention.ms").await;
+    let retention = topic_config(&bootstrap, &topic, "retention.ms").await;
     assert_ne!(retention.as_deref(), Some("3600000"), "the default is back");
     assert_eq!(
-        topic_config(&admin, &topic, "cleanup.policy")
+        topic_config(&bootstrap, &topic, "cleanup.policy")
             .await
             .as_deref(),
         Some("compact")
@@ -231,11 +211,15 @@ async fn config_changes_per_topic_are_independent() {
     expected.sort_by(|x, y| x.0.cmp(&y.0));
     assert_eq!(results, expected);
     assert_eq!(
-        topic_config(&admin, &a, "retention.ms").await.as_deref(),
+        topic_config(&bootstrap, &a, "retention.ms")
+            .await
+            .as_deref(),
         Some("1000")
     );
     assert_eq!(
-        topic_config(&admin, &b, "retention.ms").await.as_deref(),
+        topic_config(&bootstrap, &b, "retention.ms")
+            .await
+            .as_deref(),
         Some("2000")
     );
 }

@@ -3,8 +3,8 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
 use common::*;
 
@@ -15,41 +15,21 @@ struct Process {
 }
 
 fn spawn(config: &TempFile) -> Process {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connect-mirror-maker"));
-    cmd.arg(&config.path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MM2_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd.spawn().expect("spawns connect-mirror-maker");
-    let log = ProcessLog::collect(child.stderr.take().unwrap(), "connect-mirror-maker");
+    let (child, log) = Launch::mirror_maker()
+        .arg(&config.path)
+        .log_level("info")
+        .spawn_logged();
     Process { child, log }
 }
 
 impl Process {
     /// Sends SIGTERM and returns the exit code and everything the process logged.
     fn terminate(mut self) -> (Option<i32>, String) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let code = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s.code();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("did not exit within 30 s of SIGTERM:\n{}", self.log.text());
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        let Some(status) = terminate(&mut self.child, Duration::from_secs(30)) else {
+            let _ = self.child.kill();
+            panic!("did not exit within 30 s of SIGTERM:\n{}", self.log.text());
         };
-        (code, self.log.finish())
+        (status.code(), self.log.finish())
     }
 }
 

@@ -8,8 +8,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -76,40 +75,18 @@ impl Group {
     }
 }
 
-fn append(path: &Path, from: usize, to: usize) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    for n in from..to {
-        writeln!(f, "line {n}").unwrap();
-    }
+/// Lines `line <from>` to `line <to - 1>` of a file source's input.
+fn numbered(from: usize, to: usize) -> Vec<String> {
+    (from..to).map(|n| format!("line {n}")).collect()
 }
 
 /// Waits until every connector and task is RUNNING; returns the workers running them.
 fn all_running(addr: std::net::SocketAddr, tasks: usize, not_on: Option<&str>) -> BTreeSet<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = http_json(addr, "GET", "/connectors?expand=status", None, 200);
-        let mut workers = BTreeSet::new();
-        let mut running = 0;
-        for (_, c) in s.as_object().unwrap() {
-            let st = &c["status"];
-            for u in std::iter::once(&st["connector"]).chain(st["tasks"].as_array().unwrap()) {
-                if u["state"] == "RUNNING" {
-                    running += 1;
-                    workers.insert(u["worker_id"].as_str().unwrap().to_string());
-                }
-            }
-        }
-        let moved = not_on.is_none_or(|w| !workers.contains(w));
-        if running == CONNECTORS + tasks && moved {
-            return workers;
-        }
-        assert!(Instant::now() < deadline, "not all running: {s}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let s = wait_connectors(addr, |s| {
+        let (running, workers) = running_units(s);
+        running == CONNECTORS + tasks && not_on.is_none_or(|w| !workers.contains(w))
+    });
+    running_units(&s).1
 }
 
 /// Every line 0..n arrived on the topic, in order of first arrival (duplicates are allowed:
@@ -147,7 +124,7 @@ async fn three_workers_share_tasks_and_survive_a_kill() {
     let g = Group::new();
     for i in 0..CONNECTORS {
         create_topic(&target_bootstrap(), &g.topic(i), 1).await;
-        append(&g.input(i), 0, 10);
+        append(&g.input(i), numbered(0, 10));
     }
     let mut workers: Vec<Option<ConnectProcess>> = (0..3).map(|n| Some(g.worker(n))).collect();
     let addr = |w: &Vec<Option<ConnectProcess>>, n: usize| w[n].as_ref().unwrap().addr;
@@ -221,12 +198,12 @@ async fn three_workers_share_tasks_and_survive_a_kill() {
         .find(|n| victim_id.ends_with(&format!(":{}", addr(&workers, *n).port())))
         .unwrap();
     for i in 0..CONNECTORS {
-        append(&g.input(i), 10, 20);
+        append(&g.input(i), numbered(10, 20));
     }
     let killed_at = Instant::now();
     workers[victim].take().unwrap().kill();
     for i in 0..CONNECTORS {
-        append(&g.input(i), 20, 30);
+        append(&g.input(i), numbered(20, 30));
     }
     let alive = (0..3).find(|n| *n != victim).unwrap();
     let survivors = all_running(addr(&workers, alive), CONNECTORS, Some(&victim_id));
@@ -247,7 +224,7 @@ async fn three_workers_share_tasks_and_survive_a_kill() {
         }
     }
     for i in 0..CONNECTORS {
-        append(&g.input(i), 30, 35);
+        append(&g.input(i), numbered(30, 35));
     }
     let w = g.worker(9);
     let listed: Value = http_json(w.addr, "GET", "/connectors", None, 200);
@@ -268,15 +245,6 @@ fn worker_of(workers: &[ConnectProcess], worker_id: &str) -> usize {
         .unwrap_or_else(|| panic!("no worker is {worker_id}"))
 }
 
-fn signal(w: &ConnectProcess, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &w.child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig}");
-}
-
 /// Exactly once (KIP-618). A worker frozen with SIGSTOP while its task writes is a zombie: the group moves
 /// the task to the other worker, whose producer fences the zombie's transactional id. When the
 /// zombie wakes, its open transaction is gone and its writes are refused. Every line arrives
@@ -287,7 +255,7 @@ fn signal(w: &ConnectProcess, sig: &str) {
 async fn exactly_once_group() -> Group {
     let g = Group::on(target_bootstrap(), "exactly.once.source.support=enabled\n");
     create_topic(&g.bootstrap, &g.topic(0), 1).await;
-    append(&g.input(0), 0, 10);
+    append(&g.input(0), numbered(0, 10));
     g
 }
 
@@ -320,14 +288,11 @@ async fn exactly_once_fences_a_frozen_worker() {
         201,
     );
     let running_on = |addr, not_on: Option<&str>| {
-        let mut last = Value::Null;
-        let ok = wait_until(Duration::from_secs(60), || {
-            last = http_json(addr, "GET", "/connectors/eos/status", None, 200);
-            let task = &last["tasks"][0];
+        let s = wait_status(addr, "eos", |s| {
+            let task = &s["tasks"][0];
             task["state"] == "RUNNING" && not_on.is_none_or(|w| task["worker_id"] != w)
         });
-        assert!(ok, "the task is not running elsewhere: {last}");
-        last["tasks"][0]["worker_id"].as_str().unwrap().to_string()
+        s["tasks"][0]["worker_id"].as_str().unwrap().to_string()
     };
     // The owner once the group has settled: the second worker has joined (the first runs the
     // task until then), and the owner's latest assignment holds the task.
@@ -356,7 +321,7 @@ async fn exactly_once_fences_a_frozen_worker() {
         std::thread::spawn(move || {
             let mut n = 10;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                append(&path, n, n + 1);
+                append(&path, numbered(n, n + 1));
                 n += 1;
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -368,7 +333,7 @@ async fn exactly_once_fences_a_frozen_worker() {
         end_offset(&g.bootstrap, &g.topic(0)) >= 30
     });
     let rebalances_seen = workers[victim].log.count(ASSIGNED);
-    signal(&workers[victim], "-STOP");
+    signal(workers[victim].child.id(), "-STOP");
     let frozen_at = Instant::now();
     let successor = running_on(workers[other].addr, Some(&victim_id));
     eprintln!(
@@ -380,7 +345,7 @@ async fn exactly_once_fences_a_frozen_worker() {
     wait_for(Duration::from_secs(60), || {
         end_offset(&g.bootstrap, &g.topic(0)) >= at_move + 20
     });
-    signal(&workers[victim], "-CONT");
+    signal(workers[victim].child.id(), "-CONT");
     // The zombie runs on until the group tells it that its task is gone: its next assignment.
     workers[victim]
         .log
@@ -424,30 +389,6 @@ fn end_offset(bootstrap: &str, topic: &str) -> i64 {
         .fetch_watermarks(topic, 0, Duration::from_secs(10))
         .map(|(_, high)| high)
         .unwrap_or(0)
-}
-
-/// The committed values of a one-partition topic in offset order (read_committed, librdkafka's
-/// default), each offset once: a batch handed out twice would not hide a duplicate write.
-fn read_log(bootstrap: &str, topic: &str) -> Vec<String> {
-    use rdkafka::consumer::Consumer;
-    use rdkafka::Message;
-    let c = consumer(bootstrap);
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
-        .unwrap();
-    c.assign(&tpl).unwrap();
-    let mut log = std::collections::BTreeMap::new();
-    let mut idle = Instant::now();
-    while idle.elapsed() < Duration::from_secs(1) {
-        if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
-            let value = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
-            if log.insert(m.offset(), value).is_some() {
-                eprintln!("offset {} of {topic} read twice", m.offset());
-            }
-            idle = Instant::now();
-        }
-    }
-    log.into_values().collect()
 }
 
 /// Zombie fencing, as a worker does before it writes a connector's new task configs: fencing a
@@ -567,7 +508,7 @@ async fn initial_state_patch_and_plugin_config() {
     common::require_brokers!();
     let g = Group::new();
     create_topic(&g.bootstrap, &g.topic(0), 1).await;
-    append(&g.input(0), 0, 10);
+    append(&g.input(0), numbered(0, 10));
     let w = g.worker(0);
 
     let keys = http_json(

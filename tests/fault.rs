@@ -19,7 +19,7 @@ mod common;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::TopicPartitionList;
 
-use common::{free_port, one_broker_settings, KafkaNode, TempFile};
+use common::{free_port, one_broker_settings, KafkaNode, Launch, TempFile};
 
 const TOPIC: &str = "numbers";
 const PARTITIONS: i32 = 4;
@@ -68,17 +68,12 @@ impl Worker {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_connect-mirror-maker"))
+        let level = std::env::var("FAULT_LOG").unwrap_or_else(|_| "info".into());
+        let child = Launch::mirror_maker()
             .arg(&self.config)
             .env("MM2_LISTENERS", format!("http://127.0.0.1:{}", self.port))
-            .env(
-                "RUST_LOG",
-                std::env::var("FAULT_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+            .log_level(&level)
+            .spawn_to(Stdio::null(), log);
         self.child = Some(child);
     }
 

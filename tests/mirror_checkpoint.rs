@@ -165,7 +165,10 @@ async fn without_offset_syncs_only_checkpoints_stop() {
     let status = http_json(
         mm2.http[0],
         "GET",
-        &format!("/connectors/{a}-%3E{b}.MirrorCheckpointConnector/status"),
+        &format!(
+            "{}/status",
+            connector_path(&format!("{a}->{b}.MirrorCheckpointConnector"))
+        ),
         None,
         200,
     );

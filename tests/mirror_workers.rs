@@ -9,21 +9,13 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn path(name: &str) -> String {
-    format!("/connectors/{}", name.replace('>', "%3E"))
-}
-
 /// Starts connect-mirror-maker on `config` with its REST API on `port` (set through the
-/// environment, so every process reads the same file).
+/// child's environment, so every process reads the same file).
 fn start(config: &TempFile, port: u16) -> ConnectProcess {
-    std::env::set_var("MM2_LISTENERS", format!("http://127.0.0.1:{port}"));
-    let p = ConnectProcess::start(
-        env!("CARGO_BIN_EXE_connect-mirror-maker"),
-        &[&config.path],
-        port,
-    );
-    std::env::remove_var("MM2_LISTENERS");
-    p
+    let launch = Launch::mirror_maker()
+        .arg(&config.path)
+        .env("MM2_LISTENERS", format!("http://127.0.0.1:{port}"));
+    ConnectProcess::launch(launch, port)
 }
 
 /// The workers running the source connector's tasks, once all `tasks` run and none on `not_on`.
@@ -33,27 +25,10 @@ fn source_tasks_running(
     tasks: usize,
     not_on: Option<&str>,
 ) -> BTreeSet<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = http(addr, "GET", &format!("{}/status", path(name)), None);
-        if status == 200 {
-            let s: serde_json::Value = serde_json::from_str(&body).unwrap();
-            let list = s["tasks"].as_array().cloned().unwrap_or_default();
-            let workers: BTreeSet<String> = list
-                .iter()
-                .map(|t| t["worker_id"].as_str().unwrap().to_string())
-                .collect();
-            let running = list.iter().filter(|t| t["state"] == "RUNNING").count();
-            if running == tasks && not_on.is_none_or(|w| !workers.contains(w)) {
-                return workers;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "tasks of {name} not running: {body}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let status = wait_status_known(addr, name, |s| {
+        running_tasks(s) == tasks && not_on.is_none_or(|w| !task_workers(s).contains(w))
+    });
+    task_workers(&status)
 }
 
 /// Every record sent is on the target, in order per partition; duplicates (at least once)
@@ -61,13 +36,7 @@ fn source_tasks_running(
 fn assert_replicated(remote: &str, sent: &[Rec], partitions: i32) -> usize {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let got = read(
-            &target_bootstrap(),
-            remote,
-            partitions,
-            usize::MAX,
-            Duration::from_secs(3),
-        );
+        let got = read_records(&target_bootstrap(), remote, partitions);
         let mut ok = true;
         for p in 0..partitions {
             let mut firsts: Vec<&Rec> = Vec::new();
@@ -111,24 +80,7 @@ async fn processes_share_a_flow_and_survive_a_kill() {
     let w1 = start(&config, free_port());
     let w2 = start(&config, free_port());
     // Both processes run some of the work (the units are dealt out round robin).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut shared = false;
-    while !shared {
-        let s = http_json(w1.addr, "GET", "/connectors?expand=status", None, 200);
-        let mut workers = BTreeSet::new();
-        for (_, c) in s.as_object().unwrap() {
-            for u in std::iter::once(&c["status"]["connector"])
-                .chain(c["status"]["tasks"].as_array().unwrap())
-            {
-                if u["state"] == "RUNNING" {
-                    workers.insert(u["worker_id"].as_str().unwrap().to_string());
-                }
-            }
-        }
-        shared = workers.len() == 2;
-        assert!(Instant::now() < deadline, "the work is not shared: {s}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_connectors(w1.addr, |s| running_units(s).1.len() == 2);
     // The work can be shared before the source connector's task configs are written (or
     // before the second process has read them): wait for them.
     let mut tasks = serde_json::Value::Null;
@@ -136,7 +88,7 @@ async fn processes_share_a_flow_and_survive_a_kill() {
         tasks = http_json(
             w2.addr,
             "GET",
-            &format!("{}/tasks", path(&source)),
+            &format!("{}/tasks", connector_path(&source)),
             None,
             200,
         );
@@ -156,7 +108,7 @@ async fn processes_share_a_flow_and_survive_a_kill() {
     let victim_id = http_json(
         w1.addr,
         "GET",
-        &format!("{}/status", path(&source)),
+        &format!("{}/status", connector_path(&source)),
         None,
         200,
     )["tasks"]

@@ -4,34 +4,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
-
-/// `A->B.MirrorSourceConnector` as it must be written in a URL.
-fn path(name: &str) -> String {
-    format!("/connectors/{}", name.replace('>', "%3E"))
-}
-
-fn wait_state(addr: std::net::SocketAddr, name: &str, state: &str, tasks: usize) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = http_json(addr, "GET", &format!("{}/status", path(name)), None, 200);
-        let ok = s["connector"]["state"] == state
-            && s["tasks"].as_array().map(Vec::len) == Some(tasks)
-            && s["tasks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|t| t["state"] == state);
-        if ok {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "{name} never {state}: {s}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_rest_api_steers_the_flows() {
@@ -82,13 +58,25 @@ async fn connect_rest_api_steers_the_flows() {
     assert!(only_status[&source].get("info").is_none());
 
     // Info, config, tasks, statuses.
-    let info = http_json(addr, "GET", &path(&source), None, 200);
+    let info = http_json(addr, "GET", &connector_path(&source), None, 200);
     assert_eq!(info["name"], source.as_str());
     assert_eq!(info["tasks"], json!([{"connector": source, "task": 0}]));
-    let config = http_json(addr, "GET", &format!("{}/config", path(&source)), None, 200);
+    let config = http_json(
+        addr,
+        "GET",
+        &format!("{}/config", connector_path(&source)),
+        None,
+        200,
+    );
     assert_eq!(config["source.cluster.alias"], a.as_str());
     assert_eq!(config["topics"], topic.as_str());
-    let tasks = http_json(addr, "GET", &format!("{}/tasks", path(&source)), None, 200);
+    let tasks = http_json(
+        addr,
+        "GET",
+        &format!("{}/tasks", connector_path(&source)),
+        None,
+        200,
+    );
     assert_eq!(tasks[0]["id"], json!({"connector": source, "task": 0}));
     let assigned = tasks[0]["config"]["task.assigned.partitions"]
         .as_str()
@@ -106,7 +94,7 @@ async fn connect_rest_api_steers_the_flows() {
     let task = http_json(
         addr,
         "GET",
-        &format!("{}/tasks/0/status", path(&source)),
+        &format!("{}/tasks/0/status", connector_path(&source)),
         None,
         200,
     );
@@ -117,21 +105,39 @@ async fn connect_rest_api_steers_the_flows() {
     wait_state(addr, &heartbeat, "RUNNING", 0);
 
     // Topics the connector uses (KIP-558), and their reset.
-    let topics = http_json(addr, "GET", &format!("{}/topics", path(&source)), None, 200);
+    let topics = http_json(
+        addr,
+        "GET",
+        &format!("{}/topics", connector_path(&source)),
+        None,
+        200,
+    );
     let used = topics[&source]["topics"].as_array().unwrap().clone();
     assert!(used.contains(&json!(remote)), "{topics}");
     http_json(
         addr,
         "PUT",
-        &format!("{}/topics/reset", path(&source)),
+        &format!("{}/topics/reset", connector_path(&source)),
         None,
         202,
     );
-    let topics = http_json(addr, "GET", &format!("{}/topics", path(&source)), None, 200);
+    let topics = http_json(
+        addr,
+        "GET",
+        &format!("{}/topics", connector_path(&source)),
+        None,
+        200,
+    );
     assert_eq!(topics[&source]["topics"], json!([]));
 
     // Pause: nothing more is replicated; resume: it catches up.
-    http_json(addr, "PUT", &format!("{}/pause", path(&source)), None, 202);
+    http_json(
+        addr,
+        "PUT",
+        &format!("{}/pause", connector_path(&source)),
+        None,
+        202,
+    );
     wait_state(addr, &source, "PAUSED", 1);
     let more = sample_records(10, 2);
     produce(&source_bootstrap(), &topic, &more).await;
@@ -159,7 +165,13 @@ async fn connect_rest_api_steers_the_flows() {
         20,
         "replicated while paused"
     );
-    http_json(addr, "PUT", &format!("{}/resume", path(&source)), None, 202);
+    http_json(
+        addr,
+        "PUT",
+        &format!("{}/resume", connector_path(&source)),
+        None,
+        202,
+    );
     wait_state(addr, &source, "RUNNING", 1);
     read_exactly(&target_bootstrap(), &remote, 2, 30, Duration::from_secs(60));
 
@@ -167,14 +179,14 @@ async fn connect_rest_api_steers_the_flows() {
     http_json(
         addr,
         "POST",
-        &format!("{}/restart", path(&source)),
+        &format!("{}/restart", connector_path(&source)),
         None,
         204,
     );
     let r = http_json(
         addr,
         "POST",
-        &format!("{}/restart?includeTasks=true", path(&source)),
+        &format!("{}/restart?includeTasks=true", connector_path(&source)),
         None,
         202,
     );
@@ -183,7 +195,7 @@ async fn connect_rest_api_steers_the_flows() {
     http_json(
         addr,
         "POST",
-        &format!("{}/tasks/0/restart", path(&source)),
+        &format!("{}/tasks/0/restart", connector_path(&source)),
         None,
         204,
     );
@@ -193,7 +205,7 @@ async fn connect_rest_api_steers_the_flows() {
         "POST",
         &format!(
             "{}/restart?includeTasks=true&onlyFailed=true",
-            path(&source)
+            connector_path(&source)
         ),
         None,
         202,
@@ -207,7 +219,7 @@ async fn connect_rest_api_steers_the_flows() {
     let offsets = http_json(
         addr,
         "GET",
-        &format!("{}/offsets", path(&source)),
+        &format!("{}/offsets", connector_path(&source)),
         None,
         200,
     );
@@ -233,7 +245,7 @@ async fn connect_rest_api_steers_the_flows() {
     let err = http_json(
         addr,
         "PATCH",
-        &format!("{}/offsets", path(&source)),
+        &format!("{}/offsets", connector_path(&source)),
         Some(&patch),
         400,
     );
@@ -241,16 +253,28 @@ async fn connect_rest_api_steers_the_flows() {
         err["message"].as_str().unwrap().contains("STOPPED"),
         "{err}"
     );
-    http_json(addr, "PUT", &format!("{}/stop", path(&source)), None, 204);
+    http_json(
+        addr,
+        "PUT",
+        &format!("{}/stop", connector_path(&source)),
+        None,
+        204,
+    );
     // A stopped connector has no tasks (its empty task list goes through the config topic).
     wait_for(Duration::from_secs(30), || {
-        let s = http_json(addr, "GET", &format!("{}/status", path(&source)), None, 200);
+        let s = http_json(
+            addr,
+            "GET",
+            &format!("{}/status", connector_path(&source)),
+            None,
+            200,
+        );
         s["connector"]["state"] == "STOPPED" && s["tasks"] == json!([])
     });
     let ok = http_json(
         addr,
         "PATCH",
-        &format!("{}/offsets", path(&source)),
+        &format!("{}/offsets", connector_path(&source)),
         Some(&patch),
         200,
     );
@@ -261,7 +285,7 @@ async fn connect_rest_api_steers_the_flows() {
     let after = http_json(
         addr,
         "GET",
-        &format!("{}/offsets", path(&source)),
+        &format!("{}/offsets", connector_path(&source)),
         None,
         200,
     );
@@ -274,7 +298,13 @@ async fn connect_rest_api_steers_the_flows() {
         "{after}"
     );
     // Resumed from offset 4: partition 0's records after it are replicated again.
-    http_json(addr, "PUT", &format!("{}/resume", path(&source)), None, 202);
+    http_json(
+        addr,
+        "PUT",
+        &format!("{}/resume", connector_path(&source)),
+        None,
+        202,
+    );
     wait_state(addr, &source, "RUNNING", 1);
     wait_for(Duration::from_secs(60), || {
         read_topic(&target_bootstrap(), &remote).len() >= 30 + (p0 - 5)
@@ -350,7 +380,7 @@ async fn connect_rest_api_steers_the_flows() {
     http_json(
         addr,
         "GET",
-        &format!("{}/tasks/7/status", path(&source)),
+        &format!("{}/tasks/7/status", connector_path(&source)),
         None,
         404,
     );
@@ -368,11 +398,11 @@ async fn connect_rest_api_steers_the_flows() {
         e["message"].as_str().unwrap().contains("mm2.properties"),
         "{e}"
     );
-    http_json(addr, "DELETE", &path(&source), None, 400);
+    http_json(addr, "DELETE", &connector_path(&source), None, 400);
     http_json(
         addr,
         "PUT",
-        &format!("{}/config", path(&source)),
+        &format!("{}/config", connector_path(&source)),
         Some("{}"),
         400,
     );

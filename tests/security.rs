@@ -13,7 +13,7 @@ mod common;
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::Duration;
 
 use common::*;
@@ -135,18 +135,14 @@ struct Logged {
 impl Logged {
     fn start(binary: &str, config: &TempFile) -> Logged {
         let log = config.dir().join("process.log");
-        let mut cmd = Command::new(binary);
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("MM2_")) {
-            cmd.env_remove(k);
-        }
-        let child = cmd
+        let child = Launch::new(binary)
             .arg(&config.path)
-            .env("RUST_LOG", "debug")
+            .log_level("debug")
             .env("NO_COLOR", "1")
-            .stdout(File::create(config.dir().join("process.out")).unwrap())
-            .stderr(File::create(&log).unwrap())
-            .spawn()
-            .expect("starts the process");
+            .spawn_to(
+                File::create(config.dir().join("process.out")).unwrap(),
+                File::create(&log).unwrap(),
+            );
         Logged { child, log }
     }
 
@@ -181,13 +177,8 @@ impl Logged {
 
     /// SIGTERM; the process must exit 0 within 60 s. Returns its log and standard output.
     fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let exited = wait_until(Duration::from_secs(60), || {
-            matches!(self.child.try_wait(), Ok(Some(_)))
-        });
-        assert!(exited, "the process did not stop on SIGTERM");
-        let status = self.child.wait().unwrap();
+        let status = terminate(&mut self.child, Duration::from_secs(60));
+        let status = status.expect("the process did not stop on SIGTERM");
         assert!(status.success(), "exit status {status}: {}", self.log());
         let out = std::fs::read_to_string(self.log.with_file_name("process.out")).unwrap();
         self.log() + &out
@@ -243,7 +234,10 @@ async fn replicates_records_offsets_and_heartbeats_over_tls_and_sasl() {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let (status, body) = http_get(
         addr,
-        &format!("/connectors/{a_alias}-%3E{b_alias}.MirrorSourceConnector/config"),
+        &format!(
+            "{}/config",
+            connector_path(&format!("{a_alias}->{b_alias}.MirrorSourceConnector"))
+        ),
     );
     assert_eq!(status, 200, "{body}");
     clusters.assert_no_secret(&body, "the connector config");

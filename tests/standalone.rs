@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -27,17 +25,6 @@ impl Worker {
         let mut args = vec![worker];
         args.extend_from_slice(connectors);
         ConnectProcess::start(env!("CARGO_BIN_EXE_connect-standalone"), &args, port)
-    }
-}
-
-fn append(path: &Path, lines: &[&str]) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
     }
 }
 
@@ -90,7 +77,7 @@ async fn file_to_topic_to_file_with_rest_and_restart() {
         ),
     )
     .unwrap();
-    append(&input, &["foo", "bar", "hello world"]);
+    append(&input, ["foo", "bar", "hello world"]);
     let w = Worker::start(&dir.path, &[&source_props]);
 
     // The lines arrive in JsonConverter's envelope.
@@ -117,7 +104,7 @@ async fn file_to_topic_to_file_with_rest_and_restart() {
     assert_eq!(wait_lines(&output, 3), ["foo", "bar", "hello world"]);
 
     // Lines appended later follow, end to end.
-    append(&input, &["appended 1", "appended 2"]);
+    append(&input, ["appended 1", "appended 2"]);
     assert_eq!(wait_lines(&output, 5)[3..], ["appended 1", "appended 2"]);
 
     // The REST view of a standalone worker.
@@ -196,7 +183,7 @@ async fn file_to_topic_to_file_with_rest_and_restart() {
         Some(&cfg.to_string()),
         200,
     );
-    append(&input, &["after reconfigure"]);
+    append(&input, ["after reconfigure"]);
     assert_eq!(wait_lines(&output2, 1).last().unwrap(), "after reconfigure");
     // The sink's offsets are its group's (KIP-875), and reset only when stopped.
     wait_for(Duration::from_secs(30), || {
@@ -284,14 +271,14 @@ async fn file_to_topic_to_file_with_rest_and_restart() {
     w.stop();
 
     // Restarted, the source resumes after the stored position: no line is sent twice.
-    append(&input, &["after restart"]);
+    append(&input, ["after restart"]);
     let w = Worker::start(&dir.path, &[&source_props]);
     wait_for(Duration::from_secs(60), || {
         read_topic(&target_bootstrap(), &topic).len() >= 7
     });
     // A line appended last is sent after any line read twice would be (one file, one
     // partition, in order): once it is on the topic, every duplicate would be too.
-    append(&input, &["witness"]);
+    append(&input, ["witness"]);
     wait_for(Duration::from_secs(60), || {
         read_topic(&target_bootstrap(), &topic).iter().any(|r| {
             r.1.as_deref()
@@ -331,10 +318,9 @@ async fn file_to_topic_to_file_with_rest_and_restart() {
 #[test]
 fn bad_worker_config_is_named() {
     let f = TempFile::new("worker.properties", "bootstrap.servers=127.0.0.1:1\n");
-    let out = Command::new(env!("CARGO_BIN_EXE_connect-standalone"))
+    let out = Launch::new(env!("CARGO_BIN_EXE_connect-standalone"))
         .arg(&f.path)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     for key in [

@@ -67,9 +67,9 @@ impl JavaPeer {
     /// SIGTERM: the shutdown hook stops the connectors and commits their offsets.
     /// It must exit within 60 s.
     pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        if self.running() {
+            super::signal(self.child.id(), "-TERM");
+        }
         let exited = super::wait_until(std::time::Duration::from_secs(60), || !self.running());
         assert!(
             exited,

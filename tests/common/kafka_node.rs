@@ -116,11 +116,7 @@ impl KafkaNode {
 
     fn signal(&self, sig: &str) {
         if let Some(c) = &self.child {
-            assert!(Command::new("kill")
-                .args([sig, &c.id().to_string()])
-                .status()
-                .unwrap()
-                .success());
+            super::signal(c.id(), sig);
         }
     }
 

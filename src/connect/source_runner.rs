@@ -21,6 +21,7 @@ use tracing::debug;
 
 use super::connector::{OffsetEntry, TopicTracker};
 use super::converter::{ConvertError, Converter, SchemaAndValue};
+use super::error::Error;
 use super::offsets::{OffsetStore, ProduceOffsetsError};
 use crate::config::TransactionBoundary;
 use crate::kafka::producer::{durable_defaults, queue_full, Outgoing, Producer, Sent, WhenFull};
@@ -49,11 +50,11 @@ pub enum SourceRunError {
     #[error(transparent)]
     Transaction(#[from] TransactionError),
     /// Re-reading the stored offsets before the task starts.
-    #[error("{0}")]
-    ReadOffsets(String),
+    #[error(transparent)]
+    ReadOffsets(Error),
     /// Storing the offsets of a flush (at least once).
-    #[error("{0}")]
-    WriteOffsets(String),
+    #[error(transparent)]
+    WriteOffsets(Error),
     /// The task's own failure.
     #[error("{0}")]
     Task(String),

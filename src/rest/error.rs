@@ -42,7 +42,8 @@ impl From<HerderError> for ApiError {
             HerderError::NotFound(_) | HerderError::TaskNotFound(..) => StatusCode::NOT_FOUND,
             HerderError::AlreadyExists(_) => StatusCode::CONFLICT,
             HerderError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            HerderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            HerderError::Connect(c) if c.is_bad_request() => StatusCode::BAD_REQUEST,
+            HerderError::Internal(_) | HerderError::Connect(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     }

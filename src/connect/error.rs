@@ -83,8 +83,8 @@ pub enum Error {
     /// A task's or connector's own failure, with its cause chain.
     #[error(transparent)]
     Task(Box<dyn std::error::Error + Send + Sync>),
-    /// A failure that code without a typed error yet (the sink runner, the heartbeat and
-    /// checkpoint tasks, a plugin's source task) reports as text.
+    /// A failure that code without a typed error yet (the sink runner and sink offsets, the
+    /// heartbeat and checkpoint tasks) reports as text.
     #[error("{0}")]
     Message(String),
 }

@@ -56,8 +56,8 @@ pub enum SourceRunError {
     #[error(transparent)]
     WriteOffsets(Error),
     /// The task's own failure.
-    #[error("{0}")]
-    Task(String),
+    #[error(transparent)]
+    Task(Error),
     #[error("{0}")]
     Convert(#[from] ConvertError),
     #[error("cannot send to {topic}: {source}")]
@@ -101,7 +101,7 @@ pub struct SourceRecord {
 
 /// A source task: returns what is available now (possibly nothing) without blocking long.
 pub trait SourceTask: Send {
-    fn poll(&mut self) -> Result<Vec<SourceRecord>, String>;
+    fn poll(&mut self) -> Result<Vec<SourceRecord>, Error>;
 }
 
 /// Everything a source task runs with.

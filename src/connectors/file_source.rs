@@ -214,11 +214,11 @@ struct LineTask {
 }
 
 impl SourceTask for LineTask {
-    fn poll(&mut self) -> Result<Vec<SourceRecord>, String> {
+    fn poll(&mut self) -> Result<Vec<SourceRecord>, Error> {
         let lines = self
             .tail
             .poll(self.batch)
-            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+            .map_err(|e| Error::io(format!("cannot read {}", self.path.display()), e))?;
         Ok(lines
             .into_iter()
             .map(|(line, position)| SourceRecord {

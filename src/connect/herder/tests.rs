@@ -231,6 +231,16 @@ async fn changes_are_checked() {
     // Offsets change only once the connector is stopped.
     let running = herder.alter_offsets("c", None).await;
     assert!(matches!(running, Err(HerderError::BadRequest(m)) if m.contains("STOPPED")));
+    // Stopped, the connector's own answer comes back typed: this one keeps no offsets.
+    herder.set_target_stopped("c").await.unwrap();
+    let unsupported = herder.alter_offsets("c", None).await;
+    assert!(
+        matches!(
+            &unsupported,
+            Err(HerderError::Connect(e @ Error::NotSupported(_))) if e.is_bad_request()
+        ),
+        "{unsupported:?}"
+    );
     herder.shutdown().await;
 }
 

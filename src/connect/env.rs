@@ -172,7 +172,7 @@ pub fn fence_zombies(
         let props = props?;
         tokio::task::spawn_blocking(move || fence_producers(&props, &ids, Duration::from_secs(30)))
             .await?
-            .map_err(Error::Fence)
+            .map_err(Error::from)
     })
 }
 

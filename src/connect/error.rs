@@ -6,6 +6,7 @@ use std::io;
 
 use crate::config::{join_errors, ConfigError};
 use crate::kafka::admin::AdminError;
+use crate::kafka::fence::FenceError;
 use crate::kafka::log::LogError;
 use crate::kafka::KafkaError;
 
@@ -35,8 +36,8 @@ pub enum Error {
     #[error("{op}: {message}")]
     Undelivered { op: String, message: String },
     /// Fencing the producers of earlier tasks failed (KIP-618); the herder retries.
-    #[error("{0}")]
-    Fence(String),
+    #[error(transparent)]
+    Fence(#[from] FenceError),
     /// Boxed, as the admin error is large and every result of the runtime carries this type.
     #[error(transparent)]
     Admin(Box<AdminError>),

@@ -293,7 +293,7 @@ impl Connector for MirrorSource {
                 fence_producers(&props, &ids, Duration::from_secs(30))
             })
             .await?
-            .map_err(Error::Fence)
+            .map_err(Error::from)
         })
     }
 

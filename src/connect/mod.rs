@@ -18,3 +18,5 @@ pub mod status;
 pub mod status_log;
 pub mod stored_names;
 pub mod worker;
+
+pub use error::Error;

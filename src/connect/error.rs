@@ -56,13 +56,15 @@ pub enum Error {
     /// The worker's reader did not catch up with `topic` in time.
     #[error("cannot read {0}")]
     CatchUp(String),
-    /// A file of the worker or of a connector; `what` names the file and the operation.
+    /// An I/O failure (a file of the worker or of a connector, a task's runtime); `what` says
+    /// what was being done, naming the file if any.
     #[error("{what}: {source}")]
     Io {
         what: String,
         #[source]
         source: io::Error,
     },
+    /// A file that does not hold the JSON it should.
     #[error("{what}: {source}")]
     Json {
         what: String,

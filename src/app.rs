@@ -174,7 +174,11 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
             herders.clone(),
             stop.clone(),
         );
-        tasks.spawn(async move { flow_worker::run(f, m, w, move |herder| h.add(herder), s).await });
+        // The process reports a flow's failure as its exit message.
+        tasks.spawn(async move {
+            let run = flow_worker::run(f, m, w, move |herder| h.add(herder), s);
+            run.await.map_err(|e| e.to_string())
+        });
     }
     let api = rest::Api {
         herders,

@@ -142,14 +142,14 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
         let client = |kind| {
             probe
                 .client(kind, &ConfigMap::new())
-                .map_err(AppError::Usage)
+                .map_err(|e| AppError::Usage(e.to_string()))
         };
         let (producer, consumer, admin_props) = (
             client(Client::Producer)?,
             client(Client::Consumer)?,
             client(Client::Admin)?,
         );
-        let runtime = |e: String| AppError::Runtime(e);
+        let runtime = |e: crate::connect::error::Error| AppError::Runtime(e.to_string());
         let spec = GroupSpec {
             group_id: group.id.clone(),
             // Messages name the worker's cluster by its address: there is no alias here.
@@ -189,7 +189,7 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
         let store = offsets.clone();
         tokio::task::spawn_blocking(move || store.refresh())
             .await
-            .map_err(|e| runtime(e.to_string()))?
+            .map_err(|e| runtime(e.into()))?
             .map_err(runtime)?;
         let env = Arc::new(WorkerEnv {
             props: base.props.clone(),

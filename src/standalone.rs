@@ -66,7 +66,7 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
     let (props, base) = load_base(path, &mut errors)?;
     let offsets = required(&props, "offset.storage.file.filename", &mut errors).and_then(|s| {
         OffsetStore::from_file(&PathBuf::from(&s.value))
-            .map_err(|e| errors.push(invalid(&s.key, &s.origin, e)))
+            .map_err(|e| errors.push(invalid(&s.key, &s.origin, e.to_string())))
             .ok()
     });
     match (base, offsets) {
@@ -198,7 +198,7 @@ fn check_clients(props: &Props) -> Result<(), AppError> {
     for kind in [Client::Producer, Client::Consumer, Client::Admin] {
         probe
             .client(kind, &ConfigMap::new())
-            .map_err(AppError::Usage)?;
+            .map_err(|e| AppError::Usage(e.to_string()))?;
     }
     Ok(())
 }

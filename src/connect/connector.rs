@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
+use super::error::Error;
 use super::status::ConnectorType;
 
 /// A boxed future that can move between threads.
@@ -18,7 +19,7 @@ pub type ConfigMap = BTreeMap<String, String>;
 
 /// The body of a task: run on its own thread until the stop flag is set. An error fails the
 /// task; the worker reports it and runs the body again after a backoff.
-pub type TaskBody = Box<dyn FnMut(&Arc<AtomicBool>) -> Result<(), String> + Send>;
+pub type TaskBody = Box<dyn FnMut(&Arc<AtomicBool>) -> Result<(), Error> + Send>;
 
 /// A running connector instance.
 pub trait Connector: Send + Sync {
@@ -30,32 +31,32 @@ pub trait Connector: Send + Sync {
         self: Arc<Self>,
         tasks: watch::Sender<Option<Vec<ConfigMap>>>,
         stop: watch::Receiver<bool>,
-    ) -> BoxFuture<'static, Result<(), String>>;
+    ) -> BoxFuture<'static, Result<(), Error>>;
 
     /// Builds task `id` from the config the connector published for it.
-    fn task(&self, id: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String>;
+    fn task(&self, id: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, Error>;
 
     /// Fences every producer of the connector's first `tasks` tasks (Connect's zombie fencing,
     /// KIP-618), before a new generation of task configs is written, so that no task of the
     /// old generation can commit beside the new one. A no-op unless its tasks write in
     /// transactions.
-    fn fence_zombies(&self, _tasks: usize) -> BoxFuture<'static, Result<(), String>> {
+    fn fence_zombies(&self, _tasks: usize) -> BoxFuture<'static, Result<(), Error>> {
         Box::pin(async { Ok(()) })
     }
 
     /// The connector's stored offsets (KIP-875).
-    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
-        Box::pin(async { Err("this connector does not store offsets".to_string()) })
+    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, Error>> {
+        Box::pin(async { Err(Error::NotSupported("store offsets")) })
     }
 
     /// Writes offsets for some partitions (`None` removes one); the connector is stopped.
-    fn alter_offsets(&self, _: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), String>> {
-        Box::pin(async { Err("this connector does not support altering offsets".to_string()) })
+    fn alter_offsets(&self, _: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), Error>> {
+        Box::pin(async { Err(Error::NotSupported("support altering offsets")) })
     }
 
     /// Removes every stored offset; the connector is stopped.
-    fn reset_offsets(&self) -> BoxFuture<'static, Result<(), String>> {
-        Box::pin(async { Err("this connector does not support resetting offsets".to_string()) })
+    fn reset_offsets(&self) -> BoxFuture<'static, Result<(), Error>> {
+        Box::pin(async { Err(Error::NotSupported("support resetting offsets")) })
     }
 }
 
@@ -65,7 +66,7 @@ pub fn fixed_tasks(
     configs: Vec<ConfigMap>,
     tasks: watch::Sender<Option<Vec<ConfigMap>>>,
     mut stop: watch::Receiver<bool>,
-) -> BoxFuture<'static, Result<(), String>> {
+) -> BoxFuture<'static, Result<(), Error>> {
     Box::pin(async move {
         let _ = tasks.send(Some(configs));
         crate::shutdown::stopped(&mut stop).await;

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{join_errors, Origin, Props, Setting, TransactionBoundary};
+use crate::config::{Origin, Props, Setting, TransactionBoundary};
 use crate::kafka::fence::fence_producers;
 use crate::kafka::props::{translate, ClientProps};
 
 use super::connector::{BoxFuture, ConfigMap};
 use super::converter::Converter;
+use super::error::Error;
 use super::offsets::OffsetStore;
 use super::source_runner::Transactions;
 
@@ -94,7 +95,7 @@ impl WorkerEnv {
     /// A client of the worker for one connector, as Connect builds it: the worker's connection
     /// and security keys, then `producer.`/`consumer.`/`admin.` worker keys, then the
     /// connector's `producer.override.` (etc.) keys, translated for librdkafka.
-    pub fn client(&self, kind: Client, connector: &ConfigMap) -> Result<ClientProps, String> {
+    pub fn client(&self, kind: Client, connector: &ConfigMap) -> Result<ClientProps, Error> {
         let mut props = Props::new();
         for (k, s) in &self.props {
             if crate::config::keys::is_client_security_key(k) {
@@ -118,7 +119,7 @@ impl WorkerEnv {
         let label = format!("worker {}", kind.prefix().trim_end_matches('.'));
         translate(&props, &label)
             .map(|(p, _)| p)
-            .map_err(|e| join_errors(&e))
+            .map_err(Error::ClientSettings)
     }
 
     /// How a source task of `connector` writes: in transactions when the worker has
@@ -128,24 +129,26 @@ impl WorkerEnv {
         connector: &str,
         task: usize,
         config: &ConfigMap,
-    ) -> Result<Option<Transactions>, String> {
+    ) -> Result<Option<Transactions>, Error> {
         let Some(group) = &self.exactly_once else {
             return Ok(None);
         };
         Ok(Some(Transactions {
             id: transactional_id(group, connector, task),
-            boundary: transaction_boundary(config).map_err(|(_, e)| e)?,
+            boundary: transaction_boundary(config).map_err(|(_, e)| Error::Config(e))?,
         }))
     }
 
     /// The connector's converter for keys (`key`) or values (`value`): its own
     /// `key.converter` with `key.converter.*` settings, else the worker's.
-    pub fn converter(&self, which: &str, connector: &ConfigMap) -> Result<Converter, String> {
+    pub fn converter(&self, which: &str, connector: &ConfigMap) -> Result<Converter, Error> {
         let key = format!("{which}.converter");
         match connector.get(&key) {
             None if which == "key" => Ok(self.key_converter),
             None => Ok(self.value_converter),
-            Some(class) => Converter::from_config(class, &prefixed(connector, &key)),
+            Some(class) => {
+                Converter::from_config(class, &prefixed(connector, &key)).map_err(Error::Config)
+            }
         }
     }
 }
@@ -157,7 +160,7 @@ pub fn fence_zombies(
     connector: &str,
     config: &ConfigMap,
     tasks: usize,
-) -> BoxFuture<'static, Result<(), String>> {
+) -> BoxFuture<'static, Result<(), Error>> {
     let Some(group) = env.exactly_once.clone() else {
         return Box::pin(async { Ok(()) });
     };
@@ -168,8 +171,8 @@ pub fn fence_zombies(
     Box::pin(async move {
         let props = props?;
         tokio::task::spawn_blocking(move || fence_producers(&props, &ids, Duration::from_secs(30)))
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
+            .map_err(Error::from)
     })
 }
 

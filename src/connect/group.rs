@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use super::config_log;
+use super::error::Error;
 use super::herder::{ConnectorFactory, Herder};
 use super::membership;
 use super::status::StatusBoard;
@@ -46,10 +47,9 @@ pub struct GroupSpec {
 
 impl GroupSpec {
     /// Creates the three compacted topics unless they exist.
-    pub async fn ensure_topics(&self) -> Result<(), String> {
+    pub async fn ensure_topics(&self) -> Result<(), Error> {
         let name = format!("{}|admin", self.group_id);
-        let admin = Admin::new(&self.admin, &self.cluster, &name, Duration::from_secs(30))
-            .map_err(|e| e.to_string())?;
+        let admin = Admin::new(&self.admin, &self.cluster, &name, Duration::from_secs(30))?;
         for (topic, partitions, rf) in [
             (&self.config_topic, 1, self.config_rf),
             (&self.offset_topic, self.offset_partitions, self.offset_rf),
@@ -57,7 +57,10 @@ impl GroupSpec {
         ] {
             ensure_compacted_topic(&admin, topic, partitions, rf)
                 .await
-                .map_err(|e| format!("cannot create {topic}: {e}"))?;
+                .map_err(|source| Error::CreateTopic {
+                    topic: topic.clone(),
+                    source: Box::new(source),
+                })?;
         }
         Ok(())
     }
@@ -79,7 +82,7 @@ pub async fn join(
     factory: Arc<dyn ConnectorFactory>,
     read_only: Option<String>,
     stop: watch::Receiver<bool>,
-) -> Result<Member, String> {
+) -> Result<Member, Error> {
     let stopping = Arc::new(AtomicBool::new(false));
     // Until the join succeeds, a failure (or being dropped on shutdown) stops the readers
     // already started.
@@ -121,7 +124,7 @@ async fn open_board(
     spec: &GroupSpec,
     worker_id: &str,
     stopping: Arc<AtomicBool>,
-) -> Result<StatusBoard, String> {
+) -> Result<StatusBoard, Error> {
     let (w, c, p, t, s) = (
         worker_id.to_string(),
         spec.consumer.clone(),
@@ -130,9 +133,7 @@ async fn open_board(
         stopping,
     );
     let names = spec.stored_names.clone();
-    tokio::task::spawn_blocking(move || status_log::board(&w, &c, &p, &t, names, s))
-        .await
-        .map_err(|e| e.to_string())?
+    tokio::task::spawn_blocking(move || status_log::board(&w, &c, &p, &t, names, s)).await?
 }
 
 /// The config topic's writer and reader, and its state once read to the end.
@@ -140,7 +141,7 @@ async fn open_config_log(
     spec: &GroupSpec,
     updates_tx: tokio::sync::mpsc::UnboundedSender<config_log::Update>,
     stopping: Arc<AtomicBool>,
-) -> Result<(config_log::ConfigLog, config_log::Snapshot), String> {
+) -> Result<(config_log::ConfigLog, config_log::Snapshot), Error> {
     let (c, p, t, s) = (
         spec.consumer.clone(),
         spec.producer.clone(),
@@ -148,9 +149,7 @@ async fn open_config_log(
         stopping,
     );
     let names = spec.stored_names.clone();
-    tokio::task::spawn_blocking(move || config_log::open(&c, &p, &t, names, updates_tx, s))
-        .await
-        .map_err(|e| e.to_string())?
+    tokio::task::spawn_blocking(move || config_log::open(&c, &p, &t, names, updates_tx, s)).await?
 }
 
 /// The membership consumer's settings: the group's id and timeouts.

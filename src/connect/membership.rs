@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::error::Error;
 use crate::kafka::group::{join_token_group, RebalanceListener};
 use crate::kafka::props::ClientProps;
 
@@ -131,7 +132,7 @@ pub fn join(
     slots: i32,
     rebalance_timeout: Duration,
     stop: Arc<AtomicBool>,
-) -> Result<Membership, String> {
+) -> Result<Membership, Error> {
     let mut props = props.clone();
     props.set("partition.assignment.strategy", "roundrobin", false);
     props.set("enable.auto.commit", "false", false);
@@ -150,7 +151,7 @@ pub fn join(
         stop: stop.clone(),
     };
     let thread = join_token_group(&props, &name, topic, listener, stop)
-        .map_err(|e| format!("cannot join the group: {e}"))?;
+        .map_err(|e| Error::kafka("cannot join the group", e))?;
     Ok(Membership {
         owned: owned_rx,
         acks: ack_tx,

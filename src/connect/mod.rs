@@ -5,6 +5,7 @@ pub mod config_log;
 pub mod connector;
 pub mod converter;
 pub mod env;
+pub mod error;
 pub mod group;
 pub mod herder;
 pub mod membership;
@@ -17,3 +18,5 @@ pub mod status;
 pub mod status_log;
 pub mod stored_names;
 pub mod worker;
+
+pub use error::Error;

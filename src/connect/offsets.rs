@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::connector::OffsetEntry;
+use super::error::Error;
 use crate::kafka::context::DeliveryHooks;
 use crate::kafka::log::read_to_end;
 use crate::kafka::producer::{offsets_defaults, Outgoing, Producer, WhenFull};
@@ -174,14 +175,17 @@ impl OffsetStore {
     }
 
     /// Loads `offset.storage.file.filename`; a missing file is an empty store.
-    pub fn from_file(path: &Path) -> Result<Self, String> {
+    pub fn from_file(path: &Path) -> Result<Self, Error> {
         let text = match std::fs::read(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => b"{}".to_vec(),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
         };
-        let entries: BTreeMap<String, Value> = serde_json::from_slice(&text)
-            .map_err(|e| format!("{} is not an offsets file: {e}", path.display()))?;
+        let entries: BTreeMap<String, Value> =
+            serde_json::from_slice(&text).map_err(|source| Error::Json {
+                what: format!("{} is not an offsets file", path.display()),
+                source,
+            })?;
         let values: Vec<(Vec<u8>, Vec<u8>)> = entries
             .iter()
             .map(|(k, v)| (k.as_bytes().to_vec(), serde_json::to_vec(v).expect("json")))
@@ -221,7 +225,7 @@ impl OffsetStore {
     }
 
     /// Stores offsets (a `None` offset removes one) durably, then in memory. Blocking.
-    pub fn write(&self, connector: &str, entries: &[OffsetEntry]) -> Result<(), String> {
+    pub fn write(&self, connector: &str, entries: &[OffsetEntry]) -> Result<(), Error> {
         let records = Self::records(connector, entries);
         match &self.backing {
             Backing::Memory => {}
@@ -298,7 +302,7 @@ impl OffsetStore {
 
     /// Reads the offsets topic again, to see what other workers stored: a task that moved here
     /// starts where its last owner stopped. Blocking.
-    pub fn refresh(&self) -> Result<(), String> {
+    pub fn refresh(&self) -> Result<(), Error> {
         let Backing::Topic { reader, topic, .. } = &self.backing else {
             return Ok(());
         };
@@ -307,8 +311,7 @@ impl OffsetStore {
             &format!("{topic}|refresh"),
             topic,
             Duration::from_secs(30),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let fresh = OffsetStore::from_records(
             records.iter().map(|(k, v)| (k.as_deref(), v.as_deref())),
             Backing::Memory,
@@ -319,7 +322,7 @@ impl OffsetStore {
     }
 
     /// Removes every offset of one connector. Blocking.
-    pub fn reset(&self, connector: &str) -> Result<(), String> {
+    pub fn reset(&self, connector: &str) -> Result<(), Error> {
         let gone: Vec<OffsetEntry> = self
             .entries(connector)
             .into_iter()
@@ -352,7 +355,7 @@ fn apply(map: &mut HashMap<Vec<u8>, Value>, records: Vec<(Vec<u8>, Option<Value>
 }
 
 /// Rewrites the offsets file atomically (a temporary file renamed over it).
-fn save_file(map: &HashMap<Vec<u8>, Value>, path: &Path) -> Result<(), String> {
+fn save_file(map: &HashMap<Vec<u8>, Value>, path: &Path) -> Result<(), Error> {
     let entries: BTreeMap<String, Value> = map
         .iter()
         .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.clone()))
@@ -361,7 +364,7 @@ fn save_file(map: &HashMap<Vec<u8>, Value>, path: &Path) -> Result<(), String> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
 /// A stored offset value's bytes; `None` (a tombstone) for a null or missing offset.
@@ -377,7 +380,7 @@ fn write_topic(
     topic: &str,
     producer: &Mutex<Option<Producer>>,
     records: &[(Vec<u8>, Option<Value>)],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let mut guard = producer.lock().expect("offsets producer lock");
     let p = match &mut *guard {
         Some(p) => p,
@@ -385,19 +388,20 @@ fn write_topic(
             let mut props = props.clone();
             offsets_defaults(&mut props);
             let p = Producer::create(&props, "offsets-writer", Default::default())
-                .map_err(|e| format!("cannot create the offsets producer: {e}"))?;
+                .map_err(|e| Error::kafka("cannot create the offsets producer", e))?;
             slot.insert(p)
         }
     };
+    let op = || format!("cannot write offsets to {topic}");
     for (key, value) in records {
         let value = value_bytes(value);
         p.send(Outgoing::new(topic, Some(key), value.as_deref()), ())
-            .map_err(|e| format!("cannot write offsets to {topic}: {e}"))?;
+            .map_err(|e| Error::kafka(op(), e))?;
     }
     p.flush(Duration::from_secs(30))
-        .map_err(|e| format!("cannot write offsets to {topic}: {e}"))?;
+        .map_err(|e| Error::kafka(op(), e))?;
     match p.take_failure() {
-        Some(e) => Err(format!("cannot write offsets to {topic}: {e}")),
+        Some(message) => Err(Error::Undelivered { op: op(), message }),
         None => Ok(()),
     }
 }

@@ -21,6 +21,7 @@ use tracing::debug;
 
 use super::connector::{OffsetEntry, TopicTracker};
 use super::converter::{ConvertError, Converter, SchemaAndValue};
+use super::error::Error;
 use super::offsets::{OffsetStore, ProduceOffsetsError};
 use crate::config::TransactionBoundary;
 use crate::kafka::producer::{durable_defaults, queue_full, Outgoing, Producer, Sent, WhenFull};
@@ -49,14 +50,14 @@ pub enum SourceRunError {
     #[error(transparent)]
     Transaction(#[from] TransactionError),
     /// Re-reading the stored offsets before the task starts.
-    #[error("{0}")]
-    ReadOffsets(String),
+    #[error(transparent)]
+    ReadOffsets(Error),
     /// Storing the offsets of a flush (at least once).
-    #[error("{0}")]
-    WriteOffsets(String),
+    #[error(transparent)]
+    WriteOffsets(Error),
     /// The task's own failure.
-    #[error("{0}")]
-    Task(String),
+    #[error(transparent)]
+    Task(Error),
     #[error("{0}")]
     Convert(#[from] ConvertError),
     #[error("cannot send to {topic}: {source}")]
@@ -100,7 +101,7 @@ pub struct SourceRecord {
 
 /// A source task: returns what is available now (possibly nothing) without blocking long.
 pub trait SourceTask: Send {
-    fn poll(&mut self) -> Result<Vec<SourceRecord>, String>;
+    fn poll(&mut self) -> Result<Vec<SourceRecord>, Error>;
 }
 
 /// Everything a source task runs with.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::error::Error;
 use super::status::{Publisher, State, Status, StatusBoard, Unit};
 use super::stored_names::StoredNames;
 use crate::kafka::log::{LogPublisher, Partitions, Tail};
@@ -66,17 +67,16 @@ pub fn board(
     topic: &str,
     names: StoredNames,
     stop: Arc<AtomicBool>,
-) -> Result<StatusBoard, String> {
+) -> Result<StatusBoard, Error> {
     let writer = LogPublisher::open(producer, &format!("{topic}|writer"), topic)
-        .map_err(|e| format!("cannot create the status producer: {e}"))?;
+        .map_err(|e| Error::kafka("cannot create the status producer", e))?;
     let (wid, writer_names) = (worker_id.to_string(), names.clone());
     let publisher: Publisher = Arc::new(move |unit: &Unit, status: &Status| {
         let (k, v) = encode(unit, status, &wid, &writer_names);
         writer.send(&k, &v);
     });
     let board = StatusBoard::new(worker_id).with_publisher(publisher);
-    let tail = Tail::open(consumer, &format!("{topic}|reader"), topic, Partitions::All)
-        .map_err(|e| e.to_string())?;
+    let tail = Tail::open(consumer, &format!("{topic}|reader"), topic, Partitions::All)?;
     let follower = board.clone();
     std::thread::Builder::new()
         .name("status-log".into())
@@ -92,7 +92,7 @@ pub fn board(
                 }
             }
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::Thread)?;
     Ok(board)
 }
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tracing::{error, warn};
 
 use super::connector::TaskBody;
+use super::error::Error;
 use super::status::{Reporter, State, Status};
 
 /// A task that ran this long before failing is restarted after the shortest backoff again.
@@ -60,7 +61,7 @@ impl TaskHandle {
                         }
                         Err(e) => {
                             error!(task = %thread_name, "task failed: {e}; restarting in {backoff:?}");
-                            report(Status::failed(e));
+                            report(Status::failed(e.to_string()));
                         }
                     }
                     let until = Instant::now() + backoff;
@@ -99,9 +100,9 @@ impl TaskHandle {
 /// Unwind safety: an attempt that panicked is never resumed. The next attempt starts again from
 /// the stored offsets, and whatever state a body keeps across attempts (clients it rebuilds,
 /// counters) is rebuilt or only advisory, so observing it after a panic is harmless.
-fn run_caught(body: &mut TaskBody, stop: &Arc<AtomicBool>) -> Result<(), String> {
+fn run_caught(body: &mut TaskBody, stop: &Arc<AtomicBool>) -> Result<(), Error> {
     panic::catch_unwind(AssertUnwindSafe(|| body(stop)))
-        .unwrap_or_else(|payload| Err(format!("task panicked: {}", panic_message(&*payload))))
+        .unwrap_or_else(|payload| Err(Error::Panicked(panic_message(&*payload).to_string())))
 }
 
 /// The text of a panic: `panic!` with a literal gives a `&str`, with format arguments a `String`.
@@ -125,15 +126,15 @@ pub fn stop_all(tasks: Vec<TaskHandle>) {
 
 /// Runs an async task body on a thread of its own with a single-threaded runtime, turning the
 /// stop flag into the `watch` the async code waits on.
-pub fn run_async<F, Fut>(stop: &Arc<AtomicBool>, body: F) -> Result<(), String>
+pub fn run_async<F, Fut>(stop: &Arc<AtomicBool>, body: F) -> Result<(), Error>
 where
     F: FnOnce(tokio::sync::watch::Receiver<bool>) -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
+    Fut: std::future::Future<Output = Result<(), Error>>,
 {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start a task runtime: {e}"))?;
+        .map_err(|e| Error::io("cannot start a task runtime", e))?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let flag = stop.clone();
     let result = rt.block_on(async move {
@@ -175,7 +176,7 @@ mod tests {
     /// A task whose first run ends with `fail` and whose later runs wait for the stop flag;
     /// returns its handle, its run counter and where its status is reported.
     fn failing_once(
-        fail: impl Fn() -> Result<(), String> + Send + 'static,
+        fail: impl Fn() -> Result<(), Error> + Send + 'static,
     ) -> (TaskHandle, Arc<AtomicUsize>, StatusBoard, Unit) {
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
@@ -199,7 +200,7 @@ mod tests {
 
     /// Checks the life of a task from `failing_once`: FAILED with `trace`, then RUNNING again
     /// in a second run, and no third run once stopped.
-    fn reported_then_restarted(fail: fn() -> Result<(), String>, trace: &str) {
+    fn reported_then_restarted(fail: fn() -> Result<(), Error>, trace: &str) {
         let (h, runs, board, unit) = failing_once(fail);
         let state = || board.get(&unit).map(|s| s.0);
         wait_for("FAILED", || state() == Some(Status::failed(trace)));
@@ -212,7 +213,7 @@ mod tests {
 
     #[test]
     fn failed_task_is_reported_and_restarted_until_stopped() {
-        reported_then_restarted(|| Err("boom".into()), "boom");
+        reported_then_restarted(|| Err(Error::Message("boom".into())), "boom");
     }
 
     #[test]
@@ -247,7 +248,7 @@ mod tests {
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(10));
                 }
-                Err("fenced while committing".into())
+                Err(Error::Message("fenced while committing".into()))
             }),
         );
         wait_for("the task to run", || started.load(Ordering::SeqCst));
@@ -270,6 +271,6 @@ mod tests {
             crate::shutdown::stopped(&mut rx).await;
             Ok(())
         });
-        assert_eq!(r, Ok(()));
+        assert!(matches!(r, Ok(())), "{r:?}");
     }
 }

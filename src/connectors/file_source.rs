@@ -15,6 +15,7 @@ use crate::connect::connector::{
 };
 use crate::connect::converter::{Data, SchemaAndValue};
 use crate::connect::env::{fence_zombies, Client, WorkerEnv};
+use crate::connect::error::Error;
 use crate::connect::plugin::{KeyDef, Validation};
 use crate::connect::source_runner::{SourceRecord, SourceRunner, SourceTask};
 use crate::connect::status::ConnectorType;
@@ -83,7 +84,7 @@ impl Connector for FileSource {
         self: Arc<Self>,
         tasks: watch::Sender<Option<Vec<ConfigMap>>>,
         stop: watch::Receiver<bool>,
-    ) -> BoxFuture<'static, Result<(), String>> {
+    ) -> BoxFuture<'static, Result<(), Error>> {
         // One task, with the connector's config, as Java's.
         let mut task = self.config.clone();
         task.insert(
@@ -93,7 +94,7 @@ impl Connector for FileSource {
         fixed_tasks(vec![task], tasks, stop)
     }
 
-    fn task(&self, id: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
+    fn task(&self, id: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, Error> {
         let env = self.env.clone();
         let name = self.name.clone();
         let path = PathBuf::from(config.get("file").cloned().unwrap_or_default());
@@ -123,7 +124,7 @@ impl Connector for FileSource {
                 topics: ctx.topics.clone(),
                 transactions: transactions.clone(),
             };
-            let Some(producer) = runner.open(stop).map_err(|e| e.to_string())? else {
+            let Some(producer) = runner.open(stop).map_err(Error::task)? else {
                 return Ok(());
             };
             let position = env
@@ -133,7 +134,7 @@ impl Connector for FileSource {
                 .unwrap_or(0);
             tracing::info!(connector = %name, file = %path.display(), position, "reading the file");
             let tail = FileTail::open(&path, position)
-                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+                .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
             let mut task = LineTask {
                 tail,
                 batch,
@@ -141,17 +142,15 @@ impl Connector for FileSource {
                 partition: partition.clone(),
                 path: path.clone(),
             };
-            runner
-                .run(producer, &mut task, stop)
-                .map_err(|e| e.to_string())
+            runner.run(producer, &mut task, stop).map_err(Error::task)
         }))
     }
 
-    fn fence_zombies(&self, tasks: usize) -> BoxFuture<'static, Result<(), String>> {
+    fn fence_zombies(&self, tasks: usize) -> BoxFuture<'static, Result<(), Error>> {
         fence_zombies(&self.env, &self.name, &self.config, tasks)
     }
 
-    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
+    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, Error>> {
         let (store, name) = (self.env.offsets.clone(), self.name.clone());
         Box::pin(async move {
             // Another worker of the group may have stored them.
@@ -159,52 +158,49 @@ impl Connector for FileSource {
                 store.refresh()?;
                 Ok(store.entries(&name))
             })
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
         })
     }
 
-    fn alter_offsets(&self, entries: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), String>> {
+    fn alter_offsets(&self, entries: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), Error>> {
         let (store, name) = (self.env.offsets.clone(), self.name.clone());
         Box::pin(async move {
             for e in &entries {
                 check_offset(e)?;
             }
-            tokio::task::spawn_blocking(move || store.write(&name, &entries))
-                .await
-                .map_err(|e| e.to_string())?
+            tokio::task::spawn_blocking(move || store.write(&name, &entries)).await?
         })
     }
 
-    fn reset_offsets(&self) -> BoxFuture<'static, Result<(), String>> {
+    fn reset_offsets(&self) -> BoxFuture<'static, Result<(), Error>> {
         let (store, name) = (self.env.offsets.clone(), self.name.clone());
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 store.refresh()?;
                 store.reset(&name)
             })
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
         })
     }
 }
 
 /// FileStreamSourceConnector's own checks of an offset to write.
-fn check_offset(e: &OffsetEntry) -> Result<(), String> {
+fn check_offset(e: &OffsetEntry) -> Result<(), Error> {
+    let refused = |why: &str| Err(Error::InvalidOffsets(why.to_string()));
     if e.partition.get("filename").is_none() {
-        return Err("Partition objects should contain the key 'filename'".into());
+        return refused("Partition objects should contain the key 'filename'");
     }
     let Some(offset) = &e.offset else {
         return Ok(());
     };
     match offset.get("position") {
-        None => Err("Offset objects should either be null or contain the key 'position'".into()),
-        Some(p) if p.as_i64().is_none() => Err(
-            "The value for the 'position' key in the offset is expected to be a Long value".into(),
-        ),
-        Some(p) if p.as_i64() < Some(0) => Err(
-            "The value for the 'position' key in the offset should be a non-negative value".into(),
-        ),
+        None => refused("Offset objects should either be null or contain the key 'position'"),
+        Some(p) if p.as_i64().is_none() => {
+            refused("The value for the 'position' key in the offset is expected to be a Long value")
+        }
+        Some(p) if p.as_i64() < Some(0) => {
+            refused("The value for the 'position' key in the offset should be a non-negative value")
+        }
         Some(_) => Ok(()),
     }
 }
@@ -218,11 +214,11 @@ struct LineTask {
 }
 
 impl SourceTask for LineTask {
-    fn poll(&mut self) -> Result<Vec<SourceRecord>, String> {
+    fn poll(&mut self) -> Result<Vec<SourceRecord>, Error> {
         let lines = self
             .tail
             .poll(self.batch)
-            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+            .map_err(|e| Error::io(format!("cannot read {}", self.path.display()), e))?;
         Ok(lines
             .into_iter()
             .map(|(line, position)| SourceRecord {

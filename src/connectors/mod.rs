@@ -147,7 +147,7 @@ impl ConnectorFactory for Plugins {
         v.check_types(config);
         for which in ["key", "value"] {
             if let Err(e) = self.env.converter(which, config) {
-                v.error(&format!("{which}.converter"), e);
+                v.error(&format!("{which}.converter"), e.to_string());
             }
         }
         (p.check)(config, &mut v);

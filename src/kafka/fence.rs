@@ -9,23 +9,48 @@ use rdkafka::producer::{BaseProducer, Producer};
 
 use super::client::{create, LogContext};
 use super::props::ClientProps;
+use super::KafkaError;
+
+/// Why the producers of a transactional id could not be fenced.
+#[derive(Debug, thiserror::Error)]
+pub enum FenceError {
+    #[error("cannot create a producer to fence {id}: {source}")]
+    Create {
+        id: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot fence the producers of {id}: {source}")]
+    Init {
+        id: String,
+        #[source]
+        source: KafkaError,
+    },
+}
 
 /// Fences every producer of the given transactional ids.
 pub fn fence_producers(
     props: &ClientProps,
     ids: &[String],
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), FenceError> {
     for id in ids {
         let mut props = props.clone();
         props.set("transactional.id", id.clone(), false);
         let name = format!("{id}|fence");
         let producer: BaseProducer<LogContext> =
-            create(&props, &name, LogContext::new(name.clone()))
-                .map_err(|e| format!("cannot create a producer to fence {id}: {e}"))?;
+            create(&props, &name, LogContext::new(name.clone())).map_err(|source| {
+                FenceError::Create {
+                    id: id.clone(),
+                    source,
+                }
+            })?;
         producer
             .init_transactions(timeout)
-            .map_err(|e| format!("cannot fence the producers of {id}: {e}"))?;
+            .map_err(|source| FenceError::Init {
+                id: id.clone(),
+                source,
+            })?;
     }
     Ok(())
 }

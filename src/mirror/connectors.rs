@@ -11,10 +11,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::config::{join_errors, ClientKind, Flow};
+use crate::config::{ClientKind, Flow};
 use crate::connect::connector::{
     fixed_tasks, BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
 };
+use crate::connect::error::Error;
 use crate::connect::herder::ConnectorFactory;
 use crate::connect::offsets::OffsetStore;
 use crate::connect::plugin::{names_class, KeyDef, PluginInfo, Validation};
@@ -206,20 +207,18 @@ impl MirrorSource {
     /// reads and writes Kafka synchronously).
     fn on_store<T: Send + 'static>(
         &self,
-        op: impl FnOnce(&OffsetStore, &str) -> Result<T, String> + Send + 'static,
-    ) -> BoxFuture<'static, Result<T, String>> {
+        op: impl FnOnce(&OffsetStore, &str) -> Result<T, Error> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, Error>> {
         let store = self.store();
         let name = self.name.clone();
         Box::pin(async move {
             let store = store?;
-            tokio::task::spawn_blocking(move || op(&store, &name))
-                .await
-                .map_err(|e| e.to_string())?
+            tokio::task::spawn_blocking(move || op(&store, &name)).await?
         })
     }
 
     /// The offset store (empty until read), on the worker's offsets topic.
-    fn store(&self) -> Result<Arc<OffsetStore>, String> {
+    fn store(&self) -> Result<Arc<OffsetStore>, Error> {
         if let Some(s) = self.offsets.get() {
             return Ok(s.clone());
         }
@@ -227,7 +226,7 @@ impl MirrorSource {
         let props = |kind| {
             translate(&self.flow.worker_client_props(kind), &label)
                 .map(|(p, _)| p)
-                .map_err(|e| join_errors(&e))
+                .map_err(Error::ClientSettings)
         };
         // Under exactly once, offsets of aborted transactions must not count.
         let store = OffsetStore::on_topic(
@@ -249,13 +248,13 @@ impl Connector for MirrorSource {
         self: Arc<Self>,
         tasks: watch::Sender<Option<Vec<ConfigMap>>>,
         mut stop: watch::Receiver<bool>,
-    ) -> BoxFuture<'static, Result<(), String>> {
+    ) -> BoxFuture<'static, Result<(), Error>> {
         Box::pin(async move {
             let store = self.store()?;
             if !prepare(&self.flow, &store, &mut stop).await? {
                 return Ok(());
             }
-            let connector = SourceConnector::new(self.flow.clone()).map_err(|e| e.to_string())?;
+            let connector = SourceConnector::new(self.flow.clone()).map_err(Error::task)?;
             let (assign_tx, mut assign_rx) = watch::channel(Vec::new());
             let job = tokio::spawn(connector.run(assign_tx, stop.clone()));
             while assign_rx.changed().await.is_ok() {
@@ -275,7 +274,7 @@ impl Connector for MirrorSource {
         })
     }
 
-    fn fence_zombies(&self, tasks: usize) -> BoxFuture<'static, Result<(), String>> {
+    fn fence_zombies(&self, tasks: usize) -> BoxFuture<'static, Result<(), Error>> {
         if !source_task::exactly_once(&self.flow) {
             return Box::pin(async { Ok(()) });
         }
@@ -287,25 +286,26 @@ impl Connector for MirrorSource {
             &format!("{} worker", self.flow.name()),
         )
         .map(|(p, _)| p)
-        .map_err(|e| join_errors(&e));
+        .map_err(Error::ClientSettings);
         Box::pin(async move {
             let props = props?;
             tokio::task::spawn_blocking(move || {
                 fence_producers(&props, &ids, Duration::from_secs(30))
             })
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
+            .map_err(Error::from)
         })
     }
 
-    fn task(&self, id: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
+    fn task(&self, id: usize, config: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, Error> {
         let offsets = self.store()?;
         let partitions = parse_partitions(
             config
                 .get("task.assigned.partitions")
                 .map(String::as_str)
                 .unwrap_or_default(),
-        )?;
+        )
+        .map_err(Error::Config)?;
         let policy = ReplicationPolicy::new(&self.flow.settings.policy);
         for tp in &partitions {
             ctx.topics
@@ -324,25 +324,25 @@ impl Connector for MirrorSource {
                 metrics: metrics.clone(),
                 stop: stop.clone(),
             };
-            source_task::run(spec.clone(), deps).map_err(|e| e.to_string())
+            source_task::run(spec.clone(), deps).map_err(Error::task)
         }))
     }
 
-    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
+    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, Error>> {
         self.on_store(|store, name| {
             store.refresh()?;
             Ok(store.entries(name))
         })
     }
 
-    fn alter_offsets(&self, entries: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), String>> {
+    fn alter_offsets(&self, entries: Vec<OffsetEntry>) -> BoxFuture<'static, Result<(), Error>> {
         if let Err(e) = entries.iter().try_for_each(check_mirror_offset) {
             return Box::pin(async move { Err(e) });
         }
         self.on_store(move |store, name| store.write(name, &entries))
     }
 
-    fn reset_offsets(&self) -> BoxFuture<'static, Result<(), String>> {
+    fn reset_offsets(&self) -> BoxFuture<'static, Result<(), Error>> {
         self.on_store(|store, name| {
             store.refresh()?;
             store.reset(name)
@@ -352,15 +352,15 @@ impl Connector for MirrorSource {
 
 /// A MirrorSourceConnector offset must name cluster, topic and partition, and hold a
 /// non-negative `offset`, as Java's `alterOffsets` checks.
-fn check_mirror_offset(e: &OffsetEntry) -> Result<(), String> {
+fn check_mirror_offset(e: &OffsetEntry) -> Result<(), Error> {
     let p = &e.partition;
     let ok = p.get("cluster").is_some_and(|v| v.is_string())
         && p.get("topic").is_some_and(|v| v.is_string())
         && p.get("partition").is_some_and(|v| v.is_i64());
     if !ok {
-        return Err(format!(
+        return Err(Error::InvalidOffsets(format!(
             "Source partition {p} must have the fields cluster (string), topic (string) and partition (integer)"
-        ));
+        )));
     }
     match &e.offset {
         None => Ok(()),
@@ -371,9 +371,9 @@ fn check_mirror_offset(e: &OffsetEntry) -> Result<(), String> {
         {
             Ok(())
         }
-        Some(o) => Err(format!(
+        Some(o) => Err(Error::InvalidOffsets(format!(
             "Source offset {o} for partition {p} must have a non-negative integer field offset"
-        )),
+        ))),
     }
 }
 
@@ -399,18 +399,17 @@ async fn prepare(
     flow: &Arc<Flow>,
     store: &Arc<OffsetStore>,
     stop: &mut watch::Receiver<bool>,
-) -> Result<bool, String> {
+) -> Result<bool, Error> {
     let label = format!("{} worker", flow.name());
     let (admin_props, _) = translate(&flow.worker_client_props(ClientKind::Admin), &label)
-        .map_err(|e| join_errors(&e))?;
+        .map_err(Error::ClientSettings)?;
     let name = format!("{}|worker-admin", flow.name());
     let admin = Admin::new(
         &admin_props,
         &flow.target,
         &name,
         flow.settings.admin_timeout,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let w = &flow.worker_settings;
     let attempt = || async {
         ensure_compacted_topic(
@@ -419,8 +418,7 @@ async fn prepare(
             w.offset_storage_partitions,
             w.offset_storage_replication_factor,
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         let store = store.clone();
         tokio::task::spawn_blocking(move || store.refresh())
             .await
@@ -449,7 +447,7 @@ impl Connector for MirrorCheckpoint {
         self: Arc<Self>,
         tasks: watch::Sender<Option<Vec<ConfigMap>>>,
         stop: watch::Receiver<bool>,
-    ) -> BoxFuture<'static, Result<(), String>> {
+    ) -> BoxFuture<'static, Result<(), Error>> {
         // As Java: no task when checkpoints are not emitted, nor without offset syncs to
         // translate through (Java's connector then fails validation; replication goes on).
         let s = &self.flow.settings;
@@ -465,18 +463,22 @@ impl Connector for MirrorCheckpoint {
         fixed_tasks(vec![ConfigMap::new(); n], tasks, stop)
     }
 
-    fn task(&self, _: usize, _: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
+    fn task(&self, _: usize, _: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, Error> {
         let policy = ReplicationPolicy::new(&self.flow.settings.policy);
         ctx.topics
             .record(&policy.checkpoints_topic(&self.flow.source));
         let (flow, metrics) = (self.flow.clone(), self.metrics.clone());
         Ok(Box::new(move |stop: &Arc<AtomicBool>| {
             let (flow, metrics) = (flow.clone(), metrics.clone());
-            run_async(stop, move |rx| checkpoint_task::run(flow, metrics, rx))
+            run_async(stop, move |rx| async move {
+                checkpoint_task::run(flow, metrics, rx)
+                    .await
+                    .map_err(Error::Message)
+            })
         }))
     }
 
-    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
+    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, Error>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 }
@@ -495,22 +497,24 @@ impl Connector for MirrorHeartbeat {
         self: Arc<Self>,
         tasks: watch::Sender<Option<Vec<ConfigMap>>>,
         stop: watch::Receiver<bool>,
-    ) -> BoxFuture<'static, Result<(), String>> {
+    ) -> BoxFuture<'static, Result<(), Error>> {
         let n = usize::from(self.flow.settings.emit_heartbeats.is_some());
         fixed_tasks(vec![ConfigMap::new(); n], tasks, stop)
     }
 
-    fn task(&self, _: usize, _: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, String> {
+    fn task(&self, _: usize, _: &ConfigMap, ctx: TaskContext) -> Result<TaskBody, Error> {
         let policy = ReplicationPolicy::new(&self.flow.settings.policy);
         ctx.topics.record(policy.heartbeats_topic());
         let flow = self.flow.clone();
         Ok(Box::new(move |stop: &Arc<AtomicBool>| {
             let flow = flow.clone();
-            run_async(stop, move |rx| heartbeat::run(flow, rx))
+            run_async(stop, move |rx| async move {
+                heartbeat::run(flow, rx).await.map_err(Error::Message)
+            })
         }))
     }
 
-    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, String>> {
+    fn offsets(&self) -> BoxFuture<'static, Result<Vec<OffsetEntry>, Error>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 }

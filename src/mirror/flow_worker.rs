@@ -9,7 +9,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::config::{join_errors, ClientKind, Flow};
+use crate::config::{ClientKind, Flow};
+use crate::connect::error::Error;
 use crate::connect::group::{self, GroupSpec};
 use crate::connect::herder::Herder;
 use crate::connect::stored_names::StoredNames;
@@ -23,12 +24,12 @@ use super::scheduler::retry;
 
 const READ_ONLY: &str = "connect-mirror-maker runs the connectors of its mm2.properties; change that file and restart to change them";
 
-fn spec(flow: &Flow) -> Result<GroupSpec, String> {
+fn spec(flow: &Flow) -> Result<GroupSpec, Error> {
     let label = format!("{} worker", flow.name());
     let props = |kind| {
         translate(&flow.worker_client_props(kind), &label)
             .map(|(p, _)| p)
-            .map_err(|e| join_errors(&e))
+            .map_err(Error::ClientSettings)
     };
     let w = &flow.worker_settings;
     Ok(GroupSpec {
@@ -62,7 +63,7 @@ pub async fn run(
     worker_id: String,
     register: impl FnOnce(Herder),
     mut stop: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let spec = spec(&flow)?;
     let factory = Arc::new(FlowConnectors {
         flows: vec![flow.clone()],

@@ -42,7 +42,8 @@ impl From<HerderError> for ApiError {
             HerderError::NotFound(_) | HerderError::TaskNotFound(..) => StatusCode::NOT_FOUND,
             HerderError::AlreadyExists(_) => StatusCode::CONFLICT,
             HerderError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            HerderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            HerderError::Connect(c) if c.is_bad_request() => StatusCode::BAD_REQUEST,
+            HerderError::Internal(_) | HerderError::Connect(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     }
@@ -70,4 +71,39 @@ impl From<QueryRejection> for ApiError {
 /// For unknown paths.
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::error::Error;
+    use crate::kafka::KafkaError;
+
+    fn status(e: impl Into<HerderError>) -> StatusCode {
+        ApiError::from(e.into()).status
+    }
+
+    /// A connector's failure is the request's fault only when the connector refused what was
+    /// asked; a failure of Kafka or of a file is the worker's.
+    #[test]
+    fn connector_failures_map_by_kind() {
+        assert_eq!(
+            status(Error::InvalidOffsets("bad".into())),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(Error::NotSupported("support resetting offsets")),
+            StatusCode::BAD_REQUEST
+        );
+        let kafka = Error::kafka("cannot write offsets to o", KafkaError::Canceled);
+        assert_eq!(status(kafka), StatusCode::INTERNAL_SERVER_ERROR);
+        let io = std::io::Error::other("disk full");
+        assert_eq!(
+            status(Error::io("cannot write f", io)),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let stopped = ApiError::from(HerderError::from(Error::Stopped("the herder")));
+        assert_eq!(stopped.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(stopped.message, "the herder has stopped");
+    }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
+use super::error::Error;
 use super::stored_names::StoredNames;
 use crate::kafka::log::{LogWriter, Partitions, Tail, TailRecord};
 use crate::kafka::props::ClientProps;
@@ -34,7 +35,7 @@ pub struct ConfigLog {
 impl ConfigLog {
     /// Writes `records` in order, under their stored names; returns once they are applied
     /// here.
-    pub async fn write(self: &Arc<Self>, records: Vec<ConfigRecord>) -> Result<(), String> {
+    pub async fn write(self: &Arc<Self>, records: Vec<ConfigRecord>) -> Result<(), Error> {
         let stored: Vec<ConfigRecord> = records
             .into_iter()
             .filter_map(|r| r.renamed(|n| Some(self.names.store(n).to_string())))
@@ -44,7 +45,7 @@ impl ConfigLog {
 
     /// Deletes the connector configs stored under the names earlier versions gave the herder's
     /// `names` (see [`StoredNames::legacy`]).
-    pub async fn delete_legacy(self: &Arc<Self>, names: Vec<String>) -> Result<(), String> {
+    pub async fn delete_legacy(self: &Arc<Self>, names: Vec<String>) -> Result<(), Error> {
         let tombstones: Vec<ConfigRecord> = names
             .iter()
             .filter_map(|n| self.names.legacy(n))
@@ -54,18 +55,15 @@ impl ConfigLog {
     }
 
     /// Writes records whose names are already the stored ones, then waits for the reader.
-    async fn write_stored(self: &Arc<Self>, records: Vec<ConfigRecord>) -> Result<(), String> {
+    async fn write_stored(self: &Arc<Self>, records: Vec<ConfigRecord>) -> Result<(), Error> {
         let encoded: Vec<_> = records.iter().map(ConfigRecord::encode).collect();
         let log = self.clone();
-        let last = tokio::task::spawn_blocking(move || log.writer.write(&encoded))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let last = tokio::task::spawn_blocking(move || log.writer.write(&encoded)).await??;
         let mut applied = self.applied.clone();
         let read_back = async move { applied.wait_for(|position| *position >= last).await.is_ok() };
         match tokio::time::timeout(Duration::from_secs(30), read_back).await {
             Ok(true) => Ok(()),
-            _ => Err(format!("{} did not come back to this worker", self.topic)),
+            _ => Err(Error::NotReadBack(self.topic.clone())),
         }
     }
 }
@@ -88,15 +86,12 @@ pub fn open(
     names: StoredNames,
     updates: mpsc::UnboundedSender<Update>,
     stop: Arc<AtomicBool>,
-) -> Result<(ConfigLog, Snapshot), String> {
+) -> Result<(ConfigLog, Snapshot), Error> {
     let mut props = consumer.clone();
     props.set("fetch.wait.max.ms", "50", false);
-    let tail = Tail::open(&props, &format!("{topic}|reader"), topic, Partitions::First)
-        .map_err(|e| e.to_string())?;
+    let tail = Tail::open(&props, &format!("{topic}|reader"), topic, Partitions::First)?;
     // The end to read up to before this worker acts on the topic.
-    let high = tail
-        .end(0, Instant::now() + Duration::from_secs(30))
-        .map_err(|e| e.to_string())?;
+    let high = tail.end(0, Instant::now() + Duration::from_secs(30))?;
     let (applied_tx, applied) = watch::channel(-1i64);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let reader = Reader {
@@ -114,12 +109,11 @@ pub fn open(
     std::thread::Builder::new()
         .name("config-log".into())
         .spawn(move || reader.run(&stop))
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::Thread)?;
     let initial = ready_rx
         .recv_timeout(Duration::from_secs(120))
-        .map_err(|_| format!("cannot read {topic}"))?;
-    let writer =
-        LogWriter::open(producer, &format!("{topic}|writer"), topic).map_err(|e| e.to_string())?;
+        .map_err(|_| Error::CatchUp(topic.to_string()))?;
+    let writer = LogWriter::open(producer, &format!("{topic}|writer"), topic)?;
     let log = ConfigLog {
         topic: topic.to_string(),
         names,

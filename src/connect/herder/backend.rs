@@ -12,6 +12,7 @@ use super::config_log::{ConfigLog, ConfigRecord};
 use super::view::View;
 use super::{Command, Herder, HerderError};
 use crate::connect::connector::{BoxFuture, ConfigMap, Connector};
+use crate::connect::error::Error;
 use crate::connect::membership::Ownership;
 use crate::connect::status::{State, TargetState};
 use crate::rest::dto::{ConnectorInfo, ConnectorStateInfo, UnitState};
@@ -172,7 +173,7 @@ impl Topic {
 
     /// Writes records to the config topic and waits until this worker's reader read them.
     async fn write(&self, records: Vec<ConfigRecord>) -> Result<(), HerderError> {
-        self.log.write(records).await.map_err(HerderError::Internal)
+        Ok(self.log.write(records).await?)
     }
 
     /// Waits until the herder applied connector `name`'s `config`.
@@ -288,11 +289,7 @@ impl ConfigBackend for Topic {
 
     fn delete_legacy_names(&self, names: Vec<String>) -> Done<'static> {
         let log = self.log.clone();
-        Box::pin(async move {
-            log.delete_legacy(names)
-                .await
-                .map_err(HerderError::Internal)
-        })
+        Box::pin(async move { Ok(log.delete_legacy(names).await?) })
     }
 
     fn publish_tasks(&self, publish: Publish) -> Option<Vec<ConfigMap>> {
@@ -309,7 +306,7 @@ async fn publish_when_fenced(
     log: Arc<ConfigLog>,
     view: watch::Receiver<Arc<View>>,
     publish: Publish,
-    mut fence: BoxFuture<'static, Result<(), String>>,
+    mut fence: BoxFuture<'static, Result<(), Error>>,
 ) {
     let Publish {
         name,

@@ -124,7 +124,7 @@ impl Ctx {
         let job = tokio::spawn(async move {
             if let Err(e) = instance.run(tasks_tx, stop_rx).await {
                 warn!(connector = %cname, "connector failed: {e}");
-                reporter.set(Status::failed(e));
+                reporter.set(Status::failed(e.to_string()));
             }
         });
         let commands = self.commands.clone();
@@ -157,7 +157,11 @@ impl Ctx {
         let built = catch_unwind(AssertUnwindSafe(|| {
             entry.instance.task(id, config, entry.ctx.clone())
         }));
-        match built.unwrap_or_else(|panic| Err(panic_message(panic.as_ref()))) {
+        // The trace of a task that cannot be built: the plugin's error, or what it panicked with.
+        let built = built
+            .map_err(|panic| panic_message(panic.as_ref()))
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        match built {
             Ok(body) => {
                 let thread = format!("{name}-{id}");
                 entry

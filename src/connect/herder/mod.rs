@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::config_log::{self, ConfigLog};
 use super::connector::{ConfigMap, Connector, OffsetEntry};
+use super::error::Error as ConnectError;
 use super::plugin::{PluginInfo, Validation};
 use super::status::{StatusBoard, TargetState};
 use actor::{Actor, Command, Reply};
@@ -59,7 +60,7 @@ pub trait ConnectorFactory: Send + Sync {
 }
 
 /// Why an operation was refused; the REST API maps each to Connect's status code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum HerderError {
     #[error("Connector {0} not found")]
     NotFound(String),
@@ -71,6 +72,9 @@ pub enum HerderError {
     BadRequest(String),
     #[error("{0}")]
     Internal(String),
+    /// A connector or store failed; [`ConnectError::is_bad_request`] says whose fault it is.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
 }
 
 /// The connectors of one worker: a handle on the task that runs them. Cheap to clone.
@@ -342,7 +346,7 @@ impl Herder {
 
     pub async fn offsets(&self, name: &str) -> Result<Vec<OffsetEntry>, HerderError> {
         let instance = self.connector(name)?.instance;
-        instance.offsets().await.map_err(HerderError::Internal)
+        Ok(instance.offsets().await?)
     }
 
     /// Alters (`Some` offsets) or resets (`None`) a stopped connector's offsets (KIP-875).
@@ -365,7 +369,7 @@ impl Herder {
             Some(o) => connector.instance.alter_offsets(o).await,
             None => connector.instance.reset_offsets().await,
         };
-        result.map_err(HerderError::BadRequest)
+        Ok(result?)
     }
 
     /// Stops every connector and task (blocking until their offsets are stored).
@@ -391,7 +395,7 @@ fn not_found(name: &str) -> HerderError {
 
 /// The herder's task has ended (the process is shutting down).
 fn stopped() -> HerderError {
-    HerderError::Internal("the herder has stopped".into())
+    ConnectError::Stopped("the herder").into()
 }
 
 fn validate_name(name: &str) -> Result<(), HerderError> {

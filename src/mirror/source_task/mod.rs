@@ -90,7 +90,7 @@ pub enum TaskError {
     #[error("assigning source partitions: {0}")]
     Assign(#[source] KafkaError),
     #[error("reading the stored source offsets: {0}")]
-    Offsets(String),
+    Offsets(#[source] crate::connect::error::Error),
     #[error(transparent)]
     WriteOffsets(#[from] ProduceOffsetsError),
     #[error(transparent)]

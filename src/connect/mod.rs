@@ -10,6 +10,7 @@ pub mod group;
 pub mod herder;
 pub mod membership;
 pub mod offsets;
+pub mod panic;
 pub mod plugin;
 pub mod sink_offsets;
 pub mod sink_runner;

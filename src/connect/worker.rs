@@ -4,8 +4,6 @@
 //! panicking task body counts as a failure like any error: its thread catches the panic, so a
 //! task can never die while its status still says RUNNING.
 
-use std::any::Any;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -15,6 +13,7 @@ use tracing::{error, warn};
 
 use super::connector::TaskBody;
 use super::error::Error;
+use super::panic;
 use super::status::{Reporter, State, Status};
 
 /// A task that ran this long before failing is restarted after the shortest backoff again.
@@ -96,22 +95,11 @@ impl TaskHandle {
 }
 
 /// Runs one attempt of a task body, turning a panic into an error that carries its message.
-///
-/// Unwind safety: an attempt that panicked is never resumed. The next attempt starts again from
-/// the stored offsets, and whatever state a body keeps across attempts (clients it rebuilds,
-/// counters) is rebuilt or only advisory, so observing it after a panic is harmless.
+/// An attempt that panicked is never resumed: the next one starts again from the stored
+/// offsets, and whatever a body keeps across attempts (clients it rebuilds, counters) is
+/// rebuilt or only advisory.
 fn run_caught(body: &mut TaskBody, stop: &Arc<AtomicBool>) -> Result<(), Error> {
-    panic::catch_unwind(AssertUnwindSafe(|| body(stop)))
-        .unwrap_or_else(|payload| Err(Error::Panicked(panic_message(&*payload).to_string())))
-}
-
-/// The text of a panic: `panic!` with a literal gives a `&str`, with format arguments a `String`.
-pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a panic without a message")
+    panic::catch(|| body(stop)).unwrap_or_else(|message| Err(Error::Panicked(message)))
 }
 
 /// Stops every task at once, then waits for all of them (blocking).
@@ -222,16 +210,6 @@ mod tests {
             || panic!("index {} out of range", 7),
             "task panicked: index 7 out of range",
         );
-    }
-
-    #[test]
-    fn panic_messages_of_both_payload_kinds_are_kept() {
-        let literal = panic::catch_unwind(|| panic!("plain")).unwrap_err();
-        assert_eq!(panic_message(&*literal), "plain");
-        let formatted = panic::catch_unwind(|| panic!("n={}", 1)).unwrap_err();
-        assert_eq!(panic_message(&*formatted), "n=1");
-        let other = panic::catch_unwind(|| std::panic::panic_any(5u8)).unwrap_err();
-        assert_eq!(panic_message(&*other), "a panic without a message");
     }
 
     #[test]

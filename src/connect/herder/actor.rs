@@ -4,21 +4,19 @@
 //! task until it stored its offsets); only later commands wait for it.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::task::Poll;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info};
 
 use super::config_log::{ConfigRecord, Snapshot};
-use super::lifecycle::{join_blocking, panic_message, Ctx, Entry};
+use super::lifecycle::{join_blocking, Ctx, Entry};
 use super::plan::{plan, Action, Desired, Running};
 use super::view::{self, View};
 use super::{not_found, HerderError};
 use crate::connect::connector::{ConfigMap, Connector};
 use crate::connect::membership::Ownership;
+use crate::connect::panic;
 use crate::connect::status::{State, Status, TargetState, Unit};
 
 /// Where the actor sends a command's outcome.
@@ -95,20 +93,8 @@ impl Actor {
     /// Handles a command; a panic in it (a plugin's, say) fails that command alone, whose
     /// caller sees its reply dropped, and the herder goes on with the next.
     async fn handle_guarded(&mut self, command: Command) {
-        let mut handling = Box::pin(self.handle(command));
-        let outcome = std::future::poll_fn(|cx| {
-            match catch_unwind(AssertUnwindSafe(|| handling.as_mut().poll(cx))) {
-                Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
-                Ok(Poll::Pending) => Poll::Pending,
-                Err(panic) => Poll::Ready(Err(panic)),
-            }
-        })
-        .await;
-        if let Err(panic) = outcome {
-            error!(
-                "a herder command panicked: {}",
-                panic_message(panic.as_ref())
-            );
+        if let Err(message) = panic::catch_async(self.handle(command)).await {
+            error!("a herder command panicked: {message}");
         }
     }
 

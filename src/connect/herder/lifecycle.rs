@@ -1,7 +1,6 @@
 //! Starting and stopping one connector's job and tasks on this worker.
 
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use super::backend::ConfigBackend;
 use super::view::ConnectorView;
 use super::ConnectorFactory;
 use crate::connect::connector::{ConfigMap, Connector, TaskContext};
+use crate::connect::panic;
 use crate::connect::status::{State, Status, StatusBoard, TargetState, Unit};
 use crate::connect::worker::{stop_all, TaskHandle};
 
@@ -122,10 +122,14 @@ impl Ctx {
         let instance = entry.instance.clone();
         let cname = name.to_string();
         let job = tokio::spawn(async move {
-            if let Err(e) = instance.run(tasks_tx, stop_rx).await {
-                warn!(connector = %cname, "connector failed: {e}");
-                reporter.set(Status::failed(e.to_string()));
-            }
+            // A panicking connector is FAILED like a failing one, not left RUNNING with no job.
+            let failure = match panic::catch_async(instance.run(tasks_tx, stop_rx)).await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e.to_string(),
+                Err(message) => format!("connector panicked: {message}"),
+            };
+            warn!(connector = %cname, "connector failed: {failure}");
+            reporter.set(Status::failed(failure));
         });
         let commands = self.commands.clone();
         let name = name.to_string();
@@ -154,12 +158,8 @@ impl Ctx {
     pub fn start_task(&self, name: &str, entry: &mut Entry, id: usize) {
         let reporter = self.board.reporter(Unit::Task(name.into(), id));
         let config = &entry.task_configs[id];
-        let built = catch_unwind(AssertUnwindSafe(|| {
-            entry.instance.task(id, config, entry.ctx.clone())
-        }));
         // The trace of a task that cannot be built: the plugin's error, or what it panicked with.
-        let built = built
-            .map_err(|panic| panic_message(panic.as_ref()))
+        let built = panic::catch(|| entry.instance.task(id, config, entry.ctx.clone()))
             .and_then(|r| r.map_err(|e| e.to_string()));
         match built {
             Ok(body) => {
@@ -186,15 +186,6 @@ impl Ctx {
         }
         self.start_task(name, entry, id);
     }
-}
-
-/// What a caught panic said.
-pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panicked".into())
 }
 
 /// Stops tasks on a blocking thread: each one stores its offsets before it ends.

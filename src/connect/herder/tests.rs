@@ -20,6 +20,8 @@ struct Probe {
     stop_seen: AtomicBool,
     /// Lets a stubborn connector's job end.
     release: Notify,
+    /// Runs of task bodies.
+    body_runs: AtomicUsize,
 }
 
 struct Fake(Arc<Probe>);
@@ -34,6 +36,8 @@ impl ConnectorFactory for Fake {
             tasks: tasks.map_err(|_| vec!["tasks.max: not a number".to_string()])?,
             stubborn: config.contains_key("stubborn"),
             panics: config.contains_key("panics"),
+            job_panics: config.contains_key("job.panics"),
+            body_panics_once: config.contains_key("body.panics.once"),
             probe: self.0.clone(),
         }))
     }
@@ -54,6 +58,10 @@ struct FakeConnector {
     stubborn: bool,
     /// Building a task panics (a plugin bug).
     panics: bool,
+    /// The connector's job panics once it has published its task configs.
+    job_panics: bool,
+    /// A task body panics the first time it runs.
+    body_panics_once: bool,
     probe: Arc<Probe>,
 }
 
@@ -73,6 +81,7 @@ impl Connector for FakeConnector {
                 .map(|i| ConfigMap::from([("task".to_string(), i.to_string())]))
                 .collect();
             let _ = tasks.send(Some(configs));
+            assert!(!self.job_panics, "connector bug");
             crate::shutdown::stopped(&mut stop).await;
             if self.stubborn {
                 self.probe.stop_seen.store(true, Ordering::SeqCst);
@@ -84,7 +93,10 @@ impl Connector for FakeConnector {
 
     fn task(&self, _: usize, _: &ConfigMap, _: TaskContext) -> Result<TaskBody, Error> {
         assert!(!self.panics, "a plugin bug");
-        Ok(Box::new(|stop: &Arc<AtomicBool>| {
+        let (probe, panics_once) = (self.probe.clone(), self.body_panics_once);
+        Ok(Box::new(move |stop: &Arc<AtomicBool>| {
+            let first = probe.body_runs.fetch_add(1, Ordering::SeqCst) == 0;
+            assert!(!(panics_once && first), "body bug");
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -323,6 +335,59 @@ async fn a_task_that_panics_while_built_fails_alone() {
         vec!["c".to_string(), "p".to_string()]
     );
     herder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_whose_job_panics_is_failed_with_the_panic() {
+    let (herder, _) = herder();
+    herder
+        .create("j", config(&[("job.panics", "")]), None)
+        .await
+        .unwrap();
+    let s = wait_until_status(&herder, "j", |s| s.connector.state == State::Failed).await;
+    assert_eq!(
+        s.connector.trace.as_deref(),
+        Some("connector panicked: connector bug")
+    );
+    herder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_panics_is_failed_then_running_again() {
+    let (herder, probe) = herder();
+    herder
+        .create("t", config(&[("body.panics.once", "")]), None)
+        .await
+        .unwrap();
+    let s = wait_until_status(&herder, "t", |s| {
+        s.tasks.first().is_some_and(|t| t.state == State::Failed)
+    })
+    .await;
+    assert_eq!(s.tasks[0].trace.as_deref(), Some("task panicked: body bug"));
+    // Restarted after the first backoff (1 s), as a task failing with an error is.
+    wait_for_states(&herder, "t", (State::Running, vec![State::Running])).await;
+    wait_until_status(&herder, "t", |_| {
+        probe.body_runs.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    herder.shutdown().await;
+}
+
+/// Waits (up to 5 s) until the status of `name` satisfies `cond`, and returns it.
+async fn wait_until_status(
+    herder: &Herder,
+    name: &str,
+    cond: impl Fn(&ConnectorStateInfo) -> bool,
+) -> ConnectorStateInfo {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = herder.status(name).await.expect("status");
+        if cond(&s) {
+            return s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{name} stays {s:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

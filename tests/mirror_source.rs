@@ -365,6 +365,8 @@ async fn target_outage_is_waited_out_without_losing_records() {
 
     target.pause();
     produce(&source_bootstrap(), &topic, &all[50..]).await;
+    // The outage itself, not a wait for something: three request timeouts (2 s), so that
+    // sends time out and are retried before the target answers again.
     tokio::time::sleep(Duration::from_secs(6)).await;
     target.resume();
 

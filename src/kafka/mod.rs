@@ -8,6 +8,7 @@ pub mod context;
 pub mod events;
 pub mod fence;
 pub mod group;
+pub mod group_admin;
 pub mod log;
 pub mod producer;
 pub mod props;

@@ -1,16 +1,18 @@
-//! A consumer that reads partitions it assigns itself (`assign()`, no group membership), as
-//! MirrorSource's tasks do, with the end offsets librdkafka's statistics report.
+//! Consumers of records: one that reads partitions it assigns itself (`assign()`, no group
+//! membership), as MirrorSource's tasks do, with the end offsets librdkafka's statistics report;
+//! one that reads what its consumer group gives it (`subscribe()`) and commits what it consumed,
+//! as Connect's sink tasks do.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::client::create;
-use super::context::{EndOffsets, Named};
+use super::context::{EndOffsets, LogContext, Named};
 use super::producer::Headers;
 use super::props::ClientProps;
 use super::topic_partition::TopicPartition;
@@ -89,5 +91,38 @@ impl AssignedConsumer {
     /// The last end offsets the statistics reported (`statistics.interval.ms`).
     pub fn end_offsets(&self) -> HashMap<TopicPartition, i64> {
         self.inner.context().hooks.snapshot()
+    }
+}
+
+/// A member of the consumer group `group.id` (of its settings) that reads the partitions the
+/// group gives it.
+pub struct SubscribedConsumer {
+    inner: BaseConsumer<LogContext>,
+}
+
+impl SubscribedConsumer {
+    /// Creates the consumer; `name` is its client id (unless set) and its name in logs.
+    pub fn create(props: &ClientProps, name: &str) -> Result<Self, KafkaError> {
+        let inner = create(props, name, LogContext::new(name))?;
+        Ok(SubscribedConsumer { inner })
+    }
+
+    /// Joins the group for `topics`; a name starting with `^` is a pattern (librdkafka's rule).
+    pub fn subscribe(&self, topics: &[&str]) -> Result<(), KafkaError> {
+        self.inner.subscribe(topics)
+    }
+
+    /// The next record, waiting up to `timeout`; `None` when there is none yet.
+    pub fn poll(&self, timeout: Duration) -> Option<Result<Polled<'_>, KafkaError>> {
+        self.inner.poll(timeout).map(|r| r.map(Polled))
+    }
+
+    /// Commits the offsets of the records consumed so far and waits for the broker to store
+    /// them. Nothing consumed since the last commit is not an error.
+    pub fn commit_consumed(&self) -> Result<(), KafkaError> {
+        match self.inner.commit_consumer_state(CommitMode::Sync) {
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+            result => result,
+        }
     }
 }

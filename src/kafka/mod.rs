@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod admin_ffi;
+pub mod awaited_producer;
 pub mod client;
 pub mod consumer;
 pub mod context;

@@ -65,7 +65,20 @@ impl Polled<'_> {
 impl AssignedConsumer {
     /// Creates the consumer; `name` is its client id (unless set) and its name in logs.
     pub fn create(props: &ClientProps, name: &str) -> Result<Self, KafkaError> {
-        let inner = create(props, name, Named::with(name, EndOffsets::default()))?;
+        Self::create_named(props, name, name)
+    }
+
+    /// Creates the consumer with client id `client_id` (unless set), named `log_name` in logs.
+    pub fn create_named(
+        props: &ClientProps,
+        client_id: &str,
+        log_name: &str,
+    ) -> Result<Self, KafkaError> {
+        let inner = create(
+            props,
+            client_id,
+            Named::with(log_name, EndOffsets::default()),
+        )?;
         Ok(AssignedConsumer { inner })
     }
 
@@ -86,6 +99,27 @@ impl AssignedConsumer {
     /// The next record, waiting up to `timeout`; `None` when there is none yet.
     pub fn poll(&self, timeout: Duration) -> Option<Result<Polled<'_>, KafkaError>> {
         self.inner.poll(timeout).map(|r| r.map(Polled))
+    }
+
+    /// The offset of the next record `tp` will get, asked of its leader.
+    pub fn high_watermark(
+        &self,
+        tp: &TopicPartition,
+        timeout: Duration,
+    ) -> Result<i64, KafkaError> {
+        self.inner
+            .fetch_watermarks(&tp.topic, tp.partition, timeout)
+            .map(|(_, high)| high)
+    }
+
+    /// The offset of the next record this consumer will read from `tp`; `None` before it has
+    /// one (nothing read yet and no offset assigned) or if `tp` is not assigned.
+    pub fn position(&self, tp: &TopicPartition) -> Option<i64> {
+        let positions = self.inner.position().ok()?;
+        match positions.find_partition(&tp.topic, tp.partition)?.offset() {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        }
     }
 
     /// The last end offsets the statistics reported (`statistics.interval.ms`).

@@ -1,4 +1,6 @@
-//! Kafka client glue. The only module that imports rdkafka: every other module sees domain types.
+//! Kafka client glue, and the only module that imports rdkafka: the others work with its domain
+//! types (topic-partitions, records, offsets, group offsets) and name no rdkafka type but the
+//! error, re-exported here as [`KafkaError`].
 
 pub mod admin;
 pub mod admin_ffi;

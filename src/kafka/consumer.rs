@@ -1,7 +1,7 @@
 //! Consumers of records: one that reads partitions it assigns itself (`assign()`, no group
-//! membership), as MirrorSource's tasks do, with the end offsets librdkafka's statistics report;
-//! one that reads what its consumer group gives it (`subscribe()`) and commits what it consumed,
-//! as Connect's sink tasks do.
+//! membership), as MirrorSource's tasks and the checkpoints' offset-sync reader do, with the end
+//! offsets librdkafka's statistics report; one that reads what its consumer group gives it
+//! (`subscribe()`) and commits what it consumed, as Connect's sink tasks do.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -20,7 +20,7 @@ use crate::connect::stored_names::StoredNames;
 use crate::connectors::Plugins;
 use crate::metrics::Metrics;
 use crate::rest;
-use crate::standalone::{load_base, required};
+use crate::standalone::{load_base, required, WorkerBase};
 
 /// The group settings of a distributed worker.
 struct Group {
@@ -119,6 +119,12 @@ fn group(props: &Props, errors: &mut Vec<ConfigError>) -> Option<Group> {
 
 /// Runs the worker until SIGINT or SIGTERM.
 pub fn run(worker: &Path) -> Result<(), AppError> {
+    let (base, group) = load(worker)?;
+    crate::app::block_on(serve(base, group))?
+}
+
+/// The worker's settings; every config error found, if any.
+fn load(worker: &Path) -> Result<(WorkerBase, Group), AppError> {
     let mut errors = Vec::new();
     let (props, base) = load_base(worker, &mut errors)?;
     let group = group(&props, &mut errors);
@@ -128,95 +134,113 @@ pub fn run(worker: &Path) -> Result<(), AppError> {
     if !errors.is_empty() {
         return Err(ConfigErrors::deduplicated(errors).into());
     }
-    crate::app::block_on(async {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let probe = WorkerEnv {
-            props: base.props.clone(),
-            offsets: Arc::default(),
-            offset_flush_interval: base.flush,
-            key_converter: base.key_converter,
-            value_converter: base.value_converter,
-            metrics: Metrics::new(),
-            exactly_once: None,
-        };
-        let client = |kind| {
-            probe
-                .client(kind, &ConfigMap::new())
-                .map_err(|e| AppError::Usage(e.to_string()))
-        };
-        let (producer, consumer, admin_props) = (
-            client(Client::Producer)?,
-            client(Client::Consumer)?,
-            client(Client::Admin)?,
-        );
-        let runtime = |e: crate::connect::error::Error| AppError::Runtime(e.to_string());
-        let spec = GroupSpec {
-            group_id: group.id.clone(),
-            // Messages name the worker's cluster by its address: there is no alias here.
-            cluster: admin_props
-                .get("bootstrap.servers")
-                .unwrap_or("bootstrap.servers")
-                .to_string(),
-            config_topic: group.config_topic.clone(),
-            offset_topic: group.offset_topic.clone(),
-            status_topic: group.status_topic.clone(),
-            stored_names: StoredNames::same(),
-            offset_partitions: group.offset_partitions,
-            status_partitions: group.status_partitions,
-            config_rf: group.config_rf,
-            offset_rf: group.offset_rf,
-            status_rf: group.status_rf,
-            session_timeout: group.session_timeout,
-            heartbeat_interval: group.heartbeat_interval,
-            rebalance_timeout: group.rebalance_timeout,
-            producer: producer.clone(),
-            consumer: consumer.clone(),
-            admin: admin_props,
-        };
-        spec.ensure_topics().await.map_err(runtime)?;
-        let listeners = rest::bind_all(&base.listeners)
-            .await
-            .map_err(AppError::Runtime)?;
-        let worker_id = rest::worker_id(listeners.first().and_then(|l| l.local_addr().ok()));
-        // Exactly-once tasks resume after the last committed transaction, never an open one.
-        let offsets = OffsetStore::on_topic(
-            group.offset_topic.clone(),
-            producer.clone(),
-            consumer.clone(),
-            group.exactly_once,
-        );
-        let offsets = Arc::new(offsets);
-        let store = offsets.clone();
-        tokio::task::spawn_blocking(move || store.refresh())
-            .await
-            .map_err(|e| runtime(e.into()))?
-            .map_err(runtime)?;
-        let env = Arc::new(WorkerEnv {
-            props: base.props.clone(),
-            offsets,
-            offset_flush_interval: base.flush,
-            key_converter: base.key_converter,
-            value_converter: base.value_converter,
-            metrics: Metrics::new(),
-            exactly_once: group.exactly_once.then(|| group.id.clone()),
-        });
-        let metrics = env.metrics.clone();
-        let member = group::join(
-            &spec,
-            &worker_id,
-            Arc::new(Plugins { env }),
-            None,
-            stop_rx.clone(),
-        )
+    Ok((base, group))
+}
+
+fn runtime(e: crate::connect::Error) -> AppError {
+    AppError::Runtime(e.to_string())
+}
+
+/// Creates the internal topics, joins the worker group and serves the REST API until a
+/// signal; then leaves the group.
+async fn serve(base: WorkerBase, group: Group) -> Result<(), AppError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let spec = group_spec(&base, &group)?;
+    spec.ensure_topics().await.map_err(runtime)?;
+    let listeners = rest::bind_all(&base.listeners)
         .await
+        .map_err(AppError::Runtime)?;
+    let worker_id = rest::worker_id(listeners.first().and_then(|l| l.local_addr().ok()));
+    let offsets = open_offsets(&spec, &group).await?;
+    let env = Arc::new(WorkerEnv {
+        props: base.props.clone(),
+        offsets,
+        offset_flush_interval: base.flush,
+        key_converter: base.key_converter,
+        value_converter: base.value_converter,
+        metrics: Metrics::new(),
+        exactly_once: group.exactly_once.then(|| group.id.clone()),
+    });
+    let metrics = env.metrics.clone();
+    let member = group::join(
+        &spec,
+        &worker_id,
+        Arc::new(Plugins { env }),
+        None,
+        stop_rx.clone(),
+    )
+    .await
+    .map_err(runtime)?;
+    let herder = member.herder.clone();
+    let api = rest::Api {
+        herders: rest::Herders::one(herder.clone()),
+        metrics,
+        cluster_id: Default::default(),
+    };
+    rest::serve_until_signal(listeners, &api, stop_tx, member.leave()).await;
+    Ok(())
+}
+
+/// The worker group's settings with the worker's producer, consumer and admin settings, which
+/// a throw-away worker environment translates (no connector overrides them).
+fn group_spec(base: &WorkerBase, group: &Group) -> Result<GroupSpec, AppError> {
+    let probe = WorkerEnv {
+        props: base.props.clone(),
+        offsets: Arc::default(),
+        offset_flush_interval: base.flush,
+        key_converter: base.key_converter,
+        value_converter: base.value_converter,
+        metrics: Metrics::new(),
+        exactly_once: None,
+    };
+    let client = |kind| {
+        probe
+            .client(kind, &ConfigMap::new())
+            .map_err(|e| AppError::Usage(e.to_string()))
+    };
+    let (producer, consumer, admin_props) = (
+        client(Client::Producer)?,
+        client(Client::Consumer)?,
+        client(Client::Admin)?,
+    );
+    Ok(GroupSpec {
+        group_id: group.id.clone(),
+        // Messages name the worker's cluster by its address: there is no alias here.
+        cluster: admin_props
+            .get("bootstrap.servers")
+            .unwrap_or("bootstrap.servers")
+            .to_string(),
+        config_topic: group.config_topic.clone(),
+        offset_topic: group.offset_topic.clone(),
+        status_topic: group.status_topic.clone(),
+        stored_names: StoredNames::same(),
+        offset_partitions: group.offset_partitions,
+        status_partitions: group.status_partitions,
+        config_rf: group.config_rf,
+        offset_rf: group.offset_rf,
+        status_rf: group.status_rf,
+        session_timeout: group.session_timeout,
+        heartbeat_interval: group.heartbeat_interval,
+        rebalance_timeout: group.rebalance_timeout,
+        producer,
+        consumer,
+        admin: admin_props,
+    })
+}
+
+/// The source offsets of `offset.storage.topic`, read to its end before any task starts.
+async fn open_offsets(spec: &GroupSpec, group: &Group) -> Result<Arc<OffsetStore>, AppError> {
+    // Exactly-once tasks resume after the last committed transaction, never an open one.
+    let offsets = Arc::new(OffsetStore::on_topic(
+        group.offset_topic.clone(),
+        spec.producer.clone(),
+        spec.consumer.clone(),
+        group.exactly_once,
+    ));
+    let store = offsets.clone();
+    tokio::task::spawn_blocking(move || store.refresh())
+        .await
+        .map_err(|e| runtime(e.into()))?
         .map_err(runtime)?;
-        let herder = member.herder.clone();
-        let api = rest::Api {
-            herders: rest::Herders::one(herder.clone()),
-            metrics,
-            cluster_id: Default::default(),
-        };
-        rest::serve_until_signal(listeners, &api, stop_tx, member.leave()).await;
-        Ok(())
-    })?
+    Ok(offsets)
 }

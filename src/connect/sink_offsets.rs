@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::admin::AdminOptions;
 use serde_json::{json, Value};
 
 use super::connector::OffsetEntry;
 use super::sink_runner::group_id;
 use crate::kafka::admin::Admin;
-use crate::kafka::admin_ffi::{self, GroupOffset};
+use crate::kafka::admin_ffi::GroupOffset;
 use crate::kafka::props::ClientProps;
+use crate::kafka::TopicPartition;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -29,21 +29,21 @@ fn admin(props: &ClientProps, connector: &str) -> Result<Admin, String> {
 /// The group's committed offsets.
 pub async fn read(props: &ClientProps, connector: &str) -> Result<Vec<OffsetEntry>, String> {
     let admin = admin(props, connector)?;
-    let offsets =
-        admin_ffi::list_consumer_group_offsets(admin.client(), &group_id(connector), TIMEOUT)
-            .await
-            .map_err(|e| e.to_string())?;
+    let offsets = admin
+        .group_offsets(&group_id(connector))
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(offsets
         .into_iter()
-        .map(|((topic, partition), o)| OffsetEntry {
-            partition: json!({ "kafka_topic": topic, "kafka_partition": partition }),
+        .map(|(tp, o)| OffsetEntry {
+            partition: json!({ "kafka_topic": tp.topic, "kafka_partition": tp.partition }),
             offset: Some(json!({ "kafka_offset": o.offset })),
         })
         .collect())
 }
 
 /// The partition and offset of one entry, as Connect checks them.
-fn parse(e: &OffsetEntry) -> Result<((String, i32), Option<i64>), String> {
+fn parse(e: &OffsetEntry) -> Result<(TopicPartition, Option<i64>), String> {
     let topic = e.partition.get("kafka_topic").and_then(Value::as_str);
     let partition = e.partition.get("kafka_partition").and_then(Value::as_i64);
     let (Some(topic), Some(partition)) = (topic, partition) else {
@@ -63,7 +63,7 @@ fn parse(e: &OffsetEntry) -> Result<((String, i32), Option<i64>), String> {
             }
         },
     };
-    Ok(((topic.to_string(), partition as i32), offset))
+    Ok((TopicPartition::new(topic, partition as i32), offset))
 }
 
 /// Commits new offsets for the (inactive) group.
@@ -78,24 +78,20 @@ pub async fn alter(
             (tp, Some(offset)) => {
                 offsets.insert(tp, GroupOffset { offset, metadata: String::new() });
             }
-            ((topic, p), None) => {
+            (tp, None) => {
                 return Err(format!(
-                    "removing the offset of {topic}-{p} alone is not supported; reset all of the connector's offsets with DELETE"
+                    "removing the offset of {tp} alone is not supported; reset all of the connector's offsets with DELETE"
                 ))
             }
         }
     }
     let admin = admin(props, connector)?;
-    let results = admin_ffi::alter_consumer_group_offsets(
-        admin.client(),
-        &group_id(connector),
-        &offsets,
-        TIMEOUT,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    for ((topic, p), r) in results {
-        r.map_err(|e| format!("{topic}-{p}: {e}"))?;
+    let results = admin
+        .alter_group_offsets(&group_id(connector), &offsets)
+        .await
+        .map_err(|e| e.to_string())?;
+    for (tp, r) in results {
+        r.map_err(|e| format!("{tp}: {e}"))?;
     }
     Ok(())
 }
@@ -103,24 +99,11 @@ pub async fn alter(
 /// Deletes the group, so the connector starts over from `auto.offset.reset`.
 pub async fn reset(props: &ClientProps, connector: &str) -> Result<(), String> {
     let admin = admin(props, connector)?;
-    let group = group_id(connector);
-    let results = admin
-        .client()
-        .delete_groups(
-            &[group.as_str()],
-            &AdminOptions::new().request_timeout(Some(TIMEOUT)),
-        )
+    // A group that never committed is not found, which counts as deleted: nothing to reset.
+    admin
+        .delete_group(&group_id(connector))
         .await
-        .map_err(|e| e.to_string())?;
-    for r in results {
-        match r {
-            Ok(_) => {}
-            // Never committed: nothing to reset.
-            Err((_, rdkafka::types::RDKafkaErrorCode::GroupIdNotFound)) => {}
-            Err((g, e)) => return Err(format!("cannot delete group {g}: {e}")),
-        }
-    }
-    Ok(())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -136,9 +119,12 @@ mod tests {
         let p = json!({"kafka_topic": "t", "kafka_partition": 2});
         assert_eq!(
             parse(&e(p.clone(), Some(json!({"kafka_offset": 5})))).unwrap(),
-            (("t".into(), 2), Some(5))
+            (TopicPartition::new("t", 2), Some(5))
         );
-        assert_eq!(parse(&e(p.clone(), None)).unwrap(), (("t".into(), 2), None));
+        assert_eq!(
+            parse(&e(p.clone(), None)).unwrap(),
+            (TopicPartition::new("t", 2), None)
+        );
         assert!(parse(&e(p, Some(json!({"kafka_offset": -1})))).is_err());
         assert!(parse(&e(json!({"topic": "t"}), None)).is_err());
     }

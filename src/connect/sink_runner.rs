@@ -5,12 +5,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::Message;
-
 use super::connector::TopicTracker;
 use super::converter::{Converter, SchemaAndValue};
-use crate::kafka::client::{create, LogContext};
+use crate::kafka::consumer::{Polled, SubscribedConsumer};
 use crate::kafka::props::ClientProps;
 
 /// One consumed record, converted.
@@ -60,7 +57,7 @@ impl SinkRunner<'_> {
         props.set("group.id", group_id(self.connector), false);
         props.set("enable.auto.commit", "false", false);
         props.set_default("auto.offset.reset", "earliest");
-        let consumer: BaseConsumer<LogContext> = create(&props, &name, LogContext::new(&name))
+        let consumer = SubscribedConsumer::create(&props, &name)
             .map_err(|e| format!("cannot create the consumer: {e}"))?;
         let topics: Vec<String> = match &self.subscription {
             Subscription::Topics(t) => t.clone(),
@@ -102,7 +99,7 @@ impl SinkRunner<'_> {
         Ok(())
     }
 
-    fn convert(&self, m: &rdkafka::message::BorrowedMessage<'_>) -> Result<SinkRecord, String> {
+    fn convert(&self, m: &Polled<'_>) -> Result<SinkRecord, String> {
         self.topics.record(m.topic());
         let wrap = |e: super::converter::ConvertError| {
             format!(
@@ -117,29 +114,17 @@ impl SinkRunner<'_> {
             partition: m.partition(),
             offset: m.offset(),
             key: self.key_converter.deserialize(m.key()).map_err(wrap)?,
-            value: self
-                .value_converter
-                .deserialize(m.payload())
-                .map_err(wrap)?,
+            value: self.value_converter.deserialize(m.value()).map_err(wrap)?,
         })
     }
 
-    fn commit(
-        &self,
-        consumer: &BaseConsumer<LogContext>,
-        task: &mut dyn SinkTask,
-    ) -> Result<(), String> {
+    fn commit(&self, consumer: &SubscribedConsumer, task: &mut dyn SinkTask) -> Result<(), String> {
         task.flush()?;
-        match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) => Ok(()),
-            // Nothing consumed since the last commit.
-            Err(rdkafka::error::KafkaError::ConsumerCommit(
-                rdkafka::types::RDKafkaErrorCode::NoOffset,
-            )) => Ok(()),
-            Err(e) => Err(format!(
+        consumer.commit_consumed().map_err(|e| {
+            format!(
                 "cannot commit offsets of group {}: {e}",
                 group_id(self.connector)
-            )),
-        }
+            )
+        })
     }
 }

@@ -134,6 +134,11 @@ impl Admin {
         &self.client
     }
 
+    /// How long each call waits.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     fn kafka(&self, what: &'static str) -> impl FnOnce(KafkaError) -> AdminError + '_ {
         move |source| AdminError::Kafka {
             what,

@@ -1,16 +1,18 @@
-//! A consumer that reads partitions it assigns itself (`assign()`, no group membership), as
-//! MirrorSource's tasks do, with the end offsets librdkafka's statistics report.
+//! Consumers of records: one that reads partitions it assigns itself (`assign()`, no group
+//! membership), as MirrorSource's tasks and the checkpoints' offset-sync reader do, with the end
+//! offsets librdkafka's statistics report; one that reads what its consumer group gives it
+//! (`subscribe()`) and commits what it consumed, as Connect's sink tasks do.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::client::create;
-use super::context::{EndOffsets, Named};
+use super::context::{EndOffsets, LogContext, Named};
 use super::producer::Headers;
 use super::props::ClientProps;
 use super::topic_partition::TopicPartition;
@@ -63,7 +65,20 @@ impl Polled<'_> {
 impl AssignedConsumer {
     /// Creates the consumer; `name` is its client id (unless set) and its name in logs.
     pub fn create(props: &ClientProps, name: &str) -> Result<Self, KafkaError> {
-        let inner = create(props, name, Named::with(name, EndOffsets::default()))?;
+        Self::create_named(props, name, name)
+    }
+
+    /// Creates the consumer with client id `client_id` (unless set), named `log_name` in logs.
+    pub fn create_named(
+        props: &ClientProps,
+        client_id: &str,
+        log_name: &str,
+    ) -> Result<Self, KafkaError> {
+        let inner = create(
+            props,
+            client_id,
+            Named::with(log_name, EndOffsets::default()),
+        )?;
         Ok(AssignedConsumer { inner })
     }
 
@@ -86,8 +101,62 @@ impl AssignedConsumer {
         self.inner.poll(timeout).map(|r| r.map(Polled))
     }
 
+    /// The offset of the next record `tp` will get, asked of its leader.
+    pub fn high_watermark(
+        &self,
+        tp: &TopicPartition,
+        timeout: Duration,
+    ) -> Result<i64, KafkaError> {
+        self.inner
+            .fetch_watermarks(&tp.topic, tp.partition, timeout)
+            .map(|(_, high)| high)
+    }
+
+    /// The offset of the next record this consumer will read from `tp`; `None` before it has
+    /// one (nothing read yet and no offset assigned) or if `tp` is not assigned.
+    pub fn position(&self, tp: &TopicPartition) -> Option<i64> {
+        let positions = self.inner.position().ok()?;
+        match positions.find_partition(&tp.topic, tp.partition)?.offset() {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        }
+    }
+
     /// The last end offsets the statistics reported (`statistics.interval.ms`).
     pub fn end_offsets(&self) -> HashMap<TopicPartition, i64> {
         self.inner.context().hooks.snapshot()
+    }
+}
+
+/// A member of the consumer group `group.id` (of its settings) that reads the partitions the
+/// group gives it.
+pub struct SubscribedConsumer {
+    inner: BaseConsumer<LogContext>,
+}
+
+impl SubscribedConsumer {
+    /// Creates the consumer; `name` is its client id (unless set) and its name in logs.
+    pub fn create(props: &ClientProps, name: &str) -> Result<Self, KafkaError> {
+        let inner = create(props, name, LogContext::new(name))?;
+        Ok(SubscribedConsumer { inner })
+    }
+
+    /// Joins the group for `topics`; a name starting with `^` is a pattern (librdkafka's rule).
+    pub fn subscribe(&self, topics: &[&str]) -> Result<(), KafkaError> {
+        self.inner.subscribe(topics)
+    }
+
+    /// The next record, waiting up to `timeout`; `None` when there is none yet.
+    pub fn poll(&self, timeout: Duration) -> Option<Result<Polled<'_>, KafkaError>> {
+        self.inner.poll(timeout).map(|r| r.map(Polled))
+    }
+
+    /// Commits the offsets of the records consumed so far and waits for the broker to store
+    /// them. Nothing consumed since the last commit is not an error.
+    pub fn commit_consumed(&self) -> Result<(), KafkaError> {
+        match self.inner.commit_consumer_state(CommitMode::Sync) {
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+            result => result,
+        }
     }
 }

@@ -2,6 +2,10 @@
 //! errors to its main queue; its `AdminClient` polls only its own result queue, so without this
 //! an admin client's "connection refused" never reaches the log and its events pile up.
 
+// The pump reads the client's main queue through librdkafka's C API, which rust-rdkafka does not
+// expose safely; every unsafe block and impl says why it is sound.
+#![allow(unsafe_code)]
+
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
 use std::sync::atomic::{AtomicBool, Ordering};

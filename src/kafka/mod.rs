@@ -1,13 +1,17 @@
-//! Kafka client glue. The only module that imports rdkafka: every other module sees domain types.
+//! Kafka client glue, and the only module that imports rdkafka: the others work with its domain
+//! types (topic-partitions, records, offsets, group offsets) and name no rdkafka type but the
+//! error, re-exported here as [`KafkaError`].
 
 pub mod admin;
 pub mod admin_ffi;
+pub mod awaited_producer;
 pub mod client;
 pub mod consumer;
 pub mod context;
 pub mod events;
 pub mod fence;
 pub mod group;
+pub mod group_admin;
 pub mod log;
 pub mod producer;
 pub mod props;

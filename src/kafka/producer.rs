@@ -77,6 +77,14 @@ impl<'a> Outgoing<'a> {
             ..self
         }
     }
+
+    /// Milliseconds since the epoch.
+    pub fn timestamp(self, timestamp: i64) -> Self {
+        Outgoing {
+            timestamp: Some(timestamp),
+            ..self
+        }
+    }
 }
 
 /// What became of a record given to [`Producer::send_waiting`].

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::kafka::TopicPartition;
 use crate::policy::{ReplicationPolicy, TopicFilter};
 
 use super::offset_sync_store::OffsetSyncStore;
@@ -20,7 +21,7 @@ pub struct SourceOffset {
 /// topic at start and updated with every emission.
 #[derive(Debug, Default)]
 pub struct CheckpointStore {
-    last: HashMap<String, HashMap<(String, i32), Checkpoint>>,
+    last: HashMap<String, HashMap<TopicPartition, Checkpoint>>,
 }
 
 impl CheckpointStore {
@@ -37,7 +38,7 @@ impl CheckpointStore {
         self.last
             .entry(c.group.clone())
             .or_default()
-            .insert((c.topic.clone(), c.partition), c);
+            .insert(TopicPartition::new(c.topic.clone(), c.partition), c);
     }
 
     /// `checkpointIsMoreRecent`: new partition, a rewound source group, or a downstream offset
@@ -46,7 +47,7 @@ impl CheckpointStore {
         match self
             .last
             .get(&c.group)
-            .and_then(|g| g.get(&(c.topic.clone(), c.partition)))
+            .and_then(|g| g.get(&TopicPartition::new(c.topic.clone(), c.partition)))
         {
             None => true,
             Some(last) => {
@@ -57,7 +58,7 @@ impl CheckpointStore {
     }
 
     /// The latest checkpoints of a group: target topic-partition → (downstream offset, metadata).
-    pub fn group(&self, group: &str) -> BTreeMap<(String, i32), (i64, String)> {
+    pub fn group(&self, group: &str) -> BTreeMap<TopicPartition, (i64, String)> {
         self.last
             .get(group)
             .map(|g| {
@@ -96,19 +97,19 @@ impl Translator<'_> {
     pub fn checkpoints(
         &self,
         group: &str,
-        offsets: &BTreeMap<(String, i32), SourceOffset>,
+        offsets: &BTreeMap<TopicPartition, SourceOffset>,
         syncs: &OffsetSyncStore,
         previous: &CheckpointStore,
     ) -> Vec<Checkpoint> {
         offsets
             .iter()
-            .filter(|((topic, _), _)| self.topics.should_replicate_topic(topic))
-            .filter_map(|((topic, partition), o)| {
-                let downstream = syncs.translate_downstream(topic, *partition, o.offset)?;
+            .filter(|(tp, _)| self.topics.should_replicate_topic(&tp.topic))
+            .filter_map(|(tp, o)| {
+                let downstream = syncs.translate_downstream(&tp.topic, tp.partition, o.offset)?;
                 (downstream >= 0).then(|| Checkpoint {
                     group: group.to_string(),
-                    topic: self.target_topic(topic),
-                    partition: *partition,
+                    topic: self.target_topic(&tp.topic),
+                    partition: tp.partition,
                     upstream_offset: o.offset,
                     downstream_offset: downstream,
                     metadata: o.metadata.clone(),
@@ -122,9 +123,9 @@ impl Translator<'_> {
 /// What to commit to a target group from its latest checkpoints: only partitions where the
 /// target has no offset or is behind (a group is never moved backwards).
 pub fn offsets_to_sync(
-    converted: &BTreeMap<(String, i32), (i64, String)>,
-    target: &BTreeMap<(String, i32), i64>,
-) -> BTreeMap<(String, i32), (i64, String)> {
+    converted: &BTreeMap<TopicPartition, (i64, String)>,
+    target: &BTreeMap<TopicPartition, i64>,
+) -> BTreeMap<TopicPartition, (i64, String)> {
     converted
         .iter()
         .filter(|(tp, (offset, _))| target.get(*tp).is_none_or(|t| *t < 0 || t < offset))
@@ -157,12 +158,12 @@ mod tests {
         cfg.flow(source, target).unwrap().clone()
     }
 
-    fn offsets(pairs: &[(&str, i32, i64)]) -> BTreeMap<(String, i32), SourceOffset> {
+    fn offsets(pairs: &[(&str, i32, i64)]) -> BTreeMap<TopicPartition, SourceOffset> {
         pairs
             .iter()
             .map(|(t, p, o)| {
                 (
-                    (t.to_string(), *p),
+                    TopicPartition::new(*t, *p),
                     SourceOffset {
                         offset: *o,
                         metadata: "m".into(),
@@ -338,18 +339,19 @@ mod tests {
 
     #[test]
     fn group_offsets_are_never_moved_backwards() {
-        let converted: BTreeMap<(String, i32), (i64, String)> = [
-            (("A.t".to_string(), 0), (10, String::new())),
-            (("A.t".to_string(), 1), (10, String::new())),
-            (("A.t".to_string(), 2), (10, String::new())),
+        let tp = |p| TopicPartition::new("A.t", p);
+        let converted: BTreeMap<TopicPartition, (i64, String)> = [
+            (tp(0), (10, String::new())),
+            (tp(1), (10, String::new())),
+            (tp(2), (10, String::new())),
         ]
         .into_iter()
         .collect();
-        let target: BTreeMap<(String, i32), i64> =
-            [(("A.t".to_string(), 0), 12), (("A.t".to_string(), 1), 3)]
-                .into_iter()
-                .collect();
+        let target: BTreeMap<TopicPartition, i64> = [(tp(0), 12), (tp(1), 3)].into_iter().collect();
         let sync = offsets_to_sync(&converted, &target);
-        assert_eq!(sync.keys().map(|(_, p)| *p).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            sync.keys().map(|tp| tp.partition).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
     }
 }

@@ -7,19 +7,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::{join_errors, ClientKind, Flow, OffsetSyncsLocation, Side};
 use crate::kafka::admin::Admin;
-use crate::kafka::admin_ffi::{self, GroupOffset};
-use crate::kafka::client::{create, LogContext};
+use crate::kafka::admin_ffi::GroupOffset;
+use crate::kafka::awaited_producer::AwaitedProducer;
+use crate::kafka::consumer::{AssignedConsumer, StartAt};
 use crate::kafka::log::{ensure_compacted_topic, read_to_end};
+use crate::kafka::producer::Outgoing;
 use crate::kafka::props::translate;
+use crate::kafka::TopicPartition;
 use crate::metrics::{CheckpointLatency, Metrics};
 use crate::policy::{GroupFilter, ReplicationPolicy, TopicFilter};
 use crate::shutdown::stopped;
@@ -68,29 +67,25 @@ pub async fn run(
     }
 }
 
-/// Reads the offset-syncs topic into the translation index.
+/// Reads the offset-syncs topic (its one partition) into the translation index.
 struct SyncReader {
-    consumer: BaseConsumer<LogContext>,
+    consumer: AssignedConsumer,
+    partition: TopicPartition,
     store: OffsetSyncStore,
 }
 
 impl SyncReader {
     /// Reads what has arrived since the last call (blocking; the first call reads to the end).
-    fn catch_up(mut self, topic: &str, timeout: Duration) -> Self {
+    fn catch_up(mut self, timeout: Duration) -> Self {
         let deadline = Instant::now() + timeout;
         let high = self
             .consumer
-            .fetch_watermarks(topic, 0, timeout)
-            .map(|(_, h)| h)
+            .high_watermark(&self.partition, timeout)
             .unwrap_or(0);
         loop {
             let Some(m) = self.consumer.poll(Duration::from_millis(200)) else {
-                let pos = self
-                    .consumer
-                    .position()
-                    .ok()
-                    .and_then(|p| p.find_partition(topic, 0).map(|e| e.offset()));
-                let at_end = matches!(pos, Some(Offset::Offset(o)) if o >= high) || high == 0;
+                let pos = self.consumer.position(&self.partition);
+                let at_end = matches!(pos, Some(o) if o >= high) || high == 0;
                 if at_end || Instant::now() > deadline {
                     break;
                 }
@@ -99,7 +94,7 @@ impl SyncReader {
             match m {
                 Ok(m) => match OffsetSync::decode(
                     m.key().unwrap_or_default(),
-                    m.payload().unwrap_or_default(),
+                    m.value().unwrap_or_default(),
                 ) {
                     Ok(s) => self.store.add(&s),
                     Err(e) => warn!(
@@ -119,9 +114,8 @@ struct Checkpointer {
     flow: Arc<Flow>,
     source: Admin,
     target: Admin,
-    producer: FutureProducer<LogContext>,
+    producer: AwaitedProducer,
     syncs: Option<SyncReader>,
-    syncs_topic: String,
     checkpoints_topic: String,
     store: CheckpointStore,
     groups: Vec<String>,
@@ -166,13 +160,13 @@ async fn load_checkpoints(
 }
 
 /// Opens the offset-syncs topic where `offset-syncs.topic.location` puts it and reads it to
-/// the end; returns the reader and the topic's name.
+/// the end.
 async fn open_sync_reader(
     flow: &Flow,
     name: &str,
     policy: &ReplicationPolicy,
     keep_history: bool,
-) -> Result<(SyncReader, String), String> {
+) -> Result<SyncReader, String> {
     let (side, other) = match flow.settings.offset_syncs_location {
         OffsetSyncsLocation::Source => (Side::Source, &flow.target),
         OffsetSyncsLocation::Target => (Side::Target, &flow.source),
@@ -182,25 +176,26 @@ async fn open_sync_reader(
         .map_err(|e| join_errors(&e))?;
     props.set_default("group.id", format!("{}-mm2-checkpoints", flow.source));
     props.set("enable.auto.commit", "false", false);
-    let consumer: BaseConsumer<LogContext> = create(
+    let consumer = AssignedConsumer::create_named(
         &props,
         &format!("{name}|offset-syncs-{}-consumer", side.as_str()),
-        LogContext::new(name),
+        name,
     )
     .map_err(|e| e.to_string())?;
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&syncs_topic, 0, Offset::Beginning)
+    let partition = TopicPartition::new(syncs_topic, 0);
+    consumer
+        .assign(&[(partition.clone(), StartAt::Beginning)])
         .map_err(|e| e.to_string())?;
-    consumer.assign(&tpl).map_err(|e| e.to_string())?;
     let reader = SyncReader {
         consumer,
+        partition,
         store: OffsetSyncStore::new(keep_history),
     };
-    let (topic, timeout) = (syncs_topic.clone(), flow.settings.admin_timeout);
-    let reader = tokio::task::spawn_blocking(move || reader.catch_up(&topic, timeout))
+    let timeout = flow.settings.admin_timeout;
+    let reader = tokio::task::spawn_blocking(move || reader.catch_up(timeout))
         .await
         .expect("syncs reader");
-    Ok((reader, syncs_topic))
+    Ok(reader)
 }
 
 impl Checkpointer {
@@ -231,14 +226,10 @@ impl Checkpointer {
         .map_err(|e| e.to_string())?;
         let (producer_props, _) = translate(&flow.worker_client_props(ClientKind::Producer), &name)
             .map_err(|e| join_errors(&e))?;
-        let producer = create(
-            &producer_props,
-            &format!("{name}|producer"),
-            LogContext::new(&name),
-        )
-        .map_err(|e| e.to_string())?;
+        let producer = AwaitedProducer::create(&producer_props, &format!("{name}|producer"), &name)
+            .map_err(|e| e.to_string())?;
         let (store, keep_history) = load_checkpoints(&flow, &name, &checkpoints_topic).await?;
-        let (reader, syncs_topic) = open_sync_reader(&flow, &name, &policy, keep_history).await?;
+        let reader = open_sync_reader(&flow, &name, &policy, keep_history).await?;
         info!(flow = %flow.name(), "checkpointing consumer groups to `{checkpoints_topic}`");
         Ok(Checkpointer {
             latency: metrics.checkpoint.flow(&flow.source, &flow.target),
@@ -249,7 +240,6 @@ impl Checkpointer {
             target,
             producer,
             syncs: Some(reader),
-            syncs_topic,
             checkpoints_topic,
             store,
             groups: Vec::new(),
@@ -261,25 +251,14 @@ impl Checkpointer {
         &self,
         admin: &Admin,
         group: &str,
-    ) -> Result<BTreeMap<(String, i32), GroupOffset>, String> {
-        admin_ffi::list_consumer_group_offsets(
-            admin.client(),
-            group,
-            self.flow.settings.admin_timeout,
-        )
-        .await
-        .map_err(|e| e.to_string())
+    ) -> Result<BTreeMap<TopicPartition, GroupOffset>, String> {
+        admin.group_offsets(group).await.map_err(|e| e.to_string())
     }
 
     /// The source groups to checkpoint: allowed by `groups`/`groups.exclude`, with at least one
     /// committed topic that is replicated.
     async fn refresh_groups(&mut self) {
-        let listed = match admin_ffi::list_consumer_groups(
-            self.source.client(),
-            self.flow.settings.admin_timeout,
-        )
-        .await
-        {
+        let listed = match self.source.list_groups().await {
             Ok(l) => l,
             Err(e) => {
                 return warn!(flow = %self.flow.name(), "listing consumer groups on {}: {e}", self.flow.source)
@@ -293,7 +272,7 @@ impl Checkpointer {
             match self.group_offsets(&self.source, &g.group_id).await {
                 Ok(o)
                     if o.keys()
-                        .any(|(t, _)| self.topic_filter.should_replicate_topic(t)) =>
+                        .any(|tp| self.topic_filter.should_replicate_topic(&tp.topic)) =>
                 {
                     groups.push(g.group_id)
                 }
@@ -313,9 +292,9 @@ impl Checkpointer {
     /// Translates every group's offsets and writes the checkpoints that move forward.
     async fn emit(&mut self) {
         if let Some(reader) = self.syncs.take() {
-            let (topic, timeout) = (self.syncs_topic.clone(), self.flow.settings.admin_timeout);
+            let timeout = self.flow.settings.admin_timeout;
             self.syncs = Some(
-                tokio::task::spawn_blocking(move || reader.catch_up(&topic, timeout))
+                tokio::task::spawn_blocking(move || reader.catch_up(timeout))
                     .await
                     .expect("syncs reader"),
             );
@@ -370,10 +349,8 @@ impl Checkpointer {
     async fn write_checkpoints(&mut self, all: Vec<(Checkpoint, i64)>) {
         for (c, listed_at) in all {
             let (key, value) = (c.record_key(), c.record_value());
-            let record = FutureRecord::to(&self.checkpoints_topic)
+            let record = Outgoing::new(&self.checkpoints_topic, Some(&key), Some(&value))
                 .partition(0)
-                .key(&key)
-                .payload(&value)
                 .timestamp(listed_at);
             match self
                 .producer
@@ -385,7 +362,7 @@ impl Checkpointer {
                         .record(&c.group, &c.topic, c.partition, now_ms() - listed_at);
                     self.store.update(c);
                 }
-                Err((e, _)) => warn!(flow = %self.flow.name(), "checkpoint not written: {e}"),
+                Err(e) => warn!(flow = %self.flow.name(), "checkpoint not written: {e}"),
             }
         }
     }
@@ -404,14 +381,7 @@ impl Checkpointer {
         if groups.is_empty() {
             return;
         }
-        let timeout = self.flow.settings.admin_timeout;
-        let described = match admin_ffi::describe_consumer_groups(
-            self.target.client(),
-            &groups,
-            timeout,
-        )
-        .await
-        {
+        let described = match self.target.describe_groups(&groups).await {
             Ok(d) => d,
             Err(e) => {
                 return warn!(flow = %self.flow.name(), "describing groups on {}: {e}", self.flow.target)
@@ -423,14 +393,14 @@ impl Checkpointer {
                 continue;
             }
             if d.is_inactive() {
-                self.sync_group(&d.group_id, timeout).await;
+                self.sync_group(&d.group_id).await;
             }
         }
     }
 
     /// Commits one inactive target group's translated offsets that move it forward.
-    async fn sync_group(&self, group_id: &str, timeout: Duration) {
-        let target: BTreeMap<(String, i32), i64> = match self
+    async fn sync_group(&self, group_id: &str) {
+        let target: BTreeMap<TopicPartition, i64> = match self
             .group_offsets(&self.target, group_id)
             .await
         {
@@ -439,7 +409,7 @@ impl Checkpointer {
                 return warn!(flow = %self.flow.name(), "listing offsets of group {group_id} on {}: {e}", self.flow.target);
             }
         };
-        let to_sync: BTreeMap<(String, i32), GroupOffset> =
+        let to_sync: BTreeMap<TopicPartition, GroupOffset> =
             offsets_to_sync(&self.store.group(group_id), &target)
                 .into_iter()
                 .map(|(tp, (offset, metadata))| (tp, GroupOffset { offset, metadata }))
@@ -447,18 +417,11 @@ impl Checkpointer {
         if to_sync.is_empty() {
             return;
         }
-        match admin_ffi::alter_consumer_group_offsets(
-            self.target.client(),
-            group_id,
-            &to_sync,
-            timeout,
-        )
-        .await
-        {
+        match self.target.alter_group_offsets(group_id, &to_sync).await {
             Ok(results) => {
-                for ((t, p), r) in results {
+                for (tp, r) in results {
                     if let Err(e) = r {
-                        warn!(flow = %self.flow.name(), "group {group_id} {t}-{p} not synced (likely consumers are using it): {e}");
+                        warn!(flow = %self.flow.name(), "group {group_id} {tp} not synced (likely consumers are using it): {e}");
                     }
                 }
             }

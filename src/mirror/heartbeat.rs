@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::{join_errors, ClientKind, Flow, Side};
 use crate::kafka::admin::Admin;
-use crate::kafka::client::{create, LogContext};
+use crate::kafka::awaited_producer::AwaitedProducer;
 use crate::kafka::log::ensure_compacted_topic;
+use crate::kafka::producer::Outgoing;
 use crate::kafka::props::translate;
 use crate::policy::ReplicationPolicy;
 use crate::shutdown::stopped;
@@ -20,7 +20,7 @@ use super::scheduler::{now_ms, retry};
 use super::wire::Heartbeat;
 
 /// The target admin (to create the topic) and the worker producer (to write heartbeats).
-fn clients(flow: &Flow, name: &str) -> Result<(Admin, FutureProducer<LogContext>), String> {
+fn clients(flow: &Flow, name: &str) -> Result<(Admin, AwaitedProducer), String> {
     let (admin_props, _) = translate(&flow.client_props(Side::Target, ClientKind::Admin), name)
         .map_err(|e| join_errors(&e))?;
     let admin = Admin::new(
@@ -32,12 +32,8 @@ fn clients(flow: &Flow, name: &str) -> Result<(Admin, FutureProducer<LogContext>
     .map_err(|e| e.to_string())?;
     let (producer_props, _) = translate(&flow.worker_client_props(ClientKind::Producer), name)
         .map_err(|e| join_errors(&e))?;
-    let producer: FutureProducer<LogContext> = create(
-        &producer_props,
-        &format!("{name}|producer"),
-        LogContext::new(name),
-    )
-    .map_err(|e| e.to_string())?;
+    let producer = AwaitedProducer::create(&producer_props, &format!("{name}|producer"), name)
+        .map_err(|e| e.to_string())?;
     Ok((admin, producer))
 }
 
@@ -78,13 +74,11 @@ pub async fn run(flow: Arc<Flow>, mut stop: watch::Receiver<bool>) -> Result<(),
             timestamp: now,
         };
         let (key, value) = (h.record_key(), h.record_value());
-        let record = FutureRecord::to(&topic)
+        let record = Outgoing::new(&topic, Some(&key), Some(&value))
             .partition(0)
-            .key(&key)
-            .payload(&value)
             .timestamp(now);
         tokio::select! {
-            r = producer.send(record, interval) => if let Err((e, _)) = r {
+            r = producer.send(record, interval) => if let Err(e) = r {
                 warn!(flow = %flow.name(), "heartbeat not written: {e}");
             },
             _ = stopped(&mut stop) => return Ok(()),

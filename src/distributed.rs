@@ -13,12 +13,12 @@ use tokio::sync::watch;
 use crate::app::AppError;
 use crate::config::{ConfigError, ConfigErrors, Props};
 use crate::connect::connector::ConfigMap;
-use crate::connect::env::{Client, WorkerEnv};
 use crate::connect::group::{self, GroupSpec};
 use crate::connect::offsets::OffsetStore;
 use crate::connect::stored_names::StoredNames;
-use crate::connectors::Plugins;
+use crate::connect::worker_env::{Client, WorkerEnv};
 use crate::metrics::Metrics;
+use crate::plugins::Plugins;
 use crate::rest;
 use crate::standalone::{load_base, required, WorkerBase};
 

@@ -4,7 +4,7 @@
 //!
 //! Module order, lowest first (a module uses only those before it): the leaves `metrics`,
 //! `shutdown` and `telemetry` → `config` → `policy` → `kafka` → `connect` → `mirror` →
-//! `connectors` → `rest` → `failover` → `cli` → `app` → `standalone` → `distributed`. One
+//! `plugins` → `rest` → `failover` → `cli` → `app` → `standalone` → `distributed`. One
 //! exception: `rest::dto`, the JSON shapes the herder answers with, uses only `connect`'s leaf
 //! types and is used by it.
 
@@ -12,12 +12,12 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod connect;
-pub mod connectors;
 pub mod distributed;
 pub mod failover;
 pub mod kafka;
 pub mod metrics;
 pub mod mirror;
+pub mod plugins;
 pub mod policy;
 pub mod rest;
 pub mod shutdown;

@@ -13,11 +13,11 @@ use crate::app::AppError;
 use crate::config::{ConfigError, ConfigErrors, Origin, Properties, Props, Setting};
 use crate::connect::connector::ConfigMap;
 use crate::connect::converter::Converter;
-use crate::connect::env::{prefixed, Client, WorkerEnv};
 use crate::connect::herder::Herder;
 use crate::connect::offsets::OffsetStore;
-use crate::connectors::Plugins;
+use crate::connect::worker_env::{prefixed, Client, WorkerEnv};
 use crate::metrics::Metrics;
+use crate::plugins::Plugins;
 use crate::rest;
 
 /// A loaded worker configuration.

@@ -4,7 +4,7 @@
 //! All before any Kafka client is built. Uses no other module of the crate.
 
 pub mod clients;
-pub mod env;
+pub mod env_overrides;
 pub mod error;
 pub mod keys;
 pub mod model;
@@ -48,7 +48,7 @@ pub fn from_properties(
         Environment::Process => (None, Box::new(provider::ProcessEnv)),
         Environment::Fixed(map) => (Some(map.clone()), Box::new(map.clone())),
     };
-    env::apply(&mut props, vars).map_err(ConfigErrors)?;
+    env_overrides::apply(&mut props, vars).map_err(ConfigErrors)?;
     provider::resolve(&mut props, lookup.as_ref()).map_err(ConfigErrors)?;
     resolve::resolve(props, targets)
 }

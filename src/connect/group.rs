@@ -1,4 +1,4 @@
-//! Joining a worker group: the internal topics, the status board and config log on them, the
+//! Joining a worker group: the internal topics, the status store and config log on them, the
 //! herder that follows both, and the group membership that deals out the work. Used by
 //! connect-distributed and by each flow of connect-mirror-maker.
 
@@ -14,7 +14,7 @@ use super::config_log;
 use super::error::Error;
 use super::herder::{ConnectorFactory, Herder};
 use super::membership;
-use super::status::StatusBoard;
+use super::status::StatusStore;
 use super::status_log;
 use super::stored_names::StoredNames;
 use crate::kafka::admin::Admin;
@@ -87,10 +87,10 @@ pub async fn join(
     // Until the join succeeds, a failure (or being dropped on shutdown) stops the readers
     // already started.
     let guard = StopOnDrop(Some(stopping.clone()));
-    let board = open_board(spec, worker_id, stopping.clone()).await?;
+    let status_store = open_board(spec, worker_id, stopping.clone()).await?;
     let (updates_tx, updates_rx) = tokio::sync::mpsc::unbounded_channel();
     let (log, initial) = open_config_log(spec, updates_tx, stopping.clone()).await?;
-    let mut herder = Herder::with_board(board, factory, Some(Arc::new(log)));
+    let mut herder = Herder::with_board(status_store, factory, Some(Arc::new(log)));
     if let Some(why) = read_only {
         herder = herder.read_only(why);
     }
@@ -119,12 +119,12 @@ pub async fn join(
     })
 }
 
-/// The status board, following the group's status topic.
+/// The status store, following the group's status topic.
 async fn open_board(
     spec: &GroupSpec,
     worker_id: &str,
     stopping: Arc<AtomicBool>,
-) -> Result<StatusBoard, Error> {
+) -> Result<StatusStore, Error> {
     let (w, c, p, t, s) = (
         worker_id.to_string(),
         spec.consumer.clone(),
@@ -133,7 +133,7 @@ async fn open_board(
         stopping,
     );
     let names = spec.stored_names.clone();
-    tokio::task::spawn_blocking(move || status_log::board(&w, &c, &p, &t, names, s)).await?
+    tokio::task::spawn_blocking(move || status_log::status_store(&w, &c, &p, &t, names, s)).await?
 }
 
 /// The config topic's writer and reader, and its state once read to the end.

@@ -20,44 +20,44 @@ use crate::kafka::props::ClientProps;
 
 /// The partitions this worker holds, or `None` between a revocation and the next assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ownership {
+pub struct GroupAssignment {
     pub generation: u64,
     pub partitions: Option<BTreeSet<i32>>,
-    pub slots: i32,
+    pub tokens: i32,
 }
 
-impl Ownership {
+impl GroupAssignment {
     /// Owns everything (a standalone worker).
     pub fn all() -> Self {
-        Ownership {
+        GroupAssignment {
             generation: 0,
             partitions: Some(BTreeSet::from([0])),
-            slots: 1,
+            tokens: 1,
         }
     }
 
     pub fn owns(&self, index: usize) -> bool {
         self.partitions
             .as_ref()
-            .is_some_and(|p| p.contains(&((index as i32) % self.slots.max(1))))
+            .is_some_and(|p| p.contains(&((index as i32) % self.tokens.max(1))))
     }
 
     /// Whether this worker runs connector `name`'s job.
     pub fn owns_connector(&self, name: &str) -> bool {
-        self.owns(first_unit(name))
+        self.owns(first_token(name))
     }
 
     /// Whether this worker runs task `id` of connector `name`.
     pub fn owns_task(&self, name: &str, id: usize) -> bool {
-        self.owns(first_unit(name) + 1 + id)
+        self.owns(first_token(name) + 1 + id)
     }
 }
 
 /// The unit number of a connector; its task `i` is unit `first + 1 + i`. It depends on the name
-/// alone (FNV-1a, the same in every process and version), so ownership changes only when the
+/// alone (FNV-1a, the same in every process and version), so assignment changes only when the
 /// group rebalances, never because another connector came or went, and a connector's tasks
 /// fall on consecutive partitions, that is on different workers.
-pub fn first_unit(name: &str) -> usize {
+pub fn first_token(name: &str) -> usize {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
@@ -67,8 +67,8 @@ pub fn first_unit(name: &str) -> usize {
 /// Publishes each assignment, and on a revocation waits until the herder acknowledged that
 /// it stopped what it ran.
 struct Listener {
-    slots: i32,
-    owned: watch::Sender<Ownership>,
+    tokens: i32,
+    owned: watch::Sender<GroupAssignment>,
     /// Generations the herder has finished applying.
     acks: Mutex<mpsc::Receiver<u64>>,
     ack_timeout: Duration,
@@ -78,10 +78,10 @@ struct Listener {
 impl Listener {
     fn publish(&self, partitions: Option<BTreeSet<i32>>) -> u64 {
         let generation = self.owned.borrow().generation + 1;
-        self.owned.send_replace(Ownership {
+        self.owned.send_replace(GroupAssignment {
             generation,
             partitions,
-            slots: self.slots,
+            tokens: self.tokens,
         });
         generation
     }
@@ -116,35 +116,35 @@ impl RebalanceListener for Listener {
     }
 }
 
-/// A running membership: the ownership to follow, and where to acknowledge each generation.
+/// A running membership: the assignment to follow, and where to acknowledge each generation.
 pub struct Membership {
-    pub owned: watch::Receiver<Ownership>,
+    pub owned: watch::Receiver<GroupAssignment>,
     pub acks: mpsc::Sender<u64>,
     /// Ends once the worker has left the group, after `stop`.
     pub thread: std::thread::JoinHandle<()>,
 }
 
-/// Joins `group` (set as `group.id` in `props`) subscribed to `topic` with `slots` partitions,
+/// Joins `group` (set as `group.id` in `props`) subscribed to `topic` with `tokens` partitions,
 /// polling on a thread of its own until `stop`.
 pub fn join(
     props: &ClientProps,
     topic: &str,
-    slots: i32,
+    tokens: i32,
     rebalance_timeout: Duration,
     stop: Arc<AtomicBool>,
 ) -> Result<Membership, Error> {
     let mut props = props.clone();
     props.set("partition.assignment.strategy", "roundrobin", false);
     props.set("enable.auto.commit", "false", false);
-    let (owned_tx, owned_rx) = watch::channel(Ownership {
+    let (owned_tx, owned_rx) = watch::channel(GroupAssignment {
         generation: 0,
         partitions: None,
-        slots,
+        tokens,
     });
     let (ack_tx, ack_rx) = mpsc::channel();
     let name = format!("{}|membership", props.get("group.id").unwrap_or_default());
     let listener = Listener {
-        slots,
+        tokens,
         owned: owned_tx,
         acks: Mutex::new(ack_rx),
         ack_timeout: rebalance_timeout,
@@ -165,26 +165,26 @@ mod tests {
 
     #[test]
     fn units_follow_partitions_round_robin() {
-        let o = Ownership {
+        let o = GroupAssignment {
             generation: 1,
             partitions: Some(BTreeSet::from([1, 4])),
-            slots: 5,
+            tokens: 5,
         };
         let owned: Vec<usize> = (0..12).filter(|i| o.owns(*i)).collect();
         assert_eq!(owned, vec![1, 4, 6, 9, 11]);
-        assert!(!Ownership {
+        assert!(!GroupAssignment {
             partitions: None,
             ..o
         }
         .owns(1));
-        assert!((0..10).all(|i| Ownership::all().owns(i)));
+        assert!((0..10).all(|i| GroupAssignment::all().owns(i)));
     }
 
     #[test]
     fn unit_numbers_are_the_same_in_every_process() {
         // Golden values (FNV-1a 64, kept to 31 bits, computed independently): workers of one
         // group, possibly different builds during an upgrade, must agree on them.
-        assert_eq!(first_unit("source-1"), 1_708_412_666);
-        assert_eq!(first_unit("A->B.MirrorSourceConnector"), 132_812_592);
+        assert_eq!(first_token("source-1"), 1_708_412_666);
+        assert_eq!(first_token("A->B.MirrorSourceConnector"), 132_812_592);
     }
 }

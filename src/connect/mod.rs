@@ -4,14 +4,13 @@
 pub mod config_log;
 pub mod connector;
 pub mod converter;
-pub mod env;
 pub mod error;
 pub mod group;
 pub mod herder;
 pub mod membership;
 pub mod offsets;
 pub mod panic;
-pub mod plugin;
+pub mod plugin_info;
 pub mod sink_offsets;
 pub mod sink_runner;
 pub mod source_runner;
@@ -19,5 +18,6 @@ pub mod status;
 pub mod status_log;
 pub mod stored_names;
 pub mod worker;
+pub mod worker_env;
 
 pub use error::Error;

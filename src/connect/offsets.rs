@@ -82,7 +82,7 @@ pub fn mirror_entry(partition: &MirrorPartition, offset: i64) -> OffsetEntry {
 
 /// Where a worker keeps its source offsets: Connect's offsets topic (distributed workers and
 /// connect-mirror-maker) or `offset.storage.file.filename` (connect-standalone).
-pub enum Backing {
+pub enum OffsetStorage {
     /// Nothing persisted here: the tasks write the topic themselves (tests).
     Memory,
     /// A JSON file of `{"<key>": <value>}`, rewritten atomically on each write.
@@ -102,7 +102,7 @@ pub enum Backing {
 /// of the last record the target acknowledged; replication resumes at the next one.
 pub struct OffsetStore {
     map: Mutex<HashMap<Vec<u8>, Value>>,
-    backing: Backing,
+    backing: OffsetStorage,
 }
 
 impl std::fmt::Debug for OffsetStore {
@@ -113,7 +113,7 @@ impl std::fmt::Debug for OffsetStore {
 
 impl Default for OffsetStore {
     fn default() -> Self {
-        OffsetStore::from_records(std::iter::empty(), Backing::Memory)
+        OffsetStore::from_records(std::iter::empty(), OffsetStorage::Memory)
     }
 }
 
@@ -128,7 +128,7 @@ impl OffsetStore {
     /// a tombstone deletes, and records that are not Connect offsets are skipped.
     pub fn from_records<'a>(
         records: impl IntoIterator<Item = (Option<&'a [u8]>, Option<&'a [u8]>)>,
-        backing: Backing,
+        backing: OffsetStorage,
     ) -> Self {
         let mut map = HashMap::new();
         for (key, value) in records {
@@ -165,7 +165,7 @@ impl OffsetStore {
         if exactly_once {
             reader.set("isolation.level", "read_committed", false);
         }
-        let backing = Backing::Topic {
+        let backing = OffsetStorage::Topic {
             props: producer,
             reader,
             topic,
@@ -192,7 +192,7 @@ impl OffsetStore {
             .collect();
         Ok(OffsetStore::from_records(
             values.iter().map(|(k, v)| (Some(&k[..]), Some(&v[..]))),
-            Backing::File(path.to_path_buf()),
+            OffsetStorage::File(path.to_path_buf()),
         ))
     }
 
@@ -228,9 +228,9 @@ impl OffsetStore {
     pub fn write(&self, connector: &str, entries: &[OffsetEntry]) -> Result<(), Error> {
         let records = Self::records(connector, entries);
         match &self.backing {
-            Backing::Memory => {}
-            Backing::File(_) => {}
-            Backing::Topic {
+            OffsetStorage::Memory => {}
+            OffsetStorage::File(_) => {}
+            OffsetStorage::Topic {
                 props,
                 topic,
                 producer,
@@ -240,7 +240,7 @@ impl OffsetStore {
         let mut map = self.lock();
         apply(&mut map, records);
         // Saved under the lock: writers sharing the file never interleave.
-        if let Backing::File(path) = &self.backing {
+        if let OffsetStorage::File(path) = &self.backing {
             save_file(&map, path)?;
         }
         Ok(())
@@ -288,7 +288,7 @@ impl OffsetStore {
     /// The offsets topic, when the store is one.
     pub fn topic(&self) -> Option<&str> {
         match &self.backing {
-            Backing::Topic { topic, .. } => Some(topic),
+            OffsetStorage::Topic { topic, .. } => Some(topic),
             _ => None,
         }
     }
@@ -303,7 +303,7 @@ impl OffsetStore {
     /// Reads the offsets topic again, to see what other workers stored: a task that moved here
     /// starts where its last owner stopped. Blocking.
     pub fn refresh(&self) -> Result<(), Error> {
-        let Backing::Topic { reader, topic, .. } = &self.backing else {
+        let OffsetStorage::Topic { reader, topic, .. } = &self.backing else {
             return Ok(());
         };
         let records = read_to_end(
@@ -314,7 +314,7 @@ impl OffsetStore {
         )?;
         let fresh = OffsetStore::from_records(
             records.iter().map(|(k, v)| (k.as_deref(), v.as_deref())),
-            Backing::Memory,
+            OffsetStorage::Memory,
         );
         let map = std::mem::take(&mut *fresh.lock());
         *self.lock() = map;
@@ -456,7 +456,7 @@ mod tests {
                 (Some(k0.as_slice()), Some(v9.as_slice())),
                 (Some(k1.as_slice()), None),
             ],
-            Backing::Memory,
+            OffsetStorage::Memory,
         );
         assert_eq!(store.get("MirrorSourceConnector", &orders(0)), Some(9));
         assert_eq!(store.get("MirrorSourceConnector", &orders(1)), None);

@@ -1,6 +1,6 @@
 //! Connector and task states as Kafka Connect reports them (`GET /connectors/{name}/status`),
-//! kept on a board that running connectors and tasks write to and the REST API reads. In a
-//! distributed group the board also holds what the other workers published in the status
+//! kept on a status store that running connectors and tasks write to and the REST API reads. In a
+//! distributed group the status store also holds what the other workers published in the status
 //! topic, and publishes this worker's changes there.
 
 use std::collections::HashMap;
@@ -58,9 +58,9 @@ impl Status {
     }
 }
 
-/// What a connector or task is, for the board.
+/// What a connector or task is, for the status store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Unit {
+pub enum ConnectorOrTask {
     Connector(String),
     Task(String, usize),
 }
@@ -69,25 +69,25 @@ pub enum Unit {
 /// worker stopped shows its new owner's status again.
 #[derive(Default)]
 struct Maps {
-    local: HashMap<Unit, Status>,
-    remote: HashMap<Unit, (Status, String)>,
+    local: HashMap<ConnectorOrTask, Status>,
+    remote: HashMap<ConnectorOrTask, (Status, String)>,
 }
 
 /// Sends this worker's status changes to the rest of the group.
-pub type Publisher = Arc<dyn Fn(&Unit, &Status) + Send + Sync>;
+pub type Publisher = Arc<dyn Fn(&ConnectorOrTask, &Status) + Send + Sync>;
 
 /// The current status of every connector and task, with the worker that reported it. Cheap
 /// to clone; shared between the herder, the task threads and the REST API.
 #[derive(Clone)]
-pub struct StatusBoard {
+pub struct StatusStore {
     inner: Arc<Mutex<Maps>>,
     worker_id: String,
     publisher: Option<Publisher>,
 }
 
-impl StatusBoard {
+impl StatusStore {
     pub fn new(worker_id: impl Into<String>) -> Self {
-        StatusBoard {
+        StatusStore {
             inner: Arc::default(),
             worker_id: worker_id.into(),
             publisher: None,
@@ -104,7 +104,7 @@ impl StatusBoard {
     }
 
     /// Records (and publishes) a status of a unit this worker runs.
-    pub fn set(&self, unit: Unit, status: Status) {
+    pub fn set(&self, unit: ConnectorOrTask, status: Status) {
         let mut maps = self.inner.lock().expect("status lock");
         if maps.local.get(&unit) == Some(&status) {
             return;
@@ -116,7 +116,7 @@ impl StatusBoard {
     }
 
     /// Records a status another worker published.
-    pub fn apply_remote(&self, unit: Unit, status: Status, worker_id: String) {
+    pub fn apply_remote(&self, unit: ConnectorOrTask, status: Status, worker_id: String) {
         if worker_id != self.worker_id {
             let mut maps = self.inner.lock().expect("status lock");
             maps.remote.insert(unit, (status, worker_id));
@@ -125,12 +125,12 @@ impl StatusBoard {
 
     /// Forgets this worker's status of a unit it no longer runs, without publishing: its new
     /// owner reports it (publishing UNASSIGNED could arrive after the new owner's RUNNING).
-    pub fn forget(&self, unit: &Unit) {
+    pub fn forget(&self, unit: &ConnectorOrTask) {
         self.inner.lock().expect("status lock").local.remove(unit);
     }
 
     /// The status and the worker that reported it.
-    pub fn get(&self, unit: &Unit) -> Option<(Status, String)> {
+    pub fn get(&self, unit: &ConnectorOrTask) -> Option<(Status, String)> {
         let maps = self.inner.lock().expect("status lock");
         match maps.local.get(unit) {
             Some(s) => Some((s.clone(), self.worker_id.clone())),
@@ -140,8 +140,8 @@ impl StatusBoard {
 
     /// Forgets a connector and its tasks.
     pub fn remove_connector(&self, name: &str) {
-        let of = |u: &Unit| match u {
-            Unit::Connector(n) | Unit::Task(n, _) => n == name,
+        let of = |u: &ConnectorOrTask| match u {
+            ConnectorOrTask::Connector(n) | ConnectorOrTask::Task(n, _) => n == name,
         };
         let mut maps = self.inner.lock().expect("status lock");
         maps.local.retain(|u, _| !of(u));
@@ -150,16 +150,16 @@ impl StatusBoard {
 
     /// Forgets the tasks of a connector from `from` on.
     pub fn remove_tasks_from(&self, name: &str, from: usize) {
-        let gone = |u: &Unit| matches!(u, Unit::Task(n, i) if n == name && *i >= from);
+        let gone = |u: &ConnectorOrTask| matches!(u, ConnectorOrTask::Task(n, i) if n == name && *i >= from);
         let mut maps = self.inner.lock().expect("status lock");
         maps.local.retain(|u, _| !gone(u));
         maps.remote.retain(|u, _| !gone(u));
     }
 
     /// A handle through which one unit reports its own status.
-    pub fn reporter(&self, unit: Unit) -> Reporter {
+    pub fn reporter(&self, unit: ConnectorOrTask) -> Reporter {
         Reporter {
-            board: self.clone(),
+            status_store: self.clone(),
             unit,
         }
     }
@@ -168,13 +168,13 @@ impl StatusBoard {
 /// Reports the status of one connector or task.
 #[derive(Clone)]
 pub struct Reporter {
-    board: StatusBoard,
-    unit: Unit,
+    status_store: StatusStore,
+    unit: ConnectorOrTask,
 }
 
 impl Reporter {
     pub fn set(&self, status: Status) {
-        self.board.set(self.unit.clone(), status);
+        self.status_store.set(self.unit.clone(), status);
     }
 }
 
@@ -205,35 +205,52 @@ mod tests {
 
     #[test]
     fn removing_a_connector_forgets_its_tasks_only() {
-        let board = StatusBoard::new("w:1");
-        board.set(Unit::Connector("a".into()), Status::of(State::Running));
-        board.set(Unit::Task("a".into(), 0), Status::of(State::Running));
-        board.set(Unit::Task("a".into(), 1), Status::failed("boom"));
-        board.set(Unit::Task("b".into(), 0), Status::of(State::Running));
-        board.remove_tasks_from("a", 1);
-        assert!(board.get(&Unit::Task("a".into(), 1)).is_none());
-        assert!(board.get(&Unit::Task("a".into(), 0)).is_some());
-        board.remove_connector("a");
-        assert!(board.get(&Unit::Connector("a".into())).is_none());
-        assert!(board.get(&Unit::Task("b".into(), 0)).is_some());
+        let status_store = StatusStore::new("w:1");
+        status_store.set(
+            ConnectorOrTask::Connector("a".into()),
+            Status::of(State::Running),
+        );
+        status_store.set(
+            ConnectorOrTask::Task("a".into(), 0),
+            Status::of(State::Running),
+        );
+        status_store.set(ConnectorOrTask::Task("a".into(), 1), Status::failed("boom"));
+        status_store.set(
+            ConnectorOrTask::Task("b".into(), 0),
+            Status::of(State::Running),
+        );
+        status_store.remove_tasks_from("a", 1);
+        assert!(status_store
+            .get(&ConnectorOrTask::Task("a".into(), 1))
+            .is_none());
+        assert!(status_store
+            .get(&ConnectorOrTask::Task("a".into(), 0))
+            .is_some());
+        status_store.remove_connector("a");
+        assert!(status_store
+            .get(&ConnectorOrTask::Connector("a".into()))
+            .is_none());
+        assert!(status_store
+            .get(&ConnectorOrTask::Task("b".into(), 0))
+            .is_some());
     }
 
     #[test]
     fn remote_statuses_never_override_this_workers_own() {
-        let board = StatusBoard::new("w:1");
-        let u = Unit::Task("a".into(), 0);
-        board.apply_remote(u.clone(), Status::of(State::Running), "w:2".into());
-        assert_eq!(board.get(&u).unwrap().1, "w:2");
-        board.apply_remote(u.clone(), Status::failed("old"), "w:1".into());
-        assert_eq!(board.get(&u).unwrap().0, Status::of(State::Running));
-        board.set(u.clone(), Status::of(State::Paused));
+        let status_store = StatusStore::new("w:1");
+        let u = ConnectorOrTask::Task("a".into(), 0);
+        status_store.apply_remote(u.clone(), Status::of(State::Running), "w:2".into());
+        assert_eq!(status_store.get(&u).unwrap().1, "w:2");
+        status_store.apply_remote(u.clone(), Status::failed("old"), "w:1".into());
+        assert_eq!(status_store.get(&u).unwrap().0, Status::of(State::Running));
+        status_store.set(u.clone(), Status::of(State::Paused));
         assert_eq!(
-            board.get(&u).unwrap(),
+            status_store.get(&u).unwrap(),
             (Status::of(State::Paused), "w:1".into())
         );
-        board.forget(&u);
+        status_store.forget(&u);
         assert_eq!(
-            board.get(&u).unwrap(),
+            status_store.get(&u).unwrap(),
             (Status::of(State::Running), "w:2".into())
         );
     }

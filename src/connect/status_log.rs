@@ -11,21 +11,21 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::error::Error;
-use super::status::{Publisher, State, Status, StatusBoard, Unit};
+use super::status::{ConnectorOrTask, Publisher, State, Status, StatusStore};
 use super::stored_names::StoredNames;
 use crate::kafka::log::{LogPublisher, Partitions, Tail};
 use crate::kafka::props::ClientProps;
 
-fn key(unit: &Unit, names: &StoredNames) -> String {
+fn key(unit: &ConnectorOrTask, names: &StoredNames) -> String {
     match unit {
-        Unit::Connector(n) => format!("status-connector-{}", names.store(n)),
-        Unit::Task(n, i) => format!("status-task-{}-{i}", names.store(n)),
+        ConnectorOrTask::Connector(n) => format!("status-connector-{}", names.store(n)),
+        ConnectorOrTask::Task(n, i) => format!("status-task-{}-{i}", names.store(n)),
     }
 }
 
 /// The record of one status, under the connector's stored name.
 pub fn encode(
-    unit: &Unit,
+    unit: &ConnectorOrTask,
     status: &Status,
     worker_id: &str,
     names: &StoredNames,
@@ -41,14 +41,18 @@ pub fn encode(
 
 /// A status record: the unit (under the herder's name for it), its status and the worker that
 /// reported it; `None` for other records and for names the herder leaves alone.
-pub fn parse(key: &[u8], value: &[u8], names: &StoredNames) -> Option<(Unit, Status, String)> {
+pub fn parse(
+    key: &[u8],
+    value: &[u8],
+    names: &StoredNames,
+) -> Option<(ConnectorOrTask, Status, String)> {
     let key = std::str::from_utf8(key).ok()?;
     let unit = if let Some(n) = key.strip_prefix("status-connector-") {
-        Unit::Connector(names.load(n)?)
+        ConnectorOrTask::Connector(names.load(n)?)
     } else {
         let rest = key.strip_prefix("status-task-")?;
         let (n, i) = rest.rsplit_once('-')?;
-        Unit::Task(names.load(n)?, i.parse().ok()?)
+        ConnectorOrTask::Task(names.load(n)?, i.parse().ok()?)
     };
     let v: Value = serde_json::from_slice(value).ok()?;
     let state: State = serde_json::from_value(v.get("state")?.clone()).ok()?;
@@ -59,25 +63,25 @@ pub fn parse(key: &[u8], value: &[u8], names: &StoredNames) -> Option<(Unit, Sta
     Some((unit, status, v.get("worker_id")?.as_str()?.to_string()))
 }
 
-/// A board that publishes to `topic` and follows the other workers' statuses in it.
-pub fn board(
+/// A status store that publishes to `topic` and follows the other workers' statuses in it.
+pub fn status_store(
     worker_id: &str,
     consumer: &ClientProps,
     producer: &ClientProps,
     topic: &str,
     names: StoredNames,
     stop: Arc<AtomicBool>,
-) -> Result<StatusBoard, Error> {
+) -> Result<StatusStore, Error> {
     let writer = LogPublisher::open(producer, &format!("{topic}|writer"), topic)
         .map_err(|e| Error::kafka("cannot create the status producer", e))?;
     let (wid, writer_names) = (worker_id.to_string(), names.clone());
-    let publisher: Publisher = Arc::new(move |unit: &Unit, status: &Status| {
+    let publisher: Publisher = Arc::new(move |unit: &ConnectorOrTask, status: &Status| {
         let (k, v) = encode(unit, status, &wid, &writer_names);
         writer.send(&k, &v);
     });
-    let board = StatusBoard::new(worker_id).with_publisher(publisher);
+    let status_store = StatusStore::new(worker_id).with_publisher(publisher);
     let tail = Tail::open(consumer, &format!("{topic}|reader"), topic, Partitions::All)?;
-    let follower = board.clone();
+    let follower = status_store.clone();
     std::thread::Builder::new()
         .name("status-log".into())
         .spawn(move || {
@@ -93,7 +97,7 @@ pub fn board(
             }
         })
         .map_err(Error::Thread)?;
-    Ok(board)
+    Ok(status_store)
 }
 
 #[cfg(test)]
@@ -104,7 +108,7 @@ mod tests {
     fn connect_status_records() {
         let same = StoredNames::same();
         let (k, v) = encode(
-            &Unit::Task("my-conn".into(), 2),
+            &ConnectorOrTask::Task("my-conn".into(), 2),
             &Status::failed("boom"),
             "w:8083",
             &same,
@@ -115,14 +119,17 @@ mod tests {
             r#"{"generation":0,"state":"FAILED","trace":"boom","worker_id":"w:8083"}"#
         );
         let (unit, status, worker) = parse(k.as_bytes(), &v, &same).unwrap();
-        assert_eq!(unit, Unit::Task("my-conn".into(), 2));
+        assert_eq!(unit, ConnectorOrTask::Task("my-conn".into(), 2));
         assert_eq!(status, Status::failed("boom"));
         assert_eq!(worker, "w:8083");
         let java = br#"{"state":"RUNNING","trace":null,"worker_id":"a:1","generation":7}"#;
         let (unit, status, _) = parse(b"status-connector-x", java, &same).unwrap();
         assert_eq!(
             (unit, status),
-            (Unit::Connector("x".into()), Status::of(State::Running))
+            (
+                ConnectorOrTask::Connector("x".into()),
+                Status::of(State::Running)
+            )
         );
     }
 
@@ -130,7 +137,7 @@ mod tests {
     #[test]
     fn flow_statuses_use_java_names() {
         let names = StoredNames::without_prefix("A->B.");
-        let unit = Unit::Task("A->B.MirrorSourceConnector".into(), 0);
+        let unit = ConnectorOrTask::Task("A->B.MirrorSourceConnector".into(), 0);
         let (k, v) = encode(&unit, &Status::of(State::Running), "w:1", &names);
         assert_eq!(k, "status-task-MirrorSourceConnector-0");
         assert_eq!(parse(k.as_bytes(), &v, &names).unwrap().0, unit);

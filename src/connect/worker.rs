@@ -149,7 +149,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connect::status::{StatusBoard, Unit};
+    use crate::connect::status::{ConnectorOrTask, StatusStore};
     use std::sync::atomic::AtomicUsize;
 
     /// Waits until `cond` holds, failing the test with `what` after 10 s.
@@ -165,14 +165,14 @@ mod tests {
     /// returns its handle, its run counter and where its status is reported.
     fn failing_once(
         fail: impl Fn() -> Result<(), Error> + Send + 'static,
-    ) -> (TaskHandle, Arc<AtomicUsize>, StatusBoard, Unit) {
+    ) -> (TaskHandle, Arc<AtomicUsize>, StatusStore, ConnectorOrTask) {
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
-        let board = StatusBoard::new("w:1");
-        let unit = Unit::Task("c".into(), 0);
+        let status_store = StatusStore::new("w:1");
+        let unit = ConnectorOrTask::Task("c".into(), 0);
         let h = TaskHandle::spawn(
             "t".into(),
-            Some(board.reporter(unit.clone())),
+            Some(status_store.reporter(unit.clone())),
             Box::new(move |stop: &Arc<AtomicBool>| {
                 if r.fetch_add(1, Ordering::SeqCst) == 0 {
                     return fail();
@@ -183,14 +183,14 @@ mod tests {
                 Ok(())
             }),
         );
-        (h, runs, board, unit)
+        (h, runs, status_store, unit)
     }
 
     /// Checks the life of a task from `failing_once`: FAILED with `trace`, then RUNNING again
     /// in a second run, and no third run once stopped.
     fn reported_then_restarted(fail: fn() -> Result<(), Error>, trace: &str) {
-        let (h, runs, board, unit) = failing_once(fail);
-        let state = || board.get(&unit).map(|s| s.0);
+        let (h, runs, status_store, unit) = failing_once(fail);
+        let state = || status_store.get(&unit).map(|s| s.0);
         wait_for("FAILED", || state() == Some(Status::failed(trace)));
         assert_eq!(runs.load(Ordering::SeqCst), 1, "reported FAILED once run");
         wait_for("the second run", || runs.load(Ordering::SeqCst) == 2);
@@ -214,13 +214,13 @@ mod tests {
 
     #[test]
     fn an_error_while_stopping_is_not_reported_as_a_failure() {
-        let board = StatusBoard::new("w:1");
-        let unit = Unit::Task("c".into(), 0);
+        let status_store = StatusStore::new("w:1");
+        let unit = ConnectorOrTask::Task("c".into(), 0);
         let started = Arc::new(AtomicBool::new(false));
         let s = started.clone();
         let h = TaskHandle::spawn(
             "t".into(),
-            Some(board.reporter(unit.clone())),
+            Some(status_store.reporter(unit.clone())),
             Box::new(move |stop: &Arc<AtomicBool>| {
                 s.store(true, Ordering::SeqCst);
                 while !stop.load(Ordering::Relaxed) {
@@ -232,7 +232,7 @@ mod tests {
         wait_for("the task to run", || started.load(Ordering::SeqCst));
         h.stop_and_join();
         assert_eq!(
-            board.get(&unit).map(|s| s.0),
+            status_store.get(&unit).map(|s| s.0),
             Some(Status::of(State::Running))
         );
     }

@@ -17,7 +17,7 @@ use crate::connect::stored_names::StoredNames;
 use crate::kafka::props::translate;
 use crate::metrics::Metrics;
 
-use super::connectors::{
+use super::flow_connectors::{
     connector_name, flow_connectors, stored_config, FlowConnectors, CHECKPOINT, HEARTBEAT, SOURCE,
 };
 use super::scheduler::retry;

@@ -3,12 +3,12 @@
 
 pub mod checkpoint;
 pub mod checkpoint_task;
-pub mod connectors;
+pub mod flow_connectors;
 pub mod flow_worker;
 pub mod heartbeat;
 pub mod offset_sync;
 pub mod offset_sync_store;
-pub mod plugin;
+pub mod plugin_config;
 pub mod scheduler;
 pub mod source_connector;
 pub mod source_task;

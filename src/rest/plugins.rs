@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Api, ApiError};
 use crate::connect::connector::ConfigMap;
-use crate::connect::plugin::{names_class, PluginInfo};
+use crate::connect::plugin_info::{names_class, PluginInfo};
 
 pub async fn list(State(api): State<Api>) -> Json<Vec<PluginInfo>> {
     let mut plugins = api

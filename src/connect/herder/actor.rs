@@ -15,9 +15,9 @@ use super::plan::{plan, Action, Desired, Running};
 use super::view::{self, View};
 use super::{not_found, HerderError};
 use crate::connect::connector::{ConfigMap, Connector};
-use crate::connect::membership::Ownership;
+use crate::connect::membership::GroupAssignment;
 use crate::connect::panic;
-use crate::connect::status::{State, Status, TargetState, Unit};
+use crate::connect::status::{ConnectorOrTask, State, Status, TargetState};
 
 /// Where the actor sends a command's outcome.
 pub(super) type Reply<T = ()> = oneshot::Sender<Result<T, HerderError>>;
@@ -71,12 +71,12 @@ pub(super) enum GroupCommand {
     /// A restart request or cluster log level read back from the config topic.
     ApplyRestart(ConfigRecord),
     /// The group gave this worker a new assignment.
-    Assign(Ownership),
+    Assign(GroupAssignment),
 }
 
 pub(super) struct Actor {
     pub entries: BTreeMap<String, Entry>,
-    pub ownership: Ownership,
+    pub group_assignment: GroupAssignment,
     pub ctx: Ctx,
     pub view: watch::Sender<Arc<View>>,
 }
@@ -213,7 +213,7 @@ impl Actor {
     pub async fn delete(&mut self, name: &str) -> Result<(), HerderError> {
         let mut entry = self.entries.remove(name).ok_or_else(|| not_found(name))?;
         entry.halt(name).await;
-        self.ctx.board.remove_connector(name);
+        self.ctx.status_store.remove_connector(name);
         info!(connector = name, "connector deleted");
         Ok(())
     }
@@ -240,19 +240,21 @@ impl Actor {
         if entry.target != TargetState::Started {
             return Ok(());
         }
-        let (ctx, ownership) = (&self.ctx, &self.ownership);
+        let (ctx, group_assignment) = (&self.ctx, &self.group_assignment);
         let kind = entry.instance.kind();
-        let before = view::status(name, entry.task_configs.len(), kind, &ctx.board);
+        let before = view::status(name, entry.task_configs.len(), kind, &ctx.status_store);
         let restarts = |state: State| !only_failed || state == State::Failed;
-        if ownership.owns_connector(name) && restarts(before.connector.state) {
-            ctx.board
-                .set(Unit::Connector(name.into()), Status::of(State::Restarting));
+        if group_assignment.owns_connector(name) && restarts(before.connector.state) {
+            ctx.status_store.set(
+                ConnectorOrTask::Connector(name.into()),
+                Status::of(State::Restarting),
+            );
             entry.halt_connector(name).await;
             ctx.start_connector(name, entry);
         }
         if include_tasks {
             for (id, task) in before.tasks.iter().enumerate() {
-                if ownership.owns_task(name, id) && restarts(task.state) {
+                if group_assignment.owns_task(name, id) && restarts(task.state) {
                     ctx.restart_task_of(name, entry, id).await;
                 }
             }
@@ -262,7 +264,7 @@ impl Actor {
 
     /// Restarts task `id` if this worker runs it and its connector is started.
     pub async fn restart_task(&mut self, name: &str, id: usize) {
-        let owns = self.ownership.owns_task(name, id);
+        let owns = self.group_assignment.owns_task(name, id);
         let Some(entry) = self.entries.get_mut(name) else {
             return;
         };
@@ -294,7 +296,7 @@ impl Actor {
             return;
         };
         entry.stop_tasks().await;
-        self.ctx.board.remove_tasks_from(name, configs.len());
+        self.ctx.status_store.remove_tasks_from(name, configs.len());
         entry.task_configs = configs;
         self.reconcile().await;
         info!(
@@ -328,7 +330,7 @@ impl Actor {
                 (name.clone(), now)
             })
             .collect();
-        for action in plan(&desired, &running, &self.ownership) {
+        for action in plan(&desired, &running, &self.group_assignment) {
             self.execute(action).await;
         }
     }
@@ -342,13 +344,13 @@ impl Actor {
             Action::StartConnector(name) => ctx.start_connector(&name, entry),
             Action::ReleaseConnector(name) => {
                 entry.halt_connector(&name).await;
-                ctx.board.forget(&Unit::Connector(name));
+                ctx.status_store.forget(&ConnectorOrTask::Connector(name));
             }
             Action::StartTask(name, id) => ctx.start_task(&name, entry, id),
             Action::ReleaseTask(name, id) => {
                 if let Some(t) = entry.tasks.remove(&id) {
                     join_blocking(vec![t]).await;
-                    ctx.board.forget(&Unit::Task(name, id));
+                    ctx.status_store.forget(&ConnectorOrTask::Task(name, id));
                 }
             }
             Action::Park {
@@ -359,12 +361,12 @@ impl Actor {
             } => {
                 entry.halt(&name).await;
                 if connector {
-                    ctx.board
-                        .set(Unit::Connector(name.clone()), Status::of(state));
+                    ctx.status_store
+                        .set(ConnectorOrTask::Connector(name.clone()), Status::of(state));
                 }
                 for id in tasks {
-                    ctx.board
-                        .set(Unit::Task(name.clone(), id), Status::of(state));
+                    ctx.status_store
+                        .set(ConnectorOrTask::Task(name.clone(), id), Status::of(state));
                 }
             }
             Action::RetireTasks(name) => {
@@ -373,7 +375,7 @@ impl Actor {
                     entry.task_configs = configs;
                 }
             }
-            Action::ForgetTasks(name) => ctx.board.remove_tasks_from(&name, 0),
+            Action::ForgetTasks(name) => ctx.status_store.remove_tasks_from(&name, 0),
         }
     }
 }

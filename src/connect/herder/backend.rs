@@ -13,7 +13,7 @@ use super::view::View;
 use super::{Command, Herder, HerderError};
 use crate::connect::connector::{BoxFuture, ConfigMap, Connector};
 use crate::connect::error::Error;
-use crate::connect::membership::Ownership;
+use crate::connect::membership::GroupAssignment;
 use crate::connect::status::{State, TargetState};
 use crate::rest::dto::{ConnectorInfo, ConnectorStateInfo, UnitState};
 
@@ -42,7 +42,7 @@ type Done<'a, T = ()> = BoxFuture<'a, Result<T, HerderError>>;
 /// How each kind of change takes effect.
 pub(super) trait ConfigBackend: Send + Sync {
     /// What this worker owns before it hears from any group.
-    fn initial_ownership(&self) -> Ownership;
+    fn initial_ownership(&self) -> GroupAssignment;
 
     /// Adds or replaces a connector; the connector as it is then, and whether it was created.
     fn put<'a>(&'a self, herder: &'a Herder, put: Put) -> Done<'a, (ConnectorInfo, bool)>;
@@ -78,8 +78,8 @@ pub(super) trait ConfigBackend: Send + Sync {
 pub(super) struct Local;
 
 impl ConfigBackend for Local {
-    fn initial_ownership(&self) -> Ownership {
-        Ownership::all()
+    fn initial_ownership(&self) -> GroupAssignment {
+        GroupAssignment::all()
     }
 
     fn put<'a>(&'a self, herder: &'a Herder, put: Put) -> Done<'a, (ConnectorInfo, bool)> {
@@ -203,12 +203,12 @@ impl Topic {
 }
 
 impl ConfigBackend for Topic {
-    fn initial_ownership(&self) -> Ownership {
+    fn initial_ownership(&self) -> GroupAssignment {
         // Nothing until the group assigns this worker work.
-        Ownership {
+        GroupAssignment {
             generation: 0,
             partitions: None,
-            slots: 1,
+            tokens: 1,
         }
     }
 

@@ -8,15 +8,15 @@ use super::actor::{Actor, Command, GroupCommand};
 use super::config_log::{ConfigRecord, ConnectorState, Snapshot, Update};
 use super::lifecycle::Entry;
 use super::Herder;
-use crate::connect::membership::Ownership;
+use crate::connect::membership::GroupAssignment;
 
 impl Herder {
-    /// Follows the group: applies the config topic's updates and the membership's ownership
-    /// changes, acknowledging each ownership once its units are started or stopped.
+    /// Follows the group: applies the config topic's updates and the membership's assignment
+    /// changes, acknowledging each assignment once its units are started or stopped.
     pub async fn follow(
         &self,
         mut updates: mpsc::UnboundedReceiver<Update>,
-        mut owned: watch::Receiver<Ownership>,
+        mut owned: watch::Receiver<GroupAssignment>,
         acks: std::sync::mpsc::Sender<u64>,
         mut stop: watch::Receiver<bool>,
     ) {
@@ -135,9 +135,9 @@ impl Actor {
         }
     }
 
-    pub(super) async fn assign(&mut self, ownership: Ownership) {
-        let assigned = ownership.partitions.is_some();
-        self.ownership = ownership;
+    pub(super) async fn assign(&mut self, group_assignment: GroupAssignment) {
+        let assigned = group_assignment.partitions.is_some();
+        self.group_assignment = group_assignment;
         self.reconcile().await;
         if assigned {
             // What this worker runs after a rebalance: one line, for operators.

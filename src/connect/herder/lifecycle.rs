@@ -14,7 +14,7 @@ use super::view::ConnectorView;
 use super::ConnectorFactory;
 use crate::connect::connector::{ConfigMap, Connector, TaskContext};
 use crate::connect::panic;
-use crate::connect::status::{State, Status, StatusBoard, TargetState, Unit};
+use crate::connect::status::{ConnectorOrTask, State, Status, StatusStore, TargetState};
 use crate::connect::worker::{stop_all, TaskHandle};
 
 /// A connector job running here, with the watcher that reports its task configs.
@@ -101,7 +101,7 @@ impl Entry {
 
 /// What starting connectors and tasks needs besides their entry.
 pub(super) struct Ctx {
-    pub board: StatusBoard,
+    pub status_store: StatusStore,
     pub factory: Arc<dyn ConnectorFactory>,
     pub backend: Arc<dyn ConfigBackend>,
     /// Where a connector's watcher sends the task configs it publishes. Weak, so that the
@@ -117,7 +117,9 @@ impl Ctx {
         let generation = entry.generation;
         let (tasks_tx, mut tasks_rx) = watch::channel(None);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let reporter = self.board.reporter(Unit::Connector(name.into()));
+        let reporter = self
+            .status_store
+            .reporter(ConnectorOrTask::Connector(name.into()));
         reporter.set(Status::of(State::Running));
         let instance = entry.instance.clone();
         let cname = name.to_string();
@@ -156,7 +158,9 @@ impl Ctx {
     /// Starts task `id`; one that cannot be built (an error, or a panic in the plugin) is
     /// reported failed.
     pub fn start_task(&self, name: &str, entry: &mut Entry, id: usize) {
-        let reporter = self.board.reporter(Unit::Task(name.into(), id));
+        let reporter = self
+            .status_store
+            .reporter(ConnectorOrTask::Task(name.into(), id));
         let config = &entry.task_configs[id];
         // The trace of a task that cannot be built: the plugin's error, or what it panicked with.
         let built = panic::catch(|| entry.instance.task(id, config, entry.ctx.clone()))
@@ -179,8 +183,10 @@ impl Ctx {
         if id >= entry.task_configs.len() {
             return;
         }
-        self.board
-            .set(Unit::Task(name.into(), id), Status::of(State::Restarting));
+        self.status_store.set(
+            ConnectorOrTask::Task(name.into(), id),
+            Status::of(State::Restarting),
+        );
         if let Some(handle) = entry.tasks.remove(&id) {
             join_blocking(vec![handle]).await;
         }

@@ -1,13 +1,13 @@
 //! The herder: the connectors a worker runs, with their configs, target states (started,
 //! paused, stopped) and tasks, and every operation Kafka Connect's REST API offers on them.
 //! A connector's job publishes task configs; the herder (re)starts the tasks whenever they
-//! change. Statuses go to a [`StatusBoard`] that the REST API reads.
+//! change. Statuses go to a [`StatusStore`] that the REST API reads.
 //!
 //! Alone (connect-standalone) the herder's own state is the truth and it runs everything. In a
 //! group (connect-distributed, and each flow of connect-mirror-maker) every change is written
 //! to the config topic and applied when it is read back, by every worker alike, and each worker
 //! runs only the connectors and tasks its group membership gives it
-//! ([`Ownership`](crate::connect::membership::Ownership)). `backend` holds the two ways.
+//! ([`GroupAssignment`](crate::connect::membership::GroupAssignment)). `backend` holds the two ways.
 //!
 //! The connectors themselves belong to one task, the actor (`actor`), which applies changes
 //! one at a time; [`Herder`] is a handle that sends it commands and answers reads from the
@@ -31,8 +31,8 @@ use tokio::sync::{mpsc, watch};
 use super::config_log::{self, ConfigLog};
 use super::connector::{ConfigMap, Connector, OffsetEntry};
 use super::error::Error as ConnectError;
-use super::plugin::{PluginInfo, Validation};
-use super::status::{StatusBoard, TargetState};
+use super::plugin_info::{PluginInfo, Validation};
+use super::status::{StatusStore, TargetState};
 use actor::{Actor, Command, Reply};
 use backend::{ConfigBackend, Local, Put, Topic};
 use lifecycle::Ctx;
@@ -83,7 +83,7 @@ pub struct Herder {
     actor: mpsc::UnboundedSender<Command>,
     /// The state as of the actor's last change, for reads.
     view: watch::Receiver<Arc<View>>,
-    board: StatusBoard,
+    status_store: StatusStore,
     factory: Arc<dyn ConnectorFactory>,
     /// When set, connectors cannot be created, changed or deleted through the REST API
     /// (connect-mirror-maker, whose connectors come from mm2.properties); the message says why.
@@ -94,13 +94,13 @@ pub struct Herder {
 impl Herder {
     /// A herder that runs every connector itself.
     pub fn new(worker_id: String, factory: Arc<dyn ConnectorFactory>) -> Self {
-        Herder::with_board(StatusBoard::new(worker_id), factory, None)
+        Herder::with_board(StatusStore::new(worker_id), factory, None)
     }
 
-    /// A herder reporting to `board`; with `log`, a member of a distributed group that owns
+    /// A herder reporting to `status_store`; with `log`, a member of a distributed group that owns
     /// nothing until the group assigns it work. Starts the herder's task.
     pub fn with_board(
-        board: StatusBoard,
+        status_store: StatusStore,
         factory: Arc<dyn ConnectorFactory>,
         log: Option<Arc<ConfigLog>>,
     ) -> Self {
@@ -112,9 +112,9 @@ impl Herder {
         let (actor, commands) = mpsc::unbounded_channel();
         let state = Actor {
             entries: BTreeMap::new(),
-            ownership: backend.initial_ownership(),
+            group_assignment: backend.initial_ownership(),
             ctx: Ctx {
-                board: board.clone(),
+                status_store: status_store.clone(),
                 factory: factory.clone(),
                 backend: backend.clone(),
                 commands: actor.downgrade(),
@@ -125,7 +125,7 @@ impl Herder {
         Herder {
             actor,
             view,
-            board,
+            status_store,
             factory,
             read_only: None,
             backend,
@@ -139,11 +139,11 @@ impl Herder {
     }
 
     pub fn worker_id(&self) -> &str {
-        self.board.worker_id()
+        self.status_store.worker_id()
     }
 
-    pub fn board(&self) -> &StatusBoard {
-        &self.board
+    pub fn status_store(&self) -> &StatusStore {
+        &self.status_store
     }
 
     pub fn factory(&self) -> &dyn ConnectorFactory {
@@ -283,7 +283,7 @@ impl Herder {
     }
 
     pub async fn status(&self, name: &str) -> Result<ConnectorStateInfo, HerderError> {
-        Ok(self.connector(name)?.status(name, &self.board))
+        Ok(self.connector(name)?.status(name, &self.status_store))
     }
 
     pub async fn task_status(&self, name: &str, id: usize) -> Result<UnitState, HerderError> {

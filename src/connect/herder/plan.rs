@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::connect::membership::Ownership;
+use crate::connect::membership::GroupAssignment;
 use crate::connect::status::{State, TargetState};
 
 /// What a connector should be, as its config says.
@@ -66,7 +66,7 @@ impl Action {
 pub fn plan(
     desired: &BTreeMap<String, Desired>,
     running: &BTreeMap<String, Running>,
-    assignment: &Ownership,
+    assignment: &GroupAssignment,
 ) -> Vec<Action> {
     let idle = Running::default();
     let mut actions = Vec::new();
@@ -117,7 +117,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connect::membership::first_unit;
+    use crate::connect::membership::first_token;
 
     fn want(target: TargetState, tasks: usize) -> BTreeMap<String, Desired> {
         BTreeMap::from([("c".to_string(), Desired { target, tasks })])
@@ -133,15 +133,20 @@ mod tests {
         )])
     }
 
-    /// An assignment of `slots` partitions holding exactly the ones of `units` of "c" (0 is
+    /// An assignment of `tokens` partitions holding exactly the ones of `units` of "c" (0 is
     /// the connector, 1 + i task i).
-    fn holding(units: &[usize]) -> Ownership {
-        let slots = 8;
-        let first = first_unit("c");
-        Ownership {
+    fn holding(units: &[usize]) -> GroupAssignment {
+        let tokens = 8;
+        let first = first_token("c");
+        GroupAssignment {
             generation: 1,
-            partitions: Some(units.iter().map(|u| ((first + u) % slots) as i32).collect()),
-            slots: slots as i32,
+            partitions: Some(
+                units
+                    .iter()
+                    .map(|u| ((first + u) % tokens) as i32)
+                    .collect(),
+            ),
+            tokens: tokens as i32,
         }
     }
 
@@ -150,7 +155,7 @@ mod tests {
         let actions = plan(
             &want(TargetState::Started, 2),
             &BTreeMap::new(),
-            &Ownership::all(),
+            &GroupAssignment::all(),
         );
         assert_eq!(
             actions,
@@ -163,7 +168,7 @@ mod tests {
         assert!(plan(
             &want(TargetState::Started, 2),
             &runs(true, &[0, 1]),
-            &Ownership::all()
+            &GroupAssignment::all()
         )
         .is_empty());
     }
@@ -188,10 +193,10 @@ mod tests {
 
     #[test]
     fn between_assignments_everything_is_released() {
-        let revoked = Ownership {
+        let revoked = GroupAssignment {
             generation: 2,
             partitions: None,
-            slots: 8,
+            tokens: 8,
         };
         let actions = plan(&want(TargetState::Started, 1), &runs(true, &[0]), &revoked);
         assert_eq!(
@@ -232,7 +237,7 @@ mod tests {
         let actions = plan(
             &want(TargetState::Stopped, 2),
             &runs(true, &[0, 1]),
-            &Ownership::all(),
+            &GroupAssignment::all(),
         );
         assert_eq!(
             actions,
@@ -264,7 +269,7 @@ mod tests {
         let actions = plan(
             &want(TargetState::Stopped, 0),
             &BTreeMap::new(),
-            &Ownership::all(),
+            &GroupAssignment::all(),
         );
         assert_eq!(actions, vec![park, Action::ForgetTasks("c".into())]);
     }

@@ -9,7 +9,7 @@ use tokio::sync::{watch, Notify};
 use super::*;
 use crate::connect::connector::{BoxFuture, TaskBody, TaskContext};
 use crate::connect::error::Error;
-use crate::connect::status::{ConnectorType, State, Unit};
+use crate::connect::status::{ConnectorOrTask, ConnectorType, State};
 
 /// What the test sees of its fake connectors.
 #[derive(Default)]
@@ -227,7 +227,10 @@ async fn delete_stops_and_forgets_the_connector() {
     let gone = |r: Result<(), HerderError>| matches!(r, Err(HerderError::NotFound(n)) if n == "c");
     assert!(gone(herder.info("c").await.map(|_| ())));
     assert!(gone(herder.delete("c").await));
-    assert!(herder.board().get(&Unit::Task("c".into(), 0)).is_none());
+    assert!(herder
+        .status_store()
+        .get(&ConnectorOrTask::Task("c".into(), 0))
+        .is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,7 +403,7 @@ async fn an_assignment_is_acknowledged_once_applied() {
     let running = (State::Running, vec![State::Running, State::Running]);
     wait_for_states(&herder, "c", running.clone()).await;
     let (_updates_tx, updates) = mpsc::unbounded_channel();
-    let (owned_tx, owned) = watch::channel(crate::connect::membership::Ownership::all());
+    let (owned_tx, owned) = watch::channel(crate::connect::membership::GroupAssignment::all());
     let (acks_tx, acks) = std::sync::mpsc::channel();
     let (stop_tx, stop) = watch::channel(false);
     let following = tokio::spawn({
@@ -408,10 +411,10 @@ async fn an_assignment_is_acknowledged_once_applied() {
         async move { herder.follow(updates, owned, acks_tx, stop).await }
     });
     // A revocation: everything stops here before the acknowledgement.
-    owned_tx.send_replace(crate::connect::membership::Ownership {
+    owned_tx.send_replace(crate::connect::membership::GroupAssignment {
         generation: 1,
         partitions: None,
-        slots: 1,
+        tokens: 1,
     });
     let ack = tokio::task::spawn_blocking(move || {
         let ack = acks.recv_timeout(Duration::from_secs(5));
@@ -425,9 +428,9 @@ async fn an_assignment_is_acknowledged_once_applied() {
     );
     assert_eq!(states(&herder, "c").await, unassigned);
     // Assigned again: it runs again.
-    owned_tx.send_replace(crate::connect::membership::Ownership {
+    owned_tx.send_replace(crate::connect::membership::GroupAssignment {
         generation: 2,
-        ..crate::connect::membership::Ownership::all()
+        ..crate::connect::membership::GroupAssignment::all()
     });
     let ack = tokio::task::spawn_blocking(move || acks.recv_timeout(Duration::from_secs(5)));
     assert_eq!(ack.await.unwrap(), Ok(2));

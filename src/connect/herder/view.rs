@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::connect::connector::{ConfigMap, Connector, TaskContext};
-use crate::connect::status::{ConnectorType, State, Status, StatusBoard, TargetState, Unit};
+use crate::connect::status::{
+    ConnectorOrTask, ConnectorType, State, Status, StatusStore, TargetState,
+};
 use crate::rest::dto::{ConnectorInfo, ConnectorStateInfo, TaskId, TaskInfo, UnitState};
 
 use super::ConnectorFactory;
@@ -59,24 +61,30 @@ impl ConnectorView {
             .collect()
     }
 
-    /// The connector's and its tasks' states on `board`.
-    pub fn status(&self, name: &str, board: &StatusBoard) -> ConnectorStateInfo {
-        status(name, self.task_configs.len(), self.instance.kind(), board)
+    /// The connector's and its tasks' states on `status_store`.
+    pub fn status(&self, name: &str, status_store: &StatusStore) -> ConnectorStateInfo {
+        status(
+            name,
+            self.task_configs.len(),
+            self.instance.kind(),
+            status_store,
+        )
     }
 }
 
-/// The states on `board` of connector `name` and its first `tasks` tasks; unassigned where
+/// The states on `status_store` of connector `name` and its first `tasks` tasks; unassigned where
 /// nobody reported one.
 pub fn status(
     name: &str,
     tasks: usize,
     kind: ConnectorType,
-    board: &StatusBoard,
+    status_store: &StatusStore,
 ) -> ConnectorStateInfo {
-    let unit = |u: Unit, id: Option<usize>| {
-        let (status, worker_id) = board
-            .get(&u)
-            .unwrap_or((Status::of(State::Unassigned), board.worker_id().to_string()));
+    let unit = |u: ConnectorOrTask, id: Option<usize>| {
+        let (status, worker_id) = status_store.get(&u).unwrap_or((
+            Status::of(State::Unassigned),
+            status_store.worker_id().to_string(),
+        ));
         UnitState {
             id,
             state: status.state,
@@ -86,9 +94,9 @@ pub fn status(
     };
     ConnectorStateInfo {
         name: name.to_string(),
-        connector: unit(Unit::Connector(name.into()), None),
+        connector: unit(ConnectorOrTask::Connector(name.into()), None),
         tasks: (0..tasks)
-            .map(|i| unit(Unit::Task(name.into(), i), Some(i)))
+            .map(|i| unit(ConnectorOrTask::Task(name.into(), i), Some(i)))
             .collect(),
         kind,
     }

@@ -129,7 +129,7 @@ pub struct TaskDeps {
 /// The transactional id of a task: Connect's `<group.id>-<connector>-<task>`, so that Java and
 /// this worker fence each other when they take turns.
 pub fn transactional_id(flow: &Flow, connector: &str, task: usize) -> String {
-    crate::connect::env::transactional_id(&flow.worker_settings.group_id, connector, task)
+    crate::connect::worker_env::transactional_id(&flow.worker_settings.group_id, connector, task)
 }
 
 /// Whether the flow's source tasks write in transactions.

@@ -13,12 +13,12 @@ use crate::connect::connector::{
     fixed_tasks, BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
 };
 use crate::connect::converter::display;
-use crate::connect::env::{Client, WorkerEnv};
 use crate::connect::error::Error;
-use crate::connect::plugin::{KeyDef, Validation};
+use crate::connect::plugin_info::{KeyDef, Validation};
 use crate::connect::sink_offsets;
 use crate::connect::sink_runner::{SinkRecord, SinkRunner, SinkTask, Subscription};
 use crate::connect::status::ConnectorType;
+use crate::connect::worker_env::{Client, WorkerEnv};
 
 pub const CLASS: &str = "org.apache.kafka.connect.file.FileStreamSinkConnector";
 

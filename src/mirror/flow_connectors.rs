@@ -18,7 +18,7 @@ use crate::connect::connector::{
 use crate::connect::error::Error;
 use crate::connect::herder::ConnectorFactory;
 use crate::connect::offsets::OffsetStore;
-use crate::connect::plugin::{names_class, KeyDef, PluginInfo, Validation};
+use crate::connect::plugin_info::{names_class, KeyDef, PluginInfo, Validation};
 use crate::connect::status::ConnectorType;
 use crate::connect::worker::run_async;
 use crate::kafka::admin::Admin;

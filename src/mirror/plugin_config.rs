@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use crate::config::{self, Environment, Flow, Properties, Props};
 use crate::connect::connector::{ConfigMap, Connector};
-use crate::connect::env::WorkerEnv;
-use crate::connect::plugin::Validation;
+use crate::connect::plugin_info::Validation;
+use crate::connect::worker_env::WorkerEnv;
 
-use super::connectors::{MirrorCheckpoint, MirrorHeartbeat, MirrorSource};
+use super::flow_connectors::{MirrorCheckpoint, MirrorHeartbeat, MirrorSource};
 
 pub const SOURCE_CLASS: &str = "org.apache.kafka.connect.mirror.MirrorSourceConnector";
 pub const CHECKPOINT_CLASS: &str = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector";

@@ -1,6 +1,6 @@
 //! The connector plugins of connect-standalone and connect-distributed, found by their Java
 //! class names and aliases: FileStreamSource, FileStreamSink, and MirrorMaker 2's
-//! MirrorSource, MirrorCheckpoint and MirrorHeartbeat (see `mirror::plugin`).
+//! MirrorSource, MirrorCheckpoint and MirrorHeartbeat (see `mirror::plugin_config`).
 
 pub mod file_io;
 pub mod file_sink;
@@ -9,12 +9,12 @@ pub mod file_source;
 use std::sync::Arc;
 
 use crate::connect::connector::{ConfigMap, Connector};
-use crate::connect::env::{transaction_boundary, WorkerEnv};
 use crate::connect::herder::ConnectorFactory;
-use crate::connect::plugin::{names_class, KeyDef, PluginInfo, Validation};
+use crate::connect::plugin_info::{names_class, KeyDef, PluginInfo, Validation};
 use crate::connect::status::ConnectorType;
-use crate::mirror::connectors::MIRROR_KEYS;
-use crate::mirror::plugin as mirror;
+use crate::connect::worker_env::{transaction_boundary, WorkerEnv};
+use crate::mirror::flow_connectors::MIRROR_KEYS;
+use crate::mirror::plugin_config as mirror;
 
 /// Builds a connector of a plugin for a worker.
 type Create = fn(&str, &ConfigMap, &Arc<WorkerEnv>) -> Result<Arc<dyn Connector>, String>;

@@ -14,11 +14,11 @@ use crate::connect::connector::{
     fixed_tasks, BoxFuture, ConfigMap, Connector, OffsetEntry, TaskBody, TaskContext,
 };
 use crate::connect::converter::{Data, SchemaAndValue};
-use crate::connect::env::{fence_zombies, Client, WorkerEnv};
 use crate::connect::error::Error;
-use crate::connect::plugin::{KeyDef, Validation};
+use crate::connect::plugin_info::{KeyDef, Validation};
 use crate::connect::source_runner::{SourceRecord, SourceRunner, SourceTask};
 use crate::connect::status::ConnectorType;
+use crate::connect::worker_env::{fence_zombies, Client, WorkerEnv};
 
 pub const CLASS: &str = "org.apache.kafka.connect.file.FileStreamSourceConnector";
 

@@ -261,14 +261,7 @@ async fn connect_rest_api_steers_the_flows() {
         204,
     );
     // A stopped connector has no tasks (its empty task list goes through the config topic).
-    wait_for(Duration::from_secs(30), || {
-        let s = http_json(
-            addr,
-            "GET",
-            &format!("{}/status", connector_path(&source)),
-            None,
-            200,
-        );
+    wait_status(addr, &source, |s| {
         s["connector"]["state"] == "STOPPED" && s["tasks"] == json!([])
     });
     let ok = http_json(

@@ -207,7 +207,8 @@ pub fn partition_of(recs: &[Rec], p: i32) -> Vec<&Rec> {
     recs.iter().filter(|r| r.partition == p).collect()
 }
 
-/// A topic's config value on a cluster, as the broker describes it.
+/// A topic's config value on a cluster, as the broker describes it. A topic the broker cannot
+/// describe (one that does not exist) fails the test.
 pub async fn topic_config(bootstrap: &str, topic: &str, key: &str) -> Option<String> {
     topic_config_entry(bootstrap, topic, key)
         .await

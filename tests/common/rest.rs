@@ -84,8 +84,7 @@ fn tasks_of(status: &Value) -> Vec<Value> {
 }
 
 /// Polls `GET /connectors?expand=status` until `cond` holds for it, and returns it.
-pub fn wait_connectors(addr: SocketAddr, cond: impl FnMut(&Value) -> bool) -> Value {
-    let mut cond = cond;
+pub fn wait_connectors(addr: SocketAddr, mut cond: impl FnMut(&Value) -> bool) -> Value {
     let mut last = Value::Null;
     let held = wait_until(STATE_TIMEOUT, || {
         last = http_json(addr, "GET", "/connectors?expand=status", None, 200);

@@ -158,6 +158,9 @@ impl ConfigBackend for Local {
     }
 }
 
+/// How long a change written to the config topic may take to be applied by this worker.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Writes every change to the group's config topic; the herder applies it when its reader
 /// hands it back (see `follow`).
 pub(super) struct Topic {
@@ -192,12 +195,27 @@ impl Topic {
                 .get(name)
                 .map(|c| c.info(name, herder.factory()))
         };
-        match tokio::time::timeout(Duration::from_secs(10), wait).await {
+        match tokio::time::timeout(APPLY_TIMEOUT, wait).await {
             Ok(Some(info)) => Ok(info),
             Ok(None) => Err(super::stopped()),
             Err(_) => Err(HerderError::Internal(format!(
                 "connector {name} was written but not applied within 10 s"
             ))),
+        }
+    }
+}
+
+impl Topic {
+    /// Waits until the herder's state satisfies `cond`, so that a read after a change on this
+    /// worker sees it (as Java's answers once its herder has read the change back). The change
+    /// is already durable: a herder busy for longer (stopping a stubborn connector takes up to
+    /// 30 s) applies it later, and the caller is not told it failed.
+    async fn until_view(&self, cond: impl Fn(&View) -> bool) -> Result<(), HerderError> {
+        let mut view = self.view.clone();
+        let applied = async move { view.wait_for(|v| cond(v)).await.is_ok() };
+        match tokio::time::timeout(APPLY_TIMEOUT, applied).await {
+            Ok(false) => Err(super::stopped()),
+            Ok(true) | Err(_) => Ok(()),
         }
     }
 }
@@ -240,7 +258,8 @@ impl ConfigBackend for Topic {
                 ConfigRecord::Connector(name.into(), None),
                 ConfigRecord::Commit(name.into(), 0),
             ])
-            .await
+            .await?;
+            self.until_view(|v| !v.connectors.contains_key(name)).await
         })
     }
 
@@ -253,6 +272,9 @@ impl ConfigBackend for Topic {
         Box::pin(async move {
             herder.info(name).await?;
             self.write(vec![ConfigRecord::TargetState(name.into(), target)])
+                .await?;
+            // Gone meanwhile (deleted by another worker) counts as applied: nothing to steer.
+            self.until_view(|v| v.connectors.get(name).is_none_or(|c| c.target == target))
                 .await
         })
     }

@@ -120,24 +120,16 @@ fn config(pairs: &[(&str, &str)]) -> ConfigMap {
 
 /// The connector's state and its tasks' states.
 async fn states(herder: &Herder, name: &str) -> (State, Vec<State>) {
-    let s = herder.status(name).await.expect("status");
+    states_of(&herder.status(name).await.expect("status"))
+}
+
+fn states_of(s: &ConnectorStateInfo) -> (State, Vec<State>) {
     (s.connector.state, s.tasks.iter().map(|t| t.state).collect())
 }
 
-/// Waits (up to 5 s) until connector `name` shows `want`.
+/// Waits (up to 5 s) until connector `name` shows `want`, failing with what it shows.
 async fn wait_for_states(herder: &Herder, name: &str, want: (State, Vec<State>)) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let now = states(herder, name).await;
-        if now == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name} stays {now:?}, not {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_status(herder, name, |s| states_of(s) == want).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,7 +42,7 @@ type Done<'a, T = ()> = BoxFuture<'a, Result<T, HerderError>>;
 /// How each kind of change takes effect.
 pub(super) trait ConfigBackend: Send + Sync {
     /// What this worker owns before it hears from any group.
-    fn initial_ownership(&self) -> GroupAssignment;
+    fn initial_assignment(&self) -> GroupAssignment;
 
     /// Adds or replaces a connector; the connector as it is then, and whether it was created.
     fn put<'a>(&'a self, herder: &'a Herder, put: Put) -> Done<'a, (ConnectorInfo, bool)>;
@@ -78,7 +78,7 @@ pub(super) trait ConfigBackend: Send + Sync {
 pub(super) struct Local;
 
 impl ConfigBackend for Local {
-    fn initial_ownership(&self) -> GroupAssignment {
+    fn initial_assignment(&self) -> GroupAssignment {
         GroupAssignment::all()
     }
 
@@ -186,42 +186,44 @@ impl Topic {
         name: &str,
         config: &ConfigMap,
     ) -> Result<ConnectorInfo, HerderError> {
-        let mut view = self.view.clone();
-        let wait = async move {
-            let applied =
-                view.wait_for(|v| v.connectors.get(name).is_some_and(|c| &c.config == config));
-            let view = applied.await.ok()?;
-            view.connectors
-                .get(name)
-                .map(|c| c.info(name, herder.factory()))
-        };
-        match tokio::time::timeout(APPLY_TIMEOUT, wait).await {
-            Ok(Some(info)) => Ok(info),
-            Ok(None) => Err(super::stopped()),
-            Err(_) => Err(HerderError::Internal(format!(
+        let applied = |v: &View| v.connectors.get(name).is_some_and(|c| &c.config == config);
+        let Some(view) = self.view_when(applied).await? else {
+            return Err(HerderError::Internal(format!(
                 "connector {name} was written but not applied within 10 s"
-            ))),
-        }
+            )));
+        };
+        view.connectors
+            .get(name)
+            .map(|c| c.info(name, herder.factory()))
+            .ok_or_else(super::stopped)
     }
-}
 
-impl Topic {
     /// Waits until the herder's state satisfies `cond`, so that a read after a change on this
     /// worker sees it (as Java's answers once its herder has read the change back). The change
     /// is already durable: a herder busy for longer (stopping a stubborn connector takes up to
     /// 30 s) applies it later, and the caller is not told it failed.
     async fn until_view(&self, cond: impl Fn(&View) -> bool) -> Result<(), HerderError> {
+        self.view_when(cond).await.map(|_| ())
+    }
+
+    /// The herder's state once it satisfies `cond`; `None` if it does not within
+    /// `APPLY_TIMEOUT`, an error if the herder has stopped.
+    async fn view_when(
+        &self,
+        cond: impl Fn(&View) -> bool,
+    ) -> Result<Option<Arc<View>>, HerderError> {
         let mut view = self.view.clone();
-        let applied = async move { view.wait_for(|v| cond(v)).await.is_ok() };
+        let applied = async move { view.wait_for(|v| cond(v)).await.map(|v| v.clone()) };
         match tokio::time::timeout(APPLY_TIMEOUT, applied).await {
-            Ok(false) => Err(super::stopped()),
-            Ok(true) | Err(_) => Ok(()),
+            Ok(Ok(view)) => Ok(Some(view)),
+            Ok(Err(_)) => Err(super::stopped()),
+            Err(_) => Ok(None),
         }
     }
 }
 
 impl ConfigBackend for Topic {
-    fn initial_ownership(&self) -> GroupAssignment {
+    fn initial_assignment(&self) -> GroupAssignment {
         // Nothing until the group assigns this worker work.
         GroupAssignment {
             generation: 0,

@@ -112,7 +112,7 @@ impl Herder {
         let (actor, commands) = mpsc::unbounded_channel();
         let state = Actor {
             entries: BTreeMap::new(),
-            group_assignment: backend.initial_ownership(),
+            group_assignment: backend.initial_assignment(),
             ctx: Ctx {
                 status_store: status_store.clone(),
                 factory: factory.clone(),

@@ -1,11 +1,49 @@
 #!/usr/bin/env bash
-# Starts local Kafka clusters (Apache Kafka 4.3.1, one KRaft node each) and runs the replication
-# benchmark from A to B (release build).
-# Usage: scripts/bench.sh   (BENCH_MB=1024 and BENCH_SMALL_MB=128 set the backlog sizes)
+# The benchmark: connect-mirror-maker beside Java MirrorMaker 2 and a bare librdkafka copy loop,
+# in one run on local Kafka 4.3.1 clusters (benches/replicate/main.rs says what it measures).
+# Starts clusters A and B on loopback, and a far source cluster in a network namespace behind a
+# 50 ms-each-way link (scripts/far-link.py; needs root, else the far part is skipped).
+# Usage: scripts/bench.sh   (BENCH_PARTS=throughput,latency,far,memory and BENCH_SCALE=1 choose)
 source "$(dirname "${BASH_SOURCE[0]}")/kafka.sh"
 cd "$ROOT"
+# Kafka's own default broker heap: the benchmark measures the brokers too.
+export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms1g -Xmx1g}"
+FAR_NS=mm2-bench-far
 install_deps
 cargo build --release --benches --locked
 start_brokers
+FAR_PIDS=()
+stop_far() {
+  local pid
+  for pid in "${FAR_PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap 'stop_far; stop_brokers' EXIT
+
+# start_far: the far cluster, its PLAINTEXT listener on the namespace's address.
+start_far() {
+  local dir="$RUN_DIR/FAR" port
+  python3 "$ROOT/scripts/far-link.py" "$FAR_NS" 50 "$RUN_DIR/far.ready" &
+  FAR_PIDS+=($!)
+  for _ in $(seq 1 100); do [ -f "$RUN_DIR/far.ready" ] && break; sleep 0.1; done
+  [ -f "$RUN_DIR/far.ready" ] || return 1
+  kafka_prepare "$dir" "$KAFKA_VERSION"
+  port="$(cut -d: -f2 "$dir/bootstrap")"
+  sed -i "s#PLAINTEXT://127.0.0.1:$port#PLAINTEXT://10.99.0.2:$port#g" "$dir/server.properties"
+  echo "10.99.0.2:$port" >"$dir/bootstrap"
+  ip netns exec "$FAR_NS" "$ROOT/scripts/kafka.sh" run "$dir" &
+  FAR_PIDS+=($!)
+  wait_started "$dir" "$!"
+  export BENCH_FAR_BOOTSTRAP="10.99.0.2:$port"
+  log "far cluster: $BENCH_FAR_BOOTSTRAP, 50 ms each way"
+}
+if [ "$(id -u)" = 0 ] && [ -e /dev/net/tun ]; then
+  start_far || log "the far link did not come up; the far part is skipped"
+else
+  log "the far link needs root and /dev/net/tun; the far part is skipped"
+fi
+
 export TEST_SOURCE_BOOTSTRAP="$BOOTSTRAP_A" TEST_TARGET_BOOTSTRAP="$BOOTSTRAP_B"
+# Cluster B's JVM, stopped for the memory part's target outage.
+export BENCH_TARGET_PID="${BROKER_PIDS[1]}"
 cargo bench --locked --bench replicate

@@ -2,12 +2,13 @@
 //! between Kafka clusters, configured by the same `mm2.properties` as Apache Kafka's
 //! `connect-mirror-maker`.
 //!
-//! Module order, lowest first (a module uses only those before it): the leaves `metrics`,
-//! `shutdown` and `telemetry` → `config` → `policy` → `kafka` → `connect` → `mirror` →
+//! Module order, lowest first (a module uses only those before it): the leaves `allocator`,
+//! `metrics`, `shutdown` and `telemetry` → `config` → `policy` → `kafka` → `connect` → `mirror` →
 //! `plugins` → `rest` → `failover` → `cli` → `app` → `standalone` → `distributed`. One
 //! exception: `rest::dto`, the JSON shapes the herder answers with, uses only `connect`'s leaf
 //! types and is used by it.
 
+pub mod allocator;
 pub mod app;
 pub mod cli;
 pub mod config;

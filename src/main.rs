@@ -9,6 +9,7 @@ use mm2::app::{self, AppError};
 use mm2::cli::{Cli, Command, OffsetsCommand};
 
 fn main() -> ExitCode {
+    mm2::allocator::limit_arenas();
     let cli = Cli::parse();
     mm2::telemetry::init();
     let result = match cli.command {

@@ -18,6 +18,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    mm2::allocator::limit_arenas();
     let args = Args::parse();
     mm2::telemetry::init();
     match mm2::distributed::run(&args.worker) {

@@ -21,6 +21,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    mm2::allocator::limit_arenas();
     let args = Args::parse();
     mm2::telemetry::init();
     match mm2::standalone::run(&args.worker, &args.connectors) {

@@ -31,7 +31,8 @@ pub fn durable_defaults(props: &mut ClientProps) {
 }
 
 /// [`durable_defaults`] plus those of MirrorSource's replication producer, which copies
-/// records as fast as the target takes them.
+/// records as fast as the target takes them (its queue is sized by the task's share of the
+/// flow's memory).
 pub fn replication_defaults(props: &mut ClientProps) {
     durable_defaults(props);
     // Larger batches cost less CPU per record (librdkafka wakes its broker thread per
@@ -39,7 +40,6 @@ pub fn replication_defaults(props: &mut ClientProps) {
     props.set_default("linger.ms", "25");
     // Never drop a record because the target is slow or down: wait for it.
     props.set_default("message.timeout.ms", "0");
-    props.set_default("queue.buffering.max.kbytes", "65536");
 }
 
 /// How long a producer waiting for room in its queue waits for delivery reports at a time.

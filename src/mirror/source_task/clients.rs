@@ -9,6 +9,7 @@ use crate::kafka::producer::{replication_defaults, Producer};
 use crate::kafka::props::{translate, ClientProps};
 use crate::policy::ReplicationPolicy;
 
+use super::buffers::Buffers;
 use super::{exactly_once, TaskError};
 
 /// Where a task's offset syncs go.
@@ -46,7 +47,7 @@ pub(super) fn consumer(flow: &Flow, prefix: &str) -> Result<AssignedConsumer, Ta
     };
     props.set_default("isolation.level", isolation);
     props.set_default("enable.auto.offset.store", "false");
-    props.set_default("queued.max.messages.kbytes", "32768");
+    Buffers::for_tasks(flow.settings.tasks_max).apply_to_consumer(&mut props);
     props.set_default("fetch.wait.max.ms", "100");
     // For the lag metric: the end offsets come with the statistics.
     props.set_default("statistics.interval.ms", "5000");
@@ -70,6 +71,7 @@ pub(super) fn replication_producer(
         "replication producer",
     )?;
     replication_defaults(&mut props);
+    Buffers::for_tasks(flow.settings.tasks_max).apply_to_producer(&mut props);
     if let Some(id) = transactional_id {
         props.set("transactional.id", id.to_string(), false);
     }

@@ -45,6 +45,7 @@ use self::partition_ledger::{PartitionLedger, UnmatchedReport};
 use self::progress::Progress;
 use super::scheduler::now_ms;
 
+mod buffers;
 mod clients;
 mod partition_ledger;
 mod progress;

@@ -1,0 +1,74 @@
+//! The memory bound: connect-mirror-maker with tasks.max=4 and default settings on a large
+//! backlog, the target stopped for 60 s once a fifth has arrived. Its peak RSS must stay at
+//! most 128 MiB.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::data::{create_topic, delete_topics_containing, Backlog};
+use crate::replicators::Replicator;
+
+const OUTAGE: Duration = Duration::from_secs(60);
+const BOUND_MIB: f64 = 128.0;
+
+fn signal(pid: &str, sig: &str) {
+    let _ = Command::new("kill").args([sig, pid]).status();
+}
+
+impl crate::Bench {
+    /// `target_pid`: the target broker's JVM, stopped (SIGSTOP) for the outage.
+    pub fn memory(&mut self, target_pid: Option<String>) -> String {
+        let backlog = Backlog {
+            count: (1024.0 * self.scale * 1e6 / 1024.0) as u64,
+            size: 1024,
+            partitions: 8,
+            compression: "none",
+        };
+        let topic = create_topic(&self.source, "bench-memory", 8, &[]);
+        backlog.load(&self.source, &topic);
+        let source = self.source.clone();
+        let flow = self.flow(&source, &topic, &backlog);
+        let mut outage: Option<Instant> = None;
+        let mut resumed = false;
+        let seen = self.replicate(
+            Replicator::Ours,
+            &flow,
+            backlog.count,
+            Duration::from_secs(900),
+            |n| {
+                let Some(pid) = &target_pid else { return };
+                match outage {
+                    None if n >= backlog.count / 5 => {
+                        signal(pid, "-STOP");
+                        outage = Some(Instant::now());
+                    }
+                    Some(at) if !resumed && at.elapsed() >= OUTAGE => {
+                        signal(pid, "-CONT");
+                        resumed = true;
+                    }
+                    _ => {}
+                }
+            },
+        );
+        if let Some(pid) = &target_pid {
+            signal(pid, "-CONT");
+        }
+        delete_topics_containing(&self.source, &[&topic, "mm2-"]);
+        delete_topics_containing(&self.target, &[&topic, "mm2-"]);
+        let outage = if target_pid.is_some() {
+            "with a 60 s target outage"
+        } else {
+            "no outage (BENCH_TARGET_PID unset)"
+        };
+        let verdict = if seen.peak_rss_mib <= BOUND_MIB {
+            "within"
+        } else {
+            "OVER"
+        };
+        format!(
+            "memory: tasks.max=4, {:.0} MB backlog, {outage}: peak RSS {:.0} MiB, {verdict} the {BOUND_MIB:.0} MiB bound",
+            backlog.bytes() as f64 / 1e6,
+            seen.peak_rss_mib
+        )
+    }
+}

@@ -1,0 +1,123 @@
+//! How much memory a MirrorSource task's clients may hold: the consumer's prefetch and the
+//! replication producer's queue. A flow's budget is shared by its `tasks.max` tasks, so one
+//! process running all of them stays within it however large the backlog, and however long
+//! the target is away (the producer's queue fills, then the task stops polling, then the
+//! consumer's prefetch fills, then nothing grows).
+//!
+//! Sizes measured with benches/replicate (memory part: tasks.max=4, 1 GiB backlog, a 60 s
+//! target outage): at these budgets four tasks replicate 1 KiB records at the brokers' speed
+//! on loopback, and a source 50 ms away still gets four mebibytes per partition per round
+//! trip.
+//!
+//! Operators size them with Java's names, which win over these defaults:
+//! `<source>.consumer.fetch.max.bytes` (the prefetch of one task, of which one partition may
+//! take all) and `<target>.producer.buffer.memory` (the producer's queue).
+
+use crate::kafka::props::ClientProps;
+
+/// The prefetch of all of a flow's tasks together.
+const PREFETCH_BUDGET: u64 = 16 << 20;
+/// The replication producers' queues of all of a flow's tasks together; one task alone gets
+/// Java's `buffer.memory` default.
+const PRODUCER_BUDGET: u64 = 32 << 20;
+/// No task gets less: a fetch must hold a whole `message.max.bytes` (1,000,000) record.
+const MIN_PREFETCH: u64 = 1 << 20;
+const MIN_PRODUCER: u64 = 2 << 20;
+
+/// A task's share of the flow's budgets, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Buffers {
+    pub prefetch: u64,
+    pub producer: u64,
+}
+
+impl Buffers {
+    pub fn for_tasks(tasks_max: u32) -> Buffers {
+        let tasks = u64::from(tasks_max.max(1));
+        Buffers {
+            prefetch: (PREFETCH_BUDGET / tasks).max(MIN_PREFETCH),
+            producer: (PRODUCER_BUDGET / tasks).max(MIN_PRODUCER),
+        }
+    }
+
+    /// The consumer's prefetch, where the operator did not size it: `fetch.max.bytes` bounds
+    /// one fetch response, one partition may fill it (a lone partition far away needs the
+    /// whole fetch per round trip), and the queue holds about one response.
+    pub fn apply_to_consumer(self, props: &mut ClientProps) {
+        props.set_default("fetch.max.bytes", self.prefetch.to_string());
+        let fetch: u64 = props
+            .get("fetch.max.bytes")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(self.prefetch);
+        props.set_default("max.partition.fetch.bytes", fetch.to_string());
+        props.set_default(
+            "queued.max.messages.kbytes",
+            (fetch / 1024).max(1).to_string(),
+        );
+    }
+
+    /// The replication producer's queue (`buffer.memory` arrives here already translated).
+    pub fn apply_to_producer(self, props: &mut ClientProps) {
+        props.set_default(
+            "queue.buffering.max.kbytes",
+            (self.producer / 1024).to_string(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_shared_by_the_tasks_with_a_floor() {
+        assert_eq!(
+            Buffers::for_tasks(1),
+            Buffers {
+                prefetch: 16 << 20,
+                producer: 32 << 20
+            }
+        );
+        assert_eq!(
+            Buffers::for_tasks(4),
+            Buffers {
+                prefetch: 4 << 20,
+                producer: 8 << 20
+            }
+        );
+        assert_eq!(
+            Buffers::for_tasks(64),
+            Buffers {
+                prefetch: 1 << 20,
+                producer: 2 << 20
+            }
+        );
+    }
+
+    #[test]
+    fn the_operators_fetch_size_sizes_the_whole_prefetch() {
+        let mut props = ClientProps::default();
+        props.set("fetch.max.bytes", "2097152", false);
+        Buffers::for_tasks(1).apply_to_consumer(&mut props);
+        assert_eq!(props.get("fetch.max.bytes"), Some("2097152"));
+        assert_eq!(props.get("max.partition.fetch.bytes"), Some("2097152"));
+        assert_eq!(props.get("queued.max.messages.kbytes"), Some("2048"));
+    }
+
+    #[test]
+    fn defaults_follow_the_tasks_share() {
+        let mut consumer = ClientProps::default();
+        let mut producer = ClientProps::default();
+        let buffers = Buffers::for_tasks(4);
+        buffers.apply_to_consumer(&mut consumer);
+        buffers.apply_to_producer(&mut producer);
+        assert_eq!(consumer.get("fetch.max.bytes"), Some("4194304"));
+        assert_eq!(consumer.get("queued.max.messages.kbytes"), Some("4096"));
+        assert_eq!(producer.get("queue.buffering.max.kbytes"), Some("8192"));
+        // The operator's `buffer.memory`, translated, wins.
+        let mut producer = ClientProps::default();
+        producer.set("queue.buffering.max.kbytes", "1024", false);
+        buffers.apply_to_producer(&mut producer);
+        assert_eq!(producer.get("queue.buffering.max.kbytes"), Some("1024"));
+    }
+}

@@ -67,6 +67,10 @@ fn workloads(scale: f64) -> Vec<Workload> {
             backlog: backlog(mb(512.0, 1024), 1024, 8, "none"),
         },
         Workload {
+            name: "1 KiB JSON, one partition",
+            backlog: backlog(mb(256.0, 1024), 1024, 1, "none"),
+        },
+        Workload {
             name: "1 KiB JSON, lz4",
             backlog: backlog(mb(512.0, 1024), 1024, 8, "lz4"),
         },

@@ -1,5 +1,5 @@
 //! The memory bound: connect-mirror-maker with tasks.max=4 and default settings on a large
-//! backlog, the target stopped for 60 s once a fifth has arrived. Its peak RSS must stay at
+//! backlog over 16 partitions, the target stopped for 60 s once a fifth has arrived. Its peak RSS must stay at
 //! most 128 MiB.
 
 use std::process::Command;
@@ -21,10 +21,10 @@ impl crate::Bench {
         let backlog = Backlog {
             count: (1024.0 * self.scale * 1e6 / 1024.0) as u64,
             size: 1024,
-            partitions: 8,
+            partitions: 16,
             compression: "none",
         };
-        let topic = create_topic(&self.source, "bench-memory", 8, &[]);
+        let topic = create_topic(&self.source, "bench-memory", 16, &[]);
         backlog.load(&self.source, &topic);
         let source = self.source.clone();
         let flow = self.flow(&source, &topic, &backlog);
@@ -66,7 +66,7 @@ impl crate::Bench {
             "OVER"
         };
         format!(
-            "memory: tasks.max=4, {:.0} MB backlog, {outage}: peak RSS {:.0} MiB, {verdict} the {BOUND_MIB:.0} MiB bound",
+            "memory: tasks.max=4, {:.0} MB backlog over 16 partitions, {outage}: peak RSS {:.0} MiB, {verdict} the {BOUND_MIB:.0} MiB bound",
             backlog.bytes() as f64 / 1e6,
             seen.peak_rss_mib
         )

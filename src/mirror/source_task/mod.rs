@@ -286,9 +286,15 @@ impl Task {
     /// Copies up to [`BATCH`] records: waits `timeout` for the first, then takes what is there.
     fn copy_batch(&mut self, consumer: &AssignedConsumer, timeout: Duration) {
         let mut timeout = timeout;
+        // One clock reading per batch, taken after the first record: reading the clock per
+        // record was the largest single cost at 100-byte records (14% of the process's CPU).
+        let mut clock = None;
         for _ in 0..BATCH {
             match consumer.poll(timeout) {
-                Some(Ok(m)) => self.send(&m),
+                Some(Ok(m)) => {
+                    let clock = *clock.get_or_insert_with(|| (Instant::now(), now_ms()));
+                    self.send(&m, clock);
+                }
                 Some(Err(e)) => {
                     // The same error repeats while the source is down: once a minute.
                     let name = self.spec.flow.name();
@@ -306,7 +312,8 @@ impl Task {
     }
 
     /// Produces one record to its remote topic; waits for room if the producer queue is full.
-    fn send(&mut self, m: &Polled<'_>) {
+    /// `clock` is the batch's monotonic and wall-clock time, for the metrics.
+    fn send(&mut self, m: &Polled<'_>, clock: (Instant, i64)) {
         let Some(i) = self.progress.ledger.position(m.topic(), m.partition()) else {
             return; // not assigned to this task (a stale fetch after reassignment)
         };
@@ -352,7 +359,8 @@ impl Task {
                 gap.found, gap.expected, gap.expected, gap.found - 1
             );
         }
-        self.progress.metrics[i].polled(m.value_len(), ts.map(|t| now_ms() - t), Instant::now());
+        let (now, wall) = clock;
+        self.progress.metrics[i].polled(m.value_len(), ts.map(|t| wall - t), now);
     }
 
     /// Serves delivery reports of both producers and sends the offset syncs that are due.

@@ -14,7 +14,7 @@
 //!   backlog, with the target stopped (SIGSTOP on BENCH_TARGET_PID) for 60 s mid-way.
 //!
 //! BENCH_SCALE multiplies every backlog (default 1); BENCH_WORKLOADS keeps the workloads whose
-//! name contains it; BENCH_PROFILE=DIR records connect-mirror-maker under `perf record` there.
+//! name contains it, BENCH_REPLICATORS the replicators whose label contains it; BENCH_PROFILE=DIR records connect-mirror-maker under `perf record` there.
 
 mod data;
 mod far;
@@ -168,7 +168,11 @@ impl Bench {
                 mb_per_s(b.bytes(), fetched)
             );
             let source = self.source.clone();
-            for who in ALL {
+            let chosen = std::env::var("BENCH_REPLICATORS").unwrap_or_default();
+            for who in ALL
+                .into_iter()
+                .filter(|w| w.label().contains(chosen.as_str()))
+            {
                 let flow = self.flow(&source, &topic, b);
                 let seen = self.replicate(who, &flow, b.count, Duration::from_secs(120), |_| {});
                 let row = Row::new(w.name, who, b.size, &seen);

@@ -1,6 +1,6 @@
 //! The memory bound: connect-mirror-maker with tasks.max=4 and default settings on a large
-//! backlog over 16 partitions, the target stopped for 60 s once a fifth has arrived. Its peak RSS must stay at
-//! most 128 MiB.
+//! backlog over 16 partitions, the target stopped for 60 s once a fifth has arrived. Its peak
+//! RSS must stay at most 128 MiB.
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -137,6 +137,14 @@ pub fn start(who: Replicator, flow: &FlowSpec) -> Running {
         Replicator::Ours => {
             let mut text = flow.mm2_properties(false);
             text.push_str(&format!("listeners = http://127.0.0.1:{}\n", free_port()));
+            // BENCH_OURS_EXTRA: more lines for ours, `{s}` and `{t}` standing for the aliases.
+            if let Ok(extra) = std::env::var("BENCH_OURS_EXTRA") {
+                let extra = extra
+                    .replace("{s}", &flow.source_alias)
+                    .replace("{t}", &flow.target_alias);
+                text.push_str(&extra.replace("\\n", "\n"));
+                text.push('\n');
+            }
             let path = write(&dir, &text);
             Command::new(env!("CARGO_BIN_EXE_connect-mirror-maker"))
                 .arg(&path)

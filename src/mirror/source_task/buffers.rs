@@ -4,10 +4,9 @@
 //! the target is away (the producer's queue fills, then the task stops polling, then the
 //! consumer's prefetch fills, then nothing grows).
 //!
-//! Sizes measured with benches/replicate (memory part: tasks.max=4, 1 GiB backlog, a 60 s
-//! target outage): at these budgets four tasks replicate 1 KiB records at the brokers' speed
-//! on loopback, and a source 50 ms away still gets four mebibytes per partition per round
-//! trip.
+//! Sizes measured with benches/replicate (tasks.max=4; the memory part adds a 60 s target
+//! outage): at these budgets four tasks replicate at the brokers' speed on loopback, and a
+//! source 50 ms away still gets two mebibytes per task per round trip.
 //!
 //! Operators size them with Java's names, which win over these defaults:
 //! `<source>.consumer.fetch.max.bytes` (the prefetch of one task, of which one partition may
@@ -43,10 +42,16 @@ impl Buffers {
     }
 
     /// The consumer's prefetch, where the operator did not size it: `fetch.max.bytes` bounds
-    /// one fetch response, one partition may fill it (a lone partition far away needs the
-    /// whole fetch per round trip), and the queue holds about one response.
+    /// one fetch response, at half the share because librdkafka fetches again as soon as the
+    /// queue is under its threshold (so a response lands on a queue still holding about one);
+    /// one partition may fill a response (a lone partition far away needs the whole fetch per
+    /// round trip). Decompressed and small records cost more than their bytes here: librdkafka
+    /// keeps a few hundred bytes per message and decompresses a whole response at once.
     pub fn apply_to_consumer(self, props: &mut ClientProps) {
-        props.set_default("fetch.max.bytes", self.prefetch.to_string());
+        props.set_default(
+            "fetch.max.bytes",
+            (self.prefetch / 2).max(MIN_PREFETCH).to_string(),
+        );
         let fetch: u64 = props
             .get("fetch.max.bytes")
             .and_then(|v| v.parse().ok())
@@ -63,11 +68,17 @@ impl Buffers {
         props.set_default("fetch.queue.backoff.ms", "10");
     }
 
-    /// The replication producer's queue (`buffer.memory` arrives here already translated).
+    /// The replication producer's queue (`buffer.memory` arrives here already translated), in
+    /// bytes and in records: at 100-byte records the per-message overhead, not the bytes,
+    /// filled memory (one record per 256 bytes of the share).
     pub fn apply_to_producer(self, props: &mut ClientProps) {
         props.set_default(
             "queue.buffering.max.kbytes",
             (self.producer / 1024).to_string(),
+        );
+        props.set_default(
+            "queue.buffering.max.messages",
+            (self.producer / 256).to_string(),
         );
     }
 }
@@ -118,10 +129,12 @@ mod tests {
         let buffers = Buffers::for_tasks(4);
         buffers.apply_to_consumer(&mut consumer);
         buffers.apply_to_producer(&mut producer);
-        assert_eq!(consumer.get("fetch.max.bytes"), Some("4194304"));
-        assert_eq!(consumer.get("queued.max.messages.kbytes"), Some("4096"));
+        assert_eq!(consumer.get("fetch.max.bytes"), Some("2097152"));
+        assert_eq!(consumer.get("max.partition.fetch.bytes"), Some("2097152"));
+        assert_eq!(consumer.get("queued.max.messages.kbytes"), Some("2048"));
         assert_eq!(consumer.get("fetch.queue.backoff.ms"), Some("10"));
         assert_eq!(producer.get("queue.buffering.max.kbytes"), Some("4096"));
+        assert_eq!(producer.get("queue.buffering.max.messages"), Some("16384"));
         // The operator's `buffer.memory`, translated, wins.
         let mut producer = ClientProps::default();
         producer.set("queue.buffering.max.kbytes", "1024", false);

@@ -134,7 +134,26 @@ impl crate::Bench {
         let mut lines = vec![format!(
             "| replicator | load | p50 ms | p99 ms | max ms | records |\n|---|---|---|---|---|---|"
         )];
-        for who in [Replicator::JavaDefaults, Replicator::Ours] {
+        // The floor: one broker hop, produced to the source and consumed from it.
+        let topic = crate::data::create_topic(
+            &self.source,
+            "bench-latency-alone",
+            8,
+            &[("message.timestamp.type", "LogAppendTime")],
+        );
+        let consumer = target_consumer(&self.source, &topic, 8);
+        let p = measure(&self.source, &topic, 8, 1024, 10.0, SECONDS, &consumer);
+        lines.push(format!(
+            "| the source broker alone (no replication) | 10 MB/s | {} | {} | {} | {} |",
+            p.p50, p.p99, p.max, p.received
+        ));
+        println!("{}", lines.last().unwrap());
+        crate::data::delete_topics_containing(&self.source, &[&topic]);
+        let chosen = std::env::var("BENCH_REPLICATORS").unwrap_or_default();
+        for who in [Replicator::JavaDefaults, Replicator::Ours]
+            .into_iter()
+            .filter(|w| w.label().contains(chosen.as_str()))
+        {
             let mut rates = vec![10.0];
             if let Some(row) = table.find("1 KiB JSON, uncompressed", who) {
                 rates.push(row.mb_per_s / 2.0);

@@ -290,12 +290,16 @@ impl Translations {
         Translations { topic, groups }
     }
 
-    /// The mm2.properties of flow a->b over this data, with offset.lag.max = 100.
+    /// The mm2.properties of flow a->b over this data, with offset.lag.max = 100. Offsets are
+    /// flushed every 5 s, so that both MirrorMaker 2s copy the whole backlog before their first
+    /// commit: each commit also makes every partition's latest record a sync (Java's delayed
+    /// syncs), so a commit in the middle of the copy put a sync wherever the copy was then
+    /// (Java alone once translated a group at 995 to 979, our run to 910).
     fn flow(&self, a: &str, b: &str) -> String {
         let groups: Vec<&str> = self.groups.iter().map(|(g, _)| g.as_str()).collect();
         config(a, b, &self.topic, &groups.join(",")).replace(
             "offset.flush.interval.ms = 1000\n",
-            "offset.flush.interval.ms = 1000\noffset.lag.max = 100\n",
+            &format!("offset.flush.interval.ms = 5000\noffset.lag.max = {LAG_MAX}\n"),
         )
     }
 
@@ -322,21 +326,42 @@ impl Translations {
             .collect()
     }
 
-    /// Waits until Java's client reads `want` from `source`'s checkpoints for every group.
-    fn assert_reads(&self, source: &str, want: &[Translation], what: &str) {
+    /// Waits until Java's client reads, from `source`'s checkpoints, a translation close to
+    /// `want` (Java alone's) for every group; the translations it read.
+    ///
+    /// Besides the syncs every offset.lag.max records, each MirrorMaker 2 adds one wherever a
+    /// partition is when its outstanding-sync limit frees or an offset commit promotes the
+    /// latest record: timing, in Java as in ours (two Java runs on the same data gave 438 and
+    /// 405 for a group at 600). So runs agree within offset.lag.max, and none passes the group.
+    fn assert_reads(&self, source: &str, want: &[Translation], what: &str) -> Vec<Translation> {
+        let mut read = Vec::new();
         for ((g, at), want) in self.groups.iter().zip(want) {
             let mut got = Default::default();
             let agreed = wait_until(Duration::from_secs(90), || {
                 got = java_translation(source, g);
-                &got == want
+                close_to(&got, want, *at)
             });
             assert!(
                 agreed,
-                "group at {at}: {what} gives {got:?}, Java alone {want:?}"
+                "group at {at}: {what} gives {got:?}, Java alone {want:?} (they may differ by at most {LAG_MAX}, and neither pass {at})"
             );
-            eprintln!("group at {at}: {what}: {want:?}, as Java alone");
+            eprintln!("group at {at}: {what}: {got:?}; Java alone {want:?}");
+            read.push(got);
         }
+        read
     }
+}
+
+/// The data's offset.lag.max.
+const LAG_MAX: i64 = 100;
+
+/// Same partitions, each within [`LAG_MAX`] of `want` and not past the group's offset `at`
+/// (remote offsets equal source offsets on these fresh remote topics).
+fn close_to(got: &Translation, want: &Translation, at: i64) -> bool {
+    got.len() == want.len()
+        && got
+            .iter()
+            .all(|(tp, g)| *g <= at && want.get(tp).is_some_and(|w| (g - w).abs() <= LAG_MAX))
 }
 
 /// The same data mirrored twice from A to B, once by Java MirrorMaker 2 (aliases `j*`) and once
@@ -361,12 +386,17 @@ async fn translations_agree_with_java() {
     let text = data.flow(&ra, &rb);
     let file = TempFile::new("mm2.properties", &text);
     let ours = Mm2::start(&text).await;
-    data.assert_reads(&ra, &want, "Java's client on our checkpoints");
-    for ((g, _), want) in data.groups.iter().zip(&want) {
-        assert_eq!(
-            &our_translation(&file, &ra, &rb, g),
-            want,
-            "offsets translate for {g}"
+    let read = data.assert_reads(&ra, &want, "Java's client on our checkpoints");
+    // On the same checkpoints, our `offsets translate` and Java's client agree exactly.
+    for ((g, _), java_on_ours) in data.groups.iter().zip(&read) {
+        let mut ours = Default::default();
+        let agreed = wait_until(Duration::from_secs(30), || {
+            ours = our_translation(&file, &ra, &rb, g);
+            &ours == java_on_ours || &ours == &java_translation(&ra, g)
+        });
+        assert!(
+            agreed,
+            "offsets translate for {g}: {ours:?}, Java's client {java_on_ours:?}"
         );
     }
     ours.stop().await;
@@ -434,7 +464,7 @@ async fn mixed_source_and_checkpoints_agree_with_java() {
     );
     let body = json!({"name": "checkpoints", "config": checkpoint_config(&oa, &ob)});
     http_json(addr, "POST", "/connectors", Some(&body.to_string()), 201);
-    data.assert_reads(&oa, &want, "our MirrorSource, Java's MirrorCheckpoint");
+    let _ = data.assert_reads(&oa, &want, "our MirrorSource, Java's MirrorCheckpoint");
     worker.stop();
     ours.stop().await;
 
@@ -469,7 +499,7 @@ async fn mixed_source_and_checkpoints_agree_with_java() {
         &[&dir.path, &connector],
         port,
     );
-    data.assert_reads(&xa, &want, "Java's MirrorSource, our MirrorCheckpoint");
+    let _ = data.assert_reads(&xa, &want, "Java's MirrorSource, our MirrorCheckpoint");
     standalone.stop();
     java.stop();
 }

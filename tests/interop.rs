@@ -392,7 +392,7 @@ async fn translations_agree_with_java() {
         let mut ours = Default::default();
         let agreed = wait_until(Duration::from_secs(30), || {
             ours = our_translation(&file, &ra, &rb, g);
-            &ours == java_on_ours || &ours == &java_translation(&ra, g)
+            &ours == java_on_ours || ours == java_translation(&ra, g)
         });
         assert!(
             agreed,

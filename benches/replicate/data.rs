@@ -94,6 +94,16 @@ pub struct Backlog {
 }
 
 impl Backlog {
+    /// About `mb` MB of uncompressed `size`-byte records.
+    pub fn of_mb(mb: f64, size: usize, partitions: i32, compression: &'static str) -> Backlog {
+        Backlog {
+            count: (mb * 1e6 / size as f64) as u64,
+            size,
+            partitions,
+            compression,
+        }
+    }
+
     pub fn bytes(&self) -> u64 {
         self.count * self.size as u64
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::data::{create_topic, delete_topics_containing, Backlog};
 use crate::replicators::Replicator;
+use crate::report::Row;
 
 /// How long each run replicates over the link: Java MirrorMaker 2 may need hours for the
 /// backlog, so every run is timed over what arrives in this window.
@@ -16,12 +17,7 @@ impl crate::Bench {
             "| partitions | replicator | source | MB/s | MB/s per core | peak RSS MiB |\n|---|---|---|---|---|---|".to_string(),
         ];
         for (partitions, mb) in [(1, 256.0), (16, 512.0)] {
-            let backlog = Backlog {
-                count: (mb * self.scale * 1e6 / 1024.0) as u64,
-                size: 1024,
-                partitions,
-                compression: "none",
-            };
+            let backlog = Backlog::of_mb(mb * self.scale, 1024, partitions, "none");
             let runs = [
                 (Replicator::Ours, self.source.clone(), "loopback"),
                 (Replicator::Floor, far.to_string(), "50 ms away"),
@@ -41,13 +37,13 @@ impl crate::Bench {
                 };
                 let flow = self.flow(&source, &topic, &backlog);
                 let seen = self.replicate(who, &flow, backlog.count, WINDOW, |_| {});
-                let mb = seen.records as f64 * 1024.0 / 1e6;
+                let row = Row::new("far", who, backlog.size, &seen);
                 let line = format!(
                     "| {partitions} | {} | {place} | {:.1} | {:.1} | {:.0} |",
                     who.label(),
-                    mb / seen.seconds,
-                    mb / seen.cpu_seconds,
-                    seen.peak_rss_mib
+                    row.mb_per_s,
+                    row.mb_per_core,
+                    row.peak_rss_mib
                 );
                 println!("{line}");
                 lines.push(line);

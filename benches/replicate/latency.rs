@@ -165,12 +165,8 @@ impl crate::Bench {
                     8,
                     &[("message.timestamp.type", "LogAppendTime")],
                 );
-                let backlog = crate::data::Backlog {
-                    count: 0,
-                    size: 1024,
-                    partitions: 8,
-                    compression: "none",
-                };
+                // Produced while timed, not loaded before: a flow's shape only.
+                let backlog = crate::data::Backlog::of_mb(0.0, 1024, 8, "none");
                 let source = self.source.clone();
                 let flow = self.flow(&source, &topic, &backlog);
                 let running = start(who, &flow);

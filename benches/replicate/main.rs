@@ -54,43 +54,30 @@ struct Workload {
 }
 
 fn workloads(scale: f64) -> Vec<Workload> {
-    let mb = |n: f64, size: usize| ((n * scale * 1e6) / size as f64) as u64;
-    let backlog = |count, size, partitions, compression| Backlog {
-        count,
-        size,
-        partitions,
-        compression,
-    };
-    vec![
-        Workload {
-            name: "1 KiB JSON, uncompressed",
-            backlog: backlog(mb(512.0, 1024), 1024, 8, "none"),
-        },
-        Workload {
-            name: "1 KiB JSON, one partition",
-            backlog: backlog(mb(256.0, 1024), 1024, 1, "none"),
-        },
-        Workload {
-            name: "1 KiB JSON, lz4",
-            backlog: backlog(mb(512.0, 1024), 1024, 8, "lz4"),
-        },
-        Workload {
-            name: "1 KiB JSON, zstd",
-            backlog: backlog(mb(512.0, 1024), 1024, 8, "zstd"),
-        },
-        Workload {
-            name: "100 B records",
-            backlog: backlog(mb(128.0, 100), 100, 8, "none"),
-        },
-        Workload {
-            name: "10 KiB JSON",
-            backlog: backlog(mb(512.0, 10240), 10240, 8, "none"),
-        },
-        Workload {
-            name: "1,000 partitions, 300 records each",
-            backlog: backlog((300_000.0 * scale) as u64, 1024, 1000, "none"),
-        },
-    ]
+    // (name, MB at scale 1, record size, partitions, compression)
+    const TABLE: [(&str, f64, usize, i32, &str); 7] = [
+        ("1 KiB JSON, uncompressed", 512.0, 1024, 8, "none"),
+        ("1 KiB JSON, one partition", 256.0, 1024, 1, "none"),
+        ("1 KiB JSON, lz4", 512.0, 1024, 8, "lz4"),
+        ("1 KiB JSON, zstd", 512.0, 1024, 8, "zstd"),
+        ("100 B records", 128.0, 100, 8, "none"),
+        ("10 KiB JSON", 512.0, 10240, 8, "none"),
+        // 300 records of 1 KiB per partition.
+        (
+            "1,000 partitions, 300 records each",
+            307.2,
+            1024,
+            1000,
+            "none",
+        ),
+    ];
+    TABLE
+        .iter()
+        .map(|&(name, mb, size, partitions, compression)| Workload {
+            name,
+            backlog: Backlog::of_mb(mb * scale, size, partitions, compression),
+        })
+        .collect()
 }
 
 impl Bench {

@@ -18,13 +18,8 @@ fn signal(pid: &str, sig: &str) {
 impl crate::Bench {
     /// `target_pid`: the target broker's JVM, stopped (SIGSTOP) for the outage.
     pub fn memory(&mut self, target_pid: Option<String>) -> String {
-        let backlog = Backlog {
-            count: (1024.0 * self.scale * 1e6 / 1024.0) as u64,
-            size: 1024,
-            partitions: 16,
-            compression: "none",
-        };
-        let topic = create_topic(&self.source, "bench-memory", 16, &[]);
+        let backlog = Backlog::of_mb(1024.0 * self.scale, 1024, 16, "none");
+        let topic = create_topic(&self.source, "bench-memory", backlog.partitions, &[]);
         backlog.load(&self.source, &topic);
         let source = self.source.clone();
         let flow = self.flow(&source, &topic, &backlog);

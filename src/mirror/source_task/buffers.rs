@@ -48,14 +48,13 @@ impl Buffers {
     /// round trip). Decompressed and small records cost more than their bytes here: librdkafka
     /// keeps a few hundred bytes per message and decompresses a whole response at once.
     pub fn apply_to_consumer(self, props: &mut ClientProps) {
-        props.set_default(
-            "fetch.max.bytes",
-            (self.prefetch / 2).max(MIN_PREFETCH).to_string(),
-        );
+        let default_fetch = (self.prefetch / 2).max(MIN_PREFETCH);
+        props.set_default("fetch.max.bytes", default_fetch.to_string());
+        // The operator's value when set (librdkafka has already checked it is a number).
         let fetch: u64 = props
             .get("fetch.max.bytes")
             .and_then(|v| v.parse().ok())
-            .unwrap_or(self.prefetch);
+            .unwrap_or(default_fetch);
         props.set_default("max.partition.fetch.bytes", fetch.to_string());
         props.set_default(
             "queued.max.messages.kbytes",

@@ -85,8 +85,17 @@ async fn consumers_fail_over_from_checkpoints_without_missing_records() {
 
     // checkpoint-latency-ms, labelled as Java's MBean is.
     let (_, body) = http_get(mm2.http[0], "/metrics");
-    let series = format!("kafka_connect_mirror_checkpoint_connector_checkpoint_latency_ms_max{{group=\"{group}\",partition=\"0\",source=\"{a}\",target=\"{b}\",topic=\"{remote}\"}}");
+    let series = format!("kafka_connect_mirror_mirrorcheckpointconnector_checkpoint_latency_ms_max{{group=\"{group}\",partition=\"0\",source=\"{a}\",target=\"{b}\",topic=\"{remote}\"}}");
     assert!(body.contains(&series), "no `{series}` in:\n{body}");
+    // Staleness per group: the group was checkpointed moments ago, not never.
+    let stale = format!("kafka_connect_mirror_mirrorcheckpointconnector_checkpoint_staleness_seconds{{group=\"{group}\",source=\"{a}\",target=\"{b}\"}} ");
+    let seconds: f64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix(stale.as_str()))
+        .unwrap_or_else(|| panic!("no `{stale}` in:\n{body}"))
+        .parse()
+        .expect("a number");
+    assert!((0.0..60.0).contains(&seconds), "staleness {seconds}");
 
     // With sync.group.offsets.enabled the group has the translated offset on the target.
     let deadline = Instant::now() + Duration::from_secs(30);

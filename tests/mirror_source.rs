@@ -314,30 +314,46 @@ async fn serves_per_partition_metrics() {
     let remote = format!("{a}.{topic}");
     read_exactly(&target_bootstrap(), &remote, 2, 20, Duration::from_secs(60));
     let addr = mm2.http[0];
-    let line = format!("kafka_connect_mirror_source_connector_record_count{{partition=\"1\",source=\"{a}\",target=\"{b}\",topic=\"{remote}\"}} 10");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // Strimzi's names: the family of MirrorSourceConnector's MBeans, and the clients' metrics
+    // from librdkafka's statistics (every 5 s), client ids quoted as in MBean names.
+    let p = "kafka_connect_mirror_mirrorsourceconnector_";
+    let labels = format!("partition=\"1\",source=\"{a}\",target=\"{b}\",topic=\"{remote}\"");
+    let wanted = [
+        format!("{p}record_count{{{labels}}} 10"),
+        // Caught up: nothing outstanding, so the recovery point is now.
+        format!("{p}replication_lag_seconds{{{labels}}} 0"),
+        format!("{p}replication_lag{{{labels}}} 0"),
+        format!("kafka_producer_outgoing_byte_total{{clientid=\"\\\"connector-producer-{a}->{b}.MirrorSourceConnector-0\\\"\"}}"),
+        format!("kafka_producer_buffer_available_bytes{{clientid=\"\\\"connector-producer-{a}->{b}.MirrorSourceConnector-0\\\"\"}}"),
+        "process_resident_memory_bytes ".to_string(),
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let (status, body) = http_get(addr, "/metrics");
         assert_eq!(status, 200);
-        if body.contains(&line) {
+        if wanted.iter().all(|w| body.contains(w.as_str())) {
             for name in [
                 "byte_count",
                 "byte_rate",
                 "record_rate",
                 "record_age_ms_max",
                 "replication_latency_ms_avg",
-                "replication_lag",
             ] {
                 assert!(
-                    body.contains(&format!("kafka_connect_mirror_source_connector_{name}{{")),
+                    body.contains(&format!("{p}{name}{{{labels}}}")),
                     "{name} missing"
                 );
             }
+            assert!(!body.contains("kafka_connect_mirror_source_connector_"));
             break;
         }
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|w| !body.contains(w.as_str()))
+            .collect();
         assert!(
             std::time::Instant::now() < deadline,
-            "no `{line}` in:\n{body}"
+            "missing {missing:?} in:\n{body}"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }

@@ -362,7 +362,7 @@ async fn connect_rest_api_steers_the_flows() {
     // Metrics on the same listener.
     let (status, text) = http_get(addr, "/metrics");
     assert_eq!(status, 200);
-    assert!(text.contains("kafka_connect_mirror_source_connector_record_count"));
+    assert!(text.contains("kafka_connect_mirror_mirrorsourceconnector_record_count"));
 
     // Errors: Connect's body, never a 500.
     let e = http_json(addr, "GET", "/connectors/nope/status", None, 404);

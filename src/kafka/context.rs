@@ -1,5 +1,5 @@
 //! rdkafka client contexts. Every client is [`Named`]: its librdkafka logs and errors go to
-//! `tracing` under its name (e.g. `A->B|MirrorSourceConnector-0|replication-producer`), through
+//! `tracing` under its name (e.g. `A->B|MirrorSourceConnector-0|replication-consumer`), through
 //! the one forwarder in `client.rs` that drops repeats. What a client needs besides its name
 //! (delivery reports, statistics) is a small hooks type, so no context re-implements logging.
 //!
@@ -64,6 +64,7 @@ impl<H: ClientHooks> ClientContext for Named<H> {
     }
 
     fn stats(&self, statistics: Statistics) {
+        crate::metrics::clients::global().observe(&statistics);
         self.hooks.stats(&self.name, statistics);
     }
 }

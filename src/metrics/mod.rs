@@ -1,15 +1,63 @@
-//! Prometheus metrics, with MirrorMaker 2's metric names in the form Strimzi's JMX exporter rules
-//! give them (`kafka_connect_mirror_source_connector_record_count{source,target,topic,partition}`),
-//! so existing dashboards work. Served as text at `GET /metrics`.
+//! Prometheus metrics, served as text at `GET /metrics`. By default they carry the names and
+//! labels Strimzi's JMX exporter rules give Java's MBeans (`kafka_connect_mirror_mirrorsourceconnector_*`,
+//! `kafka_connect_mirror_mirrorcheckpointconnector_*`, the Kafka clients' `kafka_consumer_*` and
+//! `kafka_producer_*`), so Strimzi's MirrorMaker 2 dashboard and alert rules work unchanged;
+//! `metrics.names=legacy` keeps this project's earlier MirrorMaker family names
+//! (`kafka_connect_mirror_source_connector_*`, `kafka_connect_mirror_checkpoint_connector_*`).
 
 pub mod checkpoint;
+pub mod clients;
+pub mod jmx;
 pub mod source;
 pub mod window;
 
 use prometheus::{Encoder, Registry, TextEncoder};
 
 pub use checkpoint::{CheckpointLatency, CheckpointMetrics};
-pub use source::{PartitionMetrics, SourceMetrics};
+pub use source::{Outstanding, PartitionMetrics, SourceMetrics};
+
+/// Which names the MirrorMaker metric families carry (`metrics.names`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricNames {
+    /// Strimzi's JMX exporter names, with label values quoted as in MBean names.
+    #[default]
+    Strimzi,
+    /// The names of this project's first releases, with plain label values.
+    Legacy,
+}
+
+impl MetricNames {
+    /// `metrics.names`' value, or `None` for an unknown one.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "strimzi" => Some(MetricNames::Strimzi),
+            "legacy" => Some(MetricNames::Legacy),
+            _ => None,
+        }
+    }
+
+    fn source_prefix(self) -> &'static str {
+        match self {
+            MetricNames::Strimzi => "kafka_connect_mirror_mirrorsourceconnector_",
+            MetricNames::Legacy => "kafka_connect_mirror_source_connector_",
+        }
+    }
+
+    fn checkpoint_prefix(self) -> &'static str {
+        match self {
+            MetricNames::Strimzi => "kafka_connect_mirror_mirrorcheckpointconnector_",
+            MetricNames::Legacy => "kafka_connect_mirror_checkpoint_connector_",
+        }
+    }
+
+    /// A label value as this family shows it.
+    fn label(self, value: &str) -> String {
+        match self {
+            MetricNames::Strimzi => jmx::label(value).into_owned(),
+            MetricNames::Legacy => value.to_string(),
+        }
+    }
+}
 
 /// Every metric of this process.
 #[derive(Clone)]
@@ -20,10 +68,23 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The default (Strimzi) names.
     pub fn new() -> Self {
+        Self::with_names(MetricNames::default())
+    }
+
+    pub fn with_names(names: MetricNames) -> Self {
         let registry = Registry::new();
-        let source = SourceMetrics::register(&registry);
-        let checkpoint = CheckpointMetrics::register(&registry);
+        let source = SourceMetrics::register(&registry, names);
+        let checkpoint = CheckpointMetrics::register(&registry, names);
+        #[cfg(target_os = "linux")]
+        {
+            // process_cpu_seconds_total, process_resident_memory_bytes, … (no JVM to show).
+            let process = prometheus::process_collector::ProcessCollector::for_self();
+            registry
+                .register(Box::new(process))
+                .expect("registered once");
+        }
         Metrics {
             registry,
             source,
@@ -31,11 +92,18 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The Prometheus text exposition of every metric, the clients' included.
     pub fn render(&self) -> String {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        self.source.refresh(now_ms);
+        self.checkpoint.refresh(now_ms);
+        let mut families = self.registry.gather();
+        families.extend(clients::global().gather());
         let mut buf = Vec::new();
         TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buf)
+            .encode(&families, &mut buf)
             .expect("text encoding of gathered metrics");
         String::from_utf8(buf).expect("prometheus text is UTF-8")
     }

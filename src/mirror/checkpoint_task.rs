@@ -3,7 +3,7 @@
 //! `emit.checkpoints.interval.seconds`, and with `sync.group.offsets.enabled` commits the
 //! translated offsets to target groups that have no active members.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -285,6 +285,7 @@ impl Checkpointer {
         groups.sort();
         if groups != self.groups {
             info!(flow = %self.flow.name(), groups = groups.len(), "consumer groups to checkpoint changed");
+            self.latency.retain_groups(&groups);
             self.groups = groups;
         }
     }
@@ -300,20 +301,30 @@ impl Checkpointer {
             );
         }
         let Some(reader) = &self.syncs else { return };
-        let all = self.translate_groups(reader).await;
-        self.write_checkpoints(all).await;
+        let (all, listed) = self.translate_groups(reader).await;
+        let failed = self.write_checkpoints(all).await;
+        // A group is up to date once its offsets were listed and every checkpoint that moved
+        // was written.
+        for (group, listed_at) in listed {
+            if !failed.contains(&group) {
+                self.latency.fresh(&group, listed_at);
+            }
+        }
     }
 
     /// Every group's checkpoints that move forward, each with the time its source offsets were
-    /// listed (the record's timestamp).
-    async fn translate_groups(&self, reader: &SyncReader) -> Vec<(Checkpoint, i64)> {
+    /// listed (the record's timestamp); and each group whose offsets were listed, with that time.
+    async fn translate_groups(
+        &self,
+        reader: &SyncReader,
+    ) -> (Vec<(Checkpoint, i64)>, Vec<(String, i64)>) {
         let translator = Translator {
             policy: &self.policy,
             topics: &self.topic_filter,
             source: &self.flow.source,
             target: &self.flow.target,
         };
-        let mut all = Vec::new();
+        let (mut all, mut listed) = (Vec::new(), Vec::new());
         for group in &self.groups {
             let listed_at = now_ms();
             let offsets = match self.group_offsets(&self.source, group).await {
@@ -341,12 +352,15 @@ impl Checkpointer {
                     .into_iter()
                     .map(|c| (c, listed_at)),
             );
+            listed.push((group.clone(), listed_at));
         }
-        all
+        (all, listed)
     }
 
-    /// Writes checkpoints; one that is written is remembered as the group's latest.
-    async fn write_checkpoints(&mut self, all: Vec<(Checkpoint, i64)>) {
+    /// Writes checkpoints; one that is written is remembered as the group's latest. Returns the
+    /// groups of those that could not be written.
+    async fn write_checkpoints(&mut self, all: Vec<(Checkpoint, i64)>) -> BTreeSet<String> {
+        let mut failed = BTreeSet::new();
         for (c, listed_at) in all {
             let (key, value) = (c.record_key(), c.record_value());
             let record = Outgoing::new(&self.checkpoints_topic, Some(&key), Some(&value))
@@ -362,9 +376,13 @@ impl Checkpointer {
                         .record(&c.group, &c.topic, c.partition, now_ms() - listed_at);
                     self.store.update(c);
                 }
-                Err(e) => warn!(flow = %self.flow.name(), "checkpoint not written: {e}"),
+                Err(e) => {
+                    warn!(flow = %self.flow.name(), "checkpoint not written: {e}");
+                    failed.insert(c.group);
+                }
             }
         }
+        failed
     }
 
     /// Commits the latest checkpoints to target groups that are empty (or do not exist yet);

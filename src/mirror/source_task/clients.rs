@@ -75,7 +75,11 @@ pub(super) fn replication_producer(
     if let Some(id) = transactional_id {
         props.set("transactional.id", id.to_string(), false);
     }
-    let name = format!("{prefix}|replication-producer");
+    // Connect's name for a source task's producer, with the connector named as Strimzi names
+    // MirrorMaker 2's (`A->B.MirrorSourceConnector`): dashboards select it by that suffix.
+    let name = format!("connector-producer-{}", prefix.replacen('|', ".", 1));
+    // For the client metrics (outgoing bytes, available buffer).
+    props.set_default("statistics.interval.ms", "5000");
     Producer::create(&props, &name, Acks::default()).map_err(|source| TaskError::Client {
         role: "replication producer",
         source,

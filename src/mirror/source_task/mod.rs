@@ -37,7 +37,7 @@ use crate::kafka::transaction::{
     CommitPolicy, StallWatch, Transaction, TransactionError, TRANSACTION_STALL,
 };
 use crate::kafka::{KafkaError, TopicPartition};
-use crate::metrics::SourceMetrics;
+use crate::metrics::{Outstanding, SourceMetrics};
 use crate::policy::ReplicationPolicy;
 
 use self::clients::Syncs;
@@ -494,9 +494,16 @@ impl Task {
         let high = consumer.end_offsets();
         let ledger = &self.progress.ledger;
         for (i, metrics) in self.progress.metrics.iter_mut().enumerate() {
-            if let Some(h) = high.get(&ledger.topic_partition(i)) {
-                metrics.set_lag(h - ledger.next_offset(i));
-            }
+            let (in_flight, oldest_in_flight, last_acked) = ledger.outstanding(i);
+            // Until the statistics bring an end offset, what is in flight is all we know.
+            let records = high
+                .get(&ledger.topic_partition(i))
+                .map_or(in_flight as i64, |h| h - ledger.next_offset(i));
+            metrics.set_lag(Outstanding {
+                records,
+                oldest_in_flight,
+                last_acked,
+            });
             metrics.publish(now);
         }
     }

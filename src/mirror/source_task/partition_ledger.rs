@@ -51,6 +51,8 @@ struct PartitionState {
     /// (source offset, timestamp) of records sent and not yet acknowledged, in send order.
     in_flight: VecDeque<(i64, Option<i64>)>,
     acked: Option<i64>,
+    /// The timestamp of the last record acknowledged (for the lag in seconds).
+    acked_timestamp: Option<i64>,
     stored: Option<i64>,
     /// The offset the first record after start should have, to detect records lost.
     expect_first: Option<i64>,
@@ -88,6 +90,7 @@ impl PartitionLedger {
                 remote_topic,
                 in_flight: VecDeque::new(),
                 acked: None,
+                acked_timestamp: None,
                 stored: None,
                 expect_first: None,
                 failed: false,
@@ -171,6 +174,7 @@ impl PartitionLedger {
             return Ok(None);
         }
         p.acked = Some(offset);
+        p.acked_timestamp = timestamp;
         let sync_now = match &mut self.syncs {
             Some(w) => w.record(i, offset, downstream),
             None => false,
@@ -197,6 +201,14 @@ impl PartitionLedger {
             .in_flight
             .pop_front()
             .ok_or_else(|| UnmatchedReport(self.topic_partition(i)))
+    }
+
+    /// Partition `i`'s records in flight and the timestamps of the oldest of them and of the
+    /// last one acknowledged (for the lag metrics).
+    pub fn outstanding(&self, i: usize) -> (usize, Option<i64>, Option<i64>) {
+        let p = &self.partitions[i];
+        let oldest = p.in_flight.front().and_then(|(_, ts)| *ts);
+        (p.in_flight.len(), oldest, p.acked_timestamp)
     }
 
     /// How many records are in flight over all partitions.

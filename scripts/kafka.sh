@@ -43,7 +43,7 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: the rdkafka build (libssl for TLS and SCRAM), openssl for the test PKI, Java 17
-# and Maven for Kafka. Installed only where missing.
+# and Maven for Kafka, kubectl for the deploy checks. Installed only where missing.
 install_deps() {
   local missing=() pkg
   for pkg in build-essential pkg-config libssl-dev curl openssl python3; do
@@ -52,6 +52,8 @@ install_deps() {
   # The JDK, not only the runtime: tests run single-file Java programs (JEP 330).
   command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null 2>&1 || missing+=(maven)
+  # kubectl renders deploy/kubernetes (`kubectl kustomize`) in tests/deploy.
+  command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
   if ((${#missing[@]})); then
     log "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Debian packages, Java 17, Maven, Apache Kafka from Maven Central),
+# Installs what the tests need (Debian packages, Java 17, Maven, Apache Kafka from Maven Central,
+# promtool and a Python venv for the deploy checks),
 # starts three local Kafka clusters (A, B, C), and runs every check: rustfmt, clippy, the
 # broker-free tier (every test target with no cluster configured: tests that need a broker say
 # "skipped" and return), then every test target against the clusters, where no test may skip.
@@ -9,6 +10,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/kafka.sh"
 cd "$ROOT"
 
 install_deps
+# promtool and the Python venv of the deploy checks (tests/deploy).
+source "$ROOT/scripts/deploy-tools.sh"
+deploy_tools_install
 command -v cargo >/dev/null || { log "cargo is required (https://rustup.rs)"; exit 1; }
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 

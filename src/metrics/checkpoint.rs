@@ -200,7 +200,7 @@ mod tests {
         let registry = Registry::new();
         let m = CheckpointMetrics::register(&registry, MetricNames::Strimzi);
         let mut flow = m.flow("A", "B");
-        flow.fresh(&"g:1".to_string(), 10_000);
+        flow.fresh("g:1", 10_000);
         m.refresh(12_500);
         assert_eq!(staleness(&registry), vec![("\"g:1\"".to_string(), 2.5)]);
         m.refresh(20_000);

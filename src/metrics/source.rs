@@ -40,8 +40,11 @@ pub struct SourceMetrics {
     lag: IntGaugeVec,
     lag_seconds: GaugeVec,
     /// Each live partition's oldest outstanding timestamp, for the scrape-time lag in seconds.
-    clocks: Arc<Mutex<Vec<(Weak<AtomicI64>, Gauge)>>>,
+    clocks: Arc<Mutex<Vec<LagClock>>>,
 }
+
+/// A partition's oldest outstanding timestamp (gone with its task) and its lag-seconds gauge.
+type LagClock = (Weak<AtomicI64>, Gauge);
 
 struct Family<'a> {
     registry: &'a Registry,

@@ -65,22 +65,31 @@ pub fn brokers_missing() -> bool {
     if std::env::var_os(BROKERS_VAR).is_some() {
         return false;
     }
+    skip_unless_required(
+        &format!("{BROKERS_VAR} is not set"),
+        "the Kafka clusters",
+        &format!(
+            "it needs Kafka clusters and {BROKERS_VAR} is not set \
+             (scripts/test.sh starts them and runs every test)"
+        ),
+    );
+    true
+}
+
+/// Says on stderr that the calling test is skipped, and `why`; or, where scripts/test.sh
+/// requires everything it sets up (TEST_REQUIRE_BROKERS), fails the test because `absent`.
+pub fn skip_unless_required(absent: &str, required: &str, why: &str) {
     let test = std::thread::current()
         .name()
         .unwrap_or("a test")
         .to_string();
     assert!(
         std::env::var_os(REQUIRE_VAR).is_none(),
-        "{test}: {BROKERS_VAR} is not set, but {REQUIRE_VAR} requires the Kafka clusters"
+        "{test}: {absent}, but {REQUIRE_VAR} requires {required}"
     );
     // Written to stderr directly: the test harness captures `eprintln!` of passing tests, and
     // a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped {test}: it needs Kafka clusters and {BROKERS_VAR} is not set \
-         (scripts/test.sh starts them and runs every test)"
-    );
-    true
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {why}");
 }
 
 /// Returns from the calling test when no Kafka clusters are configured (see `brokers_missing`).

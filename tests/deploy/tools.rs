@@ -6,9 +6,6 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-/// Set by scripts/test.sh, which installs every tool: then a missing one fails the test.
-const REQUIRE_VAR: &str = "TEST_REQUIRE_BROKERS";
-
 /// This checkout.
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -76,19 +73,13 @@ fn installed(path: PathBuf, what: &str) -> Option<PathBuf> {
 /// Says on stderr that the calling test is skipped because `what` is missing, or fails it where
 /// scripts/test.sh requires every tool.
 fn missing(what: &str) -> Option<PathBuf> {
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("a test")
-        .to_string();
-    assert!(
-        std::env::var_os(REQUIRE_VAR).is_none(),
-        "{test}: {what} is missing, but {REQUIRE_VAR} requires the tools scripts/test.sh installs"
-    );
-    // Written to stderr directly: the harness captures eprintln! of passing tests.
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped {test}: {what} is missing (scripts/test.sh installs it; \
-         scripts/deploy-tools.sh alone installs promtool and the venv)"
+    crate::common::skip_unless_required(
+        &format!("{what} is missing"),
+        "the tools scripts/test.sh installs",
+        &format!(
+            "{what} is missing (scripts/test.sh installs it; \
+             scripts/deploy-tools.sh alone installs promtool and the venv)"
+        ),
     );
     None
 }

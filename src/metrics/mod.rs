@@ -2,8 +2,9 @@
 //! labels Strimzi's JMX exporter rules give Java's MBeans (`kafka_connect_mirror_mirrorsourceconnector_*`,
 //! `kafka_connect_mirror_mirrorcheckpointconnector_*`, the Kafka clients' `kafka_consumer_*` and
 //! `kafka_producer_*`), so Strimzi's MirrorMaker 2 dashboard and alert rules work unchanged;
-//! `metrics.names=legacy` keeps this project's earlier MirrorMaker family names
-//! (`kafka_connect_mirror_source_connector_*`, `kafka_connect_mirror_checkpoint_connector_*`).
+//! [`MetricNames::Legacy`] keeps this project's earlier MirrorMaker family names
+//! (`kafka_connect_mirror_source_connector_*`, `kafka_connect_mirror_checkpoint_connector_*`);
+//! no setting selects it yet (`Metrics::with_names` does).
 
 pub mod checkpoint;
 pub mod clients;
@@ -16,7 +17,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 pub use checkpoint::{CheckpointLatency, CheckpointMetrics};
 pub use source::{Outstanding, PartitionMetrics, SourceMetrics};
 
-/// Which names the MirrorMaker metric families carry (`metrics.names`).
+/// Which names the MirrorMaker metric families carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MetricNames {
     /// Strimzi's JMX exporter names, with label values quoted as in MBean names.
@@ -27,15 +28,6 @@ pub enum MetricNames {
 }
 
 impl MetricNames {
-    /// `metrics.names`' value, or `None` for an unknown one.
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "strimzi" => Some(MetricNames::Strimzi),
-            "legacy" => Some(MetricNames::Legacy),
-            _ => None,
-        }
-    }
-
     fn source_prefix(self) -> &'static str {
         match self {
             MetricNames::Strimzi => "kafka_connect_mirror_mirrorsourceconnector_",

@@ -205,6 +205,11 @@ fn group_spec(base: &WorkerBase, group: &Group) -> Result<GroupSpec, AppError> {
     );
     Ok(GroupSpec {
         group_id: group.id.clone(),
+        client_id: base
+            .props
+            .get("client.id")
+            .map(|s| s.value.clone())
+            .filter(|c| !c.is_empty()),
         // Messages name the worker's cluster by its address: there is no alias here.
         cluster: admin_props
             .get("bootstrap.servers")

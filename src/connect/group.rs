@@ -25,6 +25,8 @@ use crate::kafka::props::ClientProps;
 #[derive(Debug, Clone)]
 pub struct GroupSpec {
     pub group_id: String,
+    /// The coordinator client's id (`client.id`); unset, Java's `connect-<worker id>`.
+    pub client_id: Option<String>,
     /// The cluster's name, for messages.
     pub cluster: String,
     pub config_topic: String,
@@ -94,6 +96,11 @@ pub async fn join(
     if let Some(why) = read_only {
         herder = herder.read_only(why);
     }
+    let client_id = spec
+        .client_id
+        .clone()
+        .unwrap_or_else(|| format!("connect-{worker_id}"));
+    herder = herder.in_group(client_id);
     // The REST API answers from the whole config topic from the first request on.
     herder.apply_snapshot(initial).await;
     let props = membership_props(spec);

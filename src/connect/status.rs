@@ -20,6 +20,20 @@ pub enum State {
     Stopped,
 }
 
+impl State {
+    /// The state as Connect's `status` metric attribute spells it.
+    pub fn metric_name(self) -> &'static str {
+        match self {
+            State::Unassigned => "unassigned",
+            State::Running => "running",
+            State::Paused => "paused",
+            State::Failed => "failed",
+            State::Restarting => "restarting",
+            State::Stopped => "stopped",
+        }
+    }
+}
+
 /// What the operator asked a connector to be, spelled as in the config topic's
 /// `target-state-<name>` records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -127,6 +141,15 @@ impl StatusStore {
     /// owner reports it (publishing UNASSIGNED could arrive after the new owner's RUNNING).
     pub fn forget(&self, unit: &ConnectorOrTask) {
         self.inner.lock().expect("status lock").local.remove(unit);
+    }
+
+    /// The states of the units this worker runs.
+    pub fn local(&self) -> Vec<(ConnectorOrTask, State)> {
+        let maps = self.inner.lock().expect("status lock");
+        maps.local
+            .iter()
+            .map(|(u, s)| (u.clone(), s.state))
+            .collect()
     }
 
     /// The status and the worker that reported it.

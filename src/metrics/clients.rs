@@ -126,14 +126,14 @@ impl ClientMetrics {
         for (name, topic) in &stats.topics {
             let topic_label = name.replace('.', "_");
             for (p, partition) in &topic.partitions {
-                // -1 is librdkafka's internal unassigned partition; a negative lag is unknown.
-                if *p < 0 || partition.consumer_lag < 0 {
+                // -1 is librdkafka's internal unassigned partition.
+                let Some(lag) = records_lag(partition).filter(|_| *p >= 0) else {
                     continue;
-                }
+                };
                 let p = p.to_string();
                 self.records_lag
                     .with_label_values(&[&id, &topic_label, &p])
-                    .set(partition.consumer_lag);
+                    .set(lag);
                 lagging.insert((topic_label.clone(), p));
             }
         }
@@ -149,9 +149,27 @@ impl ClientMetrics {
     }
 }
 
+/// Java's records-lag: the partition's end less the consumer's position (the next record the
+/// application gets), once both are known. librdkafka's own `consumer_lag` counts from the
+/// committed offset instead, which a MirrorMaker task never commits (its positions go to the
+/// offsets topic), so it is used only when no position is known.
+fn records_lag(p: &rdkafka::statistics::Partition) -> Option<i64> {
+    if p.hi_offset >= 0 && p.app_offset >= 0 {
+        return Some((p.hi_offset - p.app_offset).max(0));
+    }
+    (p.consumer_lag >= 0).then_some(p.consumer_lag)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn text(m: &ClientMetrics) -> String {
+        let mut buf = Vec::new();
+        prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &m.gather(), &mut buf)
+            .unwrap();
+        String::from_utf8(buf).unwrap()
+    }
 
     fn stats(json: &str) -> Statistics {
         serde_json::from_str(json).expect("statistics")
@@ -163,13 +181,14 @@ mod tests {
         let base = r#""name":"c#consumer-1","ts":1,"time":1,"age":1,"replyq":0,"msg_cnt":0,
             "msg_size":0,"msg_max":0,"msg_size_max":0,"simple_cnt":0,"metadata_cache_cnt":0,
             "tx":0,"txmsgs":0,"txmsg_bytes":0,"rx":0,"rxmsgs":0,"rxmsg_bytes":0,"brokers":{}"#;
-        let partition = |n: i32, lag: i64| {
+        // `app` -1: no position yet, so librdkafka's committed-offset lag `lag` stands.
+        let partition = |n: i32, app: i64, hi: i64, lag: i64| {
             format!(
                 r#""{n}":{{"partition":{n},"broker":1,"leader":1,"desired":true,"unknown":false,
                 "msgq_cnt":0,"msgq_bytes":0,"xmit_msgq_cnt":0,"xmit_msgq_bytes":0,"fetchq_cnt":0,
                 "fetchq_size":0,"fetch_state":"active","query_offset":0,"next_offset":0,
-                "app_offset":0,"stored_offset":0,"committed_offset":0,"eof_offset":0,
-                "lo_offset":0,"hi_offset":0,"ls_offset":0,"consumer_lag":{lag},"consumer_lag_stored":0,
+                "app_offset":{app},"stored_offset":0,"committed_offset":0,"eof_offset":0,
+                "lo_offset":0,"hi_offset":{hi},"ls_offset":0,"consumer_lag":{lag},"consumer_lag_stored":0,
                 "txmsgs":0,"txbytes":0,"rxmsgs":0,"rxbytes":0,"msgs":0,"rx_ver_drops":0,
                 "msgs_inflight":0,"next_ack_seq":0,"next_err_seq":0,"acked_msgid":0}}"#
             )
@@ -189,15 +208,20 @@ mod tests {
         };
         m.observe(&report(
             100,
-            &[partition(0, 7), partition(1, -1), partition(-1, 3)],
+            &[
+                partition(0, 3, 10, -1),
+                partition(1, -1, -1, -1),
+                partition(2, -1, 10, 4),
+                partition(-1, 0, 3, 3),
+            ],
         ));
-        m.observe(&report(250, &[partition(0, 2)]));
-        let text = {
-            let mut buf = Vec::new();
-            prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &m.gather(), &mut buf)
-                .unwrap();
-            String::from_utf8(buf).unwrap()
-        };
+        let first = text(&m);
+        assert!(
+            first.contains(r#"partition="2",topic="my_topic"} 4"#),
+            "{first}"
+        );
+        m.observe(&report(250, &[partition(0, 8, 10, -1)]));
+        let text = text(&m);
         let id = r#"clientid="\"A->B|MirrorSourceConnector-0|replication-consumer\"""#;
         assert!(
             text.contains(&format!(
@@ -206,6 +230,10 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains(r#"partition="1""#) && !text.contains(r#"partition="-1""#));
+        assert!(
+            !text.contains(r#"partition="2""#),
+            "no longer reported: {text}"
+        );
         assert!(text.contains(&format!("kafka_consumer_incoming_byte_total{{{id}}} 250")));
         assert!(text.contains(&format!("kafka_consumer_outgoing_byte_total{{{id}}} 5")));
     }

@@ -10,12 +10,16 @@ pub mod checkpoint;
 pub mod clients;
 pub mod jmx;
 pub mod source;
+pub mod task;
 pub mod window;
+pub mod worker;
 
 use prometheus::{Encoder, Registry, TextEncoder};
 
 pub use checkpoint::{CheckpointLatency, CheckpointMetrics};
 pub use source::{Outstanding, PartitionMetrics, SourceMetrics};
+pub use task::{TaskMetrics, TaskMetricsFamily};
+pub use worker::{RebalanceStats, WorkerSnapshot};
 
 /// Which names the MirrorMaker metric families carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +61,7 @@ pub struct Metrics {
     registry: Registry,
     pub source: SourceMetrics,
     pub checkpoint: CheckpointMetrics,
+    pub task: TaskMetricsFamily,
 }
 
 impl Metrics {
@@ -69,6 +74,7 @@ impl Metrics {
         let registry = Registry::new();
         let source = SourceMetrics::register(&registry, names);
         let checkpoint = CheckpointMetrics::register(&registry, names);
+        let task = TaskMetricsFamily::register(&registry);
         #[cfg(target_os = "linux")]
         {
             // process_cpu_seconds_total, process_resident_memory_bytes, … (no JVM to show).
@@ -81,11 +87,18 @@ impl Metrics {
             registry,
             source,
             checkpoint,
+            task,
         }
     }
 
     /// The Prometheus text exposition of every metric, the clients' included.
     pub fn render(&self) -> String {
+        self.render_workers(&[])
+    }
+
+    /// As [`render`](Self::render), with the Connect worker metrics of `workers` (one
+    /// snapshot per herder, taken for this scrape).
+    pub fn render_workers(&self, workers: &[WorkerSnapshot]) -> String {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -93,6 +106,7 @@ impl Metrics {
         self.checkpoint.refresh(now_ms);
         let mut families = self.registry.gather();
         families.extend(clients::global().gather());
+        families.extend(worker::gather(workers));
         let mut buf = Vec::new();
         TextEncoder::new()
             .encode(&families, &mut buf)

@@ -54,17 +54,26 @@ pub async fn run(
         s.sync_group_offsets,
         s.sync_group_offsets.unwrap_or_default(),
     );
-    if s.refresh_groups.is_none() {
-        cp.refresh_groups().await;
-    }
-    loop {
-        tokio::select! {
-            _ = stopped(&mut stop) => return Ok(()),
-            _ = tick(&mut refresh) => cp.refresh_groups().await,
-            _ = tick(&mut emit) => cp.emit().await,
-            _ = tick(&mut sync) => cp.sync_group_offsets().await,
+    // A stop interrupts a round under way (listing groups, writing checkpoints): the herder
+    // waits for this task before a rebalance may hand it to another worker, and checkpoints
+    // and synced offsets are rewritten whole by the next round wherever it runs.
+    let rounds = async {
+        if s.refresh_groups.is_none() {
+            cp.refresh_groups().await;
         }
+        loop {
+            tokio::select! {
+                _ = tick(&mut refresh) => cp.refresh_groups().await,
+                _ = tick(&mut emit) => cp.emit().await,
+                _ = tick(&mut sync) => cp.sync_group_offsets().await,
+            }
+        }
+    };
+    tokio::select! {
+        () = stopped(&mut stop) => {}
+        () = rounds => {}
     }
+    Ok(())
 }
 
 /// Reads the offset-syncs topic (its one partition) into the translation index.

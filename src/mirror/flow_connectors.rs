@@ -183,6 +183,8 @@ pub struct MirrorSource {
     flow: Arc<Flow>,
     /// The name its offsets are stored under.
     name: Arc<str>,
+    /// Its name in the REST API and the metrics.
+    label: Arc<str>,
     metrics: Metrics,
     offsets: OnceLock<Arc<OffsetStore>>,
 }
@@ -190,7 +192,11 @@ pub struct MirrorSource {
 impl MirrorSource {
     /// connect-mirror-maker's: offsets stored under `MirrorSourceConnector`, as Java's.
     pub fn new(flow: Arc<Flow>, metrics: Metrics) -> Self {
-        Self::named(flow, metrics, CONNECTOR)
+        let label = connector_name(&flow, SOURCE);
+        MirrorSource {
+            label: label.into(),
+            ..Self::named(flow, metrics, CONNECTOR)
+        }
     }
 
     /// A Connect worker's, whose offsets are stored under the connector's own name.
@@ -198,6 +204,7 @@ impl MirrorSource {
         MirrorSource {
             flow,
             name: name.into(),
+            label: name.into(),
             metrics,
             offsets: OnceLock::new(),
         }
@@ -314,14 +321,16 @@ impl Connector for MirrorSource {
         let spec = SourceTaskSpec {
             flow: self.flow.clone(),
             connector: self.name.clone(),
+            label: self.label.clone(),
             task: id,
             partitions,
         };
-        let metrics = self.metrics.source.clone();
+        let (metrics, task_metrics) = (self.metrics.source.clone(), self.metrics.task.clone());
         Ok(Box::new(move |stop: &Arc<AtomicBool>| {
             let deps = TaskDeps {
                 offsets: offsets.clone(),
                 metrics: metrics.clone(),
+                task_metrics: task_metrics.clone(),
                 stop: stop.clone(),
             };
             source_task::run(spec.clone(), deps).map_err(Error::task)

@@ -34,6 +34,8 @@ fn spec(flow: &Flow) -> Result<GroupSpec, Error> {
     let w = &flow.worker_settings;
     Ok(GroupSpec {
         group_id: w.group_id.clone(),
+        // Java's MirrorMaker names each flow's worker client after the flow (`A->B`).
+        client_id: Some(flow.name()),
         cluster: flow.target.clone(),
         config_topic: w.config_storage_topic.clone(),
         offset_topic: w.offset_storage_topic.clone(),

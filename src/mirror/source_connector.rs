@@ -91,15 +91,30 @@ impl<A: TopicAdmin> SourceConnector<A> {
             || self.start(),
         )
         .await;
-        let Some(mut known) = started else { return };
+        let Some(known) = started else { return };
         let _ = tasks.send(self.assignment(&known));
+        // A stop interrupts a sync under way (a listing, or configs of thousands of topics):
+        // the herder waits for this job before a rebalance may hand its work to another
+        // worker, and every step is taken again from the start by whoever runs it next.
+        tokio::select! {
+            () = crate::shutdown::stopped(&mut stop) => {}
+            () = self.keep_in_sync(known, &tasks) => {}
+        }
+    }
+
+    /// Refreshes topics, configs and ACLs on their schedules, forever.
+    async fn keep_in_sync(
+        &mut self,
+        mut known: BTreeMap<String, i32>,
+        tasks: &watch::Sender<Assignment>,
+    ) {
+        let name = self.flow.name();
         let s = &self.flow.settings;
         let mut refresh = every(s.refresh_topics, s.refresh_topics.unwrap_or_default());
         let mut configs = every(s.sync_topic_configs, Duration::ZERO);
         let mut acls = every(s.sync_topic_acls, Duration::ZERO);
         loop {
             tokio::select! {
-                _ = crate::shutdown::stopped(&mut stop) => return,
                 _ = tick(&mut refresh) => match self.refresh(&known).await {
                     Ok(Some(new)) => {
                         known = new;

@@ -54,6 +54,11 @@ impl Herders {
         names
     }
 
+    /// What each herder runs, for the worker metrics.
+    pub fn worker_snapshots(&self) -> Vec<crate::metrics::WorkerSnapshot> {
+        self.all().iter().map(Herder::worker_snapshot).collect()
+    }
+
     /// The herder that has connector `name`.
     pub async fn of(&self, name: &str) -> Option<Herder> {
         for h in self.all() {
@@ -151,7 +156,7 @@ async fn root(State(api): State<Api>) -> Json<serde_json::Value> {
 async fn prometheus(State(api): State<Api>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        api.metrics.render(),
+        api.metrics.render_workers(&api.herders.worker_snapshots()),
     )
 }
 

@@ -39,12 +39,22 @@ impl Herder {
                 GroupCommand::Assign(o) => Some(o.generation),
                 _ => None,
             };
+            let assigned = match &command {
+                GroupCommand::Assign(o) => Some(o.partitions.is_some()),
+                _ => None,
+            };
+            if let (Some(false), Some(r)) = (assigned, self.rebalances()) {
+                r.started();
+            }
             if self
                 .call(|reply| Command::Group(command, reply))
                 .await
                 .is_err()
             {
                 return;
+            }
+            if let (Some(true), Some(r)) = (assigned, self.rebalances()) {
+                r.completed();
             }
             if let Some(generation) = generation {
                 let _ = acks.send(generation);

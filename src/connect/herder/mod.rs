@@ -32,7 +32,8 @@ use super::config_log::{self, ConfigLog};
 use super::connector::{ConfigMap, Connector, OffsetEntry};
 use super::error::Error as ConnectError;
 use super::plugin_info::{PluginInfo, Validation};
-use super::status::{StatusStore, TargetState};
+use super::status::{ConnectorOrTask, StatusStore, TargetState};
+use crate::metrics::worker::{RebalanceStats, Unit, WorkerSnapshot};
 use actor::{Actor, Command, Reply};
 use backend::{ConfigBackend, Local, Put, Topic};
 use lifecycle::Ctx;
@@ -89,6 +90,8 @@ pub struct Herder {
     /// (connect-mirror-maker, whose connectors come from mm2.properties); the message says why.
     read_only: Option<String>,
     backend: Arc<dyn ConfigBackend>,
+    /// A group member's client id and rebalances, for the worker metrics.
+    group: Option<(String, RebalanceStats)>,
 }
 
 impl Herder {
@@ -129,6 +132,43 @@ impl Herder {
             factory,
             read_only: None,
             backend,
+            group: None,
+        }
+    }
+
+    /// A member of a worker group whose coordinator client is `client_id`.
+    pub fn in_group(mut self, client_id: impl Into<String>) -> Self {
+        self.group = Some((client_id.into(), RebalanceStats::default()));
+        self
+    }
+
+    /// The rebalances of a group member.
+    pub(crate) fn rebalances(&self) -> Option<&RebalanceStats> {
+        self.group.as_ref().map(|(_, r)| r)
+    }
+
+    /// What this worker runs, with its states, for the worker metrics.
+    pub fn worker_snapshot(&self) -> WorkerSnapshot {
+        let units = self
+            .status_store
+            .local()
+            .into_iter()
+            .map(|(unit, state)| {
+                let (connector, task) = match unit {
+                    ConnectorOrTask::Connector(c) => (c, None),
+                    ConnectorOrTask::Task(c, t) => (c, Some(t)),
+                };
+                Unit {
+                    connector,
+                    task,
+                    state: state.metric_name(),
+                }
+            })
+            .collect();
+        WorkerSnapshot {
+            client_id: self.group.as_ref().map(|(c, _)| c.clone()),
+            units,
+            rebalance: self.rebalances().map(RebalanceStats::snapshot),
         }
     }
 

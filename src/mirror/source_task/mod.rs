@@ -37,7 +37,7 @@ use crate::kafka::transaction::{
     CommitPolicy, StallWatch, Transaction, TransactionError, TRANSACTION_STALL,
 };
 use crate::kafka::{KafkaError, TopicPartition};
-use crate::metrics::{Outstanding, SourceMetrics};
+use crate::metrics::{Outstanding, SourceMetrics, TaskMetricsFamily};
 use crate::policy::ReplicationPolicy;
 
 use self::clients::Syncs;
@@ -114,6 +114,8 @@ pub struct SourceTaskSpec {
     /// The connector's name: the first element of its offset keys and part of its
     /// transactional ids ([`CONNECTOR`] in connect-mirror-maker).
     pub connector: Arc<str>,
+    /// The connector's name in the REST API, which the task metrics carry.
+    pub label: Arc<str>,
     pub task: usize,
     /// Source topic-partitions, in assignment order.
     pub partitions: Vec<TopicPartition>,
@@ -124,6 +126,7 @@ pub struct SourceTaskSpec {
 pub struct TaskDeps {
     pub offsets: Arc<OffsetStore>,
     pub metrics: SourceMetrics,
+    pub task_metrics: TaskMetricsFamily,
     pub stop: Arc<AtomicBool>,
 }
 
@@ -204,6 +207,7 @@ impl Task {
             flow: flow.name().to_string(),
             ledger: PartitionLedger::new(partitions, lag_max),
             metrics,
+            task_metrics: deps.task_metrics.task(&spec.label, spec.task),
             syncs,
             acks: Vec::with_capacity(BATCH),
             failure: None,
@@ -266,11 +270,15 @@ impl Task {
                 Some(t) if t.due(now, flush_every) => match self.commit_transaction() {
                     // Stopped mid-commit: the aborted records are the next owner's.
                     Err(_) if self.deps.stop.load(Ordering::Relaxed) => return Ok(()),
-                    result => result?,
+                    result => {
+                        result?;
+                        self.progress.task_metrics.committed(now.elapsed(), now);
+                    }
                 },
                 Some(_) => {}
                 None if now.duration_since(last_flush) >= flush_every => {
                     self.commit();
+                    self.progress.task_metrics.committed(now.elapsed(), now);
                     last_flush = now;
                 }
                 None => {}
@@ -361,6 +369,7 @@ impl Task {
         }
         let (now, wall) = clock;
         self.progress.metrics[i].polled(m.value_len(), ts.map(|t| wall - t), now);
+        self.progress.task_metrics.polled(1);
     }
 
     /// Serves delivery reports of both producers and sends the offset syncs that are due.
@@ -506,6 +515,8 @@ impl Task {
             });
             metrics.publish(now);
         }
+        let in_flight = self.progress.ledger.in_flight();
+        self.progress.task_metrics.publish(in_flight, now);
     }
 
     /// Stops cleanly: waits for in-flight records, stores their offsets, sends the last syncs.

@@ -8,7 +8,7 @@ use tracing::warn;
 use crate::kafka::context::{Ack, Acks};
 use crate::kafka::producer::{Outgoing, Producer};
 use crate::kafka::KafkaError;
-use crate::metrics::PartitionMetrics;
+use crate::metrics::{PartitionMetrics, TaskMetrics};
 
 use super::super::scheduler::now_ms;
 use super::clients::Syncs;
@@ -22,6 +22,8 @@ pub(super) struct Progress {
     pub(super) ledger: PartitionLedger,
     /// By partition position, as in the ledger.
     pub(super) metrics: Vec<PartitionMetrics>,
+    /// Connect's metrics of the task as a whole.
+    pub(super) task_metrics: TaskMetrics,
     pub(super) syncs: Syncs,
     /// The reports being served (kept to reuse its buffer).
     pub(super) acks: Vec<Ack>,
@@ -57,6 +59,7 @@ impl Progress {
                     return Ok(());
                 };
                 self.metrics[i].acked(acked.timestamp.map(|t| wall - t), now);
+                self.task_metrics.written(1);
                 // Send an urgent sync at once, as Java does after each acknowledgement,
                 // before a later urgent one of the same partition replaces it.
                 if acked.sync_now {

@@ -144,7 +144,7 @@ impl Running {
 /// Starts the flows' connectors on one herder and the HTTP listeners; they stop when `stop`
 /// turns true.
 pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Running, AppError> {
-    let metrics = Metrics::new();
+    let metrics = Metrics::with_names(cfg.driver.metric_names);
     let mut tasks = JoinSet::new();
     if cfg.driver.internal_rest {
         tracing::info!(

@@ -476,6 +476,11 @@ const INVALID: &[(&str, &str, &str)] = &[
         "listeners = https://:8443\n",
         "http://HOST:PORT",
     ),
+    (
+        "bad metric names",
+        "metrics.names = jmx\n",
+        "`jmx` is neither `strimzi`",
+    ),
 ];
 
 #[test]
@@ -558,4 +563,16 @@ fn internal_rest_does_not_open_the_public_api() {
     ));
     assert!(cfg.driver.listeners_set);
     assert_eq!(cfg.driver.listeners, ["127.0.0.1:8099"]);
+}
+
+/// Strimzi's metric names by default; `metrics.names = legacy` keeps the first releases' names.
+#[test]
+fn metric_names_are_strimzis_unless_legacy_is_asked_for() {
+    use mm2::metrics::MetricNames;
+    let cfg = resolve(&format!("{BASE}A->B.enabled = true\n"));
+    assert_eq!(cfg.driver.metric_names, MetricNames::Strimzi);
+    let cfg = resolve(&format!(
+        "{BASE}A->B.enabled = true\nmetrics.names = legacy\n"
+    ));
+    assert_eq!(cfg.driver.metric_names, MetricNames::Legacy);
 }

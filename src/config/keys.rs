@@ -100,6 +100,8 @@ pub static KEYS: &[KeyDef] = &[
     ),
     key("config.providers", Driver, List, Some("")),
     key("listeners", Driver, List, Some("http://:8083")),
+    // Ours: which names the MirrorMaker metric families carry (see `metrics::MetricNames`).
+    key("metrics.names", Driver, Str, Some("strimzi")),
     ignored(
         "rest.advertised.host.name",
         Driver,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::error::Warning;
 use super::pattern::Patterns;
 use super::properties::Setting;
+use crate::metrics::MetricNames;
 
 /// A string map of settings with their origins, as MirrorMaker 2 hands them to a connector,
 /// a worker or a client.
@@ -43,6 +44,8 @@ pub struct DriverSettings {
     pub listeners_set: bool,
     /// `dedicated.mode.enable.internal.rest`: accepted, and nothing to serve (see `app::start`).
     pub internal_rest: bool,
+    /// `metrics.names`: Strimzi's metric names (the default) or this project's first ones.
+    pub metric_names: MetricNames,
 }
 
 /// One herder: an ordered cluster pair with its connector and worker configuration.

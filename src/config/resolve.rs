@@ -7,6 +7,7 @@ use super::keys::{self, Scope, Support};
 use super::model::{DriverSettings, Flow, Mm2Config, Props};
 use super::properties::{Properties, Setting};
 use super::settings;
+use crate::metrics::MetricNames;
 
 /// Resolves parsed properties into the herders this process serves. `targets` is `--clusters`:
 /// when not empty, only herders whose target is listed.
@@ -480,6 +481,25 @@ fn worker_config(props: &Properties, source: &str, target: &str) -> Props {
     out
 }
 
+/// `metrics.names`: `strimzi` or `legacy`.
+fn metric_names(props: &Properties, errors: &mut Vec<ConfigError>) -> MetricNames {
+    let Some(setting) = props.get("metrics.names") else {
+        return MetricNames::default();
+    };
+    match setting.value.trim() {
+        "strimzi" => MetricNames::Strimzi,
+        "legacy" => MetricNames::Legacy,
+        other => {
+            errors.push(ConfigError::invalid(
+                "metrics.names",
+                &setting.origin,
+                format!("`{other}` is neither `strimzi` (Strimzi's names, the default) nor `legacy` (kafka_connect_mirror_source_connector_*)"),
+            ));
+            MetricNames::default()
+        }
+    }
+}
+
 fn driver_settings(props: &Properties, errors: &mut Vec<ConfigError>) -> DriverSettings {
     let internal_rest = settings::bool_of(
         props.get("dedicated.mode.enable.internal.rest"),
@@ -510,6 +530,7 @@ fn driver_settings(props: &Properties, errors: &mut Vec<ConfigError>) -> DriverS
         }
     }
     DriverSettings {
+        metric_names: metric_names(props, errors),
         listeners,
         // Java's internal REST serves only its signed task-forwarding endpoints, which workers
         // coordinating through Kafka do not need: it never opens the public API.

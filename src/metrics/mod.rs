@@ -3,8 +3,8 @@
 //! `kafka_connect_mirror_mirrorcheckpointconnector_*`, the Kafka clients' `kafka_consumer_*` and
 //! `kafka_producer_*`), so Strimzi's MirrorMaker 2 dashboard and alert rules work unchanged;
 //! [`MetricNames::Legacy`] keeps this project's earlier MirrorMaker family names
-//! (`kafka_connect_mirror_source_connector_*`, `kafka_connect_mirror_checkpoint_connector_*`);
-//! no setting selects it yet (`Metrics::with_names` does).
+//! (`kafka_connect_mirror_source_connector_*`, `kafka_connect_mirror_checkpoint_connector_*`),
+//! selected in connect-mirror-maker with `metrics.names = legacy`.
 
 pub mod checkpoint;
 pub mod clients;

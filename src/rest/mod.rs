@@ -1,9 +1,11 @@
 //! The HTTP listener (`listeners`): Kafka Connect's REST API on its paths, with its JSON shapes,
 //! status codes and `{"error_code","message"}` errors, plus `GET /metrics` in Prometheus format.
 
+pub mod basic_auth;
 mod connectors;
 pub mod dto;
 mod error;
+mod jaas;
 mod loggers;
 mod plugins;
 

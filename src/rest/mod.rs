@@ -8,6 +8,7 @@ mod error;
 mod jaas;
 mod loggers;
 mod plugins;
+pub mod tls;
 
 use std::sync::{Arc, OnceLock, RwLock};
 

@@ -1,14 +1,19 @@
-//! The HTTP listener (`listeners`): Kafka Connect's REST API on its paths, with its JSON shapes,
-//! status codes and `{"error_code","message"}` errors, plus `GET /metrics` in Prometheus format.
+//! The HTTP listeners (`listeners`, http and https): Kafka Connect's REST API on its paths, with
+//! its JSON shapes, status codes and `{"error_code","message"}` errors, `GET /health`
+//! (KIP-1017), and `GET /metrics` in Prometheus format; optionally behind Connect's basic
+//! authentication.
 
 pub mod basic_auth;
 mod connectors;
 pub mod dto;
 mod error;
+pub mod health;
 mod jaas;
 mod loggers;
 mod plugins;
+pub mod server;
 pub mod tls;
+mod tls_listener;
 
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -16,14 +21,15 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use serde_json::json;
-use tokio::sync::watch;
 
 use crate::connect::herder::{Herder, HerderError};
 use crate::metrics::Metrics;
 
 pub use error::ApiError;
+pub use health::Health;
+pub use server::{Server, ServerError};
 
 /// The herders whose connectors the API serves: one, or one per flow of connect-mirror-maker
 /// (registered once its group is joined).
@@ -35,8 +41,11 @@ impl Herders {
         Herders(Arc::new(RwLock::new(vec![herder])))
     }
 
-    pub fn add(&self, herder: Herder) {
-        self.0.write().expect("herders lock").push(herder);
+    /// Adds a herder; how many there are now.
+    pub fn add(&self, herder: Herder) -> usize {
+        let mut all = self.0.write().expect("herders lock");
+        all.push(herder);
+        all.len()
     }
 
     fn all(&self) -> Vec<Herder> {
@@ -45,6 +54,14 @@ impl Herders {
 
     pub fn first(&self) -> Option<Herder> {
         self.all().into_iter().next()
+    }
+
+    /// Answers once every herder has answered a ping (see [`Herder::ping`]).
+    pub async fn ping_all(&self) -> Result<(), HerderError> {
+        for h in self.all() {
+            h.ping().await?;
+        }
+        Ok(())
     }
 
     /// Every connector name, sorted.
@@ -75,6 +92,8 @@ pub struct Api {
     pub metrics: Metrics,
     /// The id of the Kafka cluster the worker uses, once known.
     pub cluster_id: Arc<OnceLock<String>>,
+    /// Startup progress, for `GET /health`.
+    pub health: Health,
 }
 
 impl Api {
@@ -100,12 +119,11 @@ impl Api {
     }
 }
 
-/// The routes, testable without a socket.
-pub fn router(api: Api) -> Router {
+/// The routes; with `auth`, every one of them requires basic authentication.
+pub fn router(api: Api, auth: Option<Arc<basic_auth::BasicAuth>>) -> Router {
     use connectors as c;
-    Router::new()
-        .route("/", get(root))
-        .route("/metrics", get(prometheus))
+    // Requests on connectors wait while a Connect worker starts, as they queue on its herder.
+    let connectors = Router::new()
         .route("/connectors", get(c::list).post(c::create))
         .route("/connectors/{name}", get(c::info).delete(c::delete))
         .route(
@@ -131,6 +149,15 @@ pub fn router(api: Api) -> Router {
                 .patch(c::alter_offsets)
                 .delete(c::reset_offsets),
         )
+        .route_layer(middleware::from_fn_with_state(
+            api.clone(),
+            health::await_startup,
+        ));
+    let routes = Router::new()
+        .route("/", get(root))
+        .route("/health", get(health::health))
+        .route("/metrics", get(prometheus))
+        .merge(connectors)
         .route("/connector-plugins", get(plugins::list))
         .route("/connector-plugins/{plugin}/config", get(plugins::config))
         .route(
@@ -138,9 +165,13 @@ pub fn router(api: Api) -> Router {
             put(plugins::validate),
         )
         .route("/admin/loggers", get(loggers::list))
-        .route("/admin/loggers/{name}", get(loggers::get).put(loggers::set))
-        .fallback(error::not_found)
-        .with_state(api)
+        .route("/admin/loggers/{name}", get(loggers::get).put(loggers::set));
+    // A route layer: unserved paths and methods answer 404 and 405 without authentication.
+    let routes = match auth {
+        Some(auth) => routes.route_layer(middleware::from_fn_with_state(auth, basic_auth::require)),
+        None => routes,
+    };
+    routes.fallback(error::not_found).with_state(api)
 }
 
 async fn root(State(api): State<Api>) -> Json<serde_json::Value> {
@@ -156,78 +187,6 @@ async fn prometheus(State(api): State<Api>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         api.metrics.render(),
     )
-}
-
-/// Binds `addr` (`host:port`, an empty host meaning every interface).
-pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
-    let addr = match addr.strip_prefix(':') {
-        Some(port) => format!("0.0.0.0:{port}"),
-        None => addr.to_string(),
-    };
-    tokio::net::TcpListener::bind(addr).await
-}
-
-/// Binds every `listeners` address; the error names the one that cannot be bound.
-pub async fn bind_all(addrs: &[String]) -> Result<Vec<tokio::net::TcpListener>, String> {
-    let mut out = Vec::new();
-    for addr in addrs {
-        let l = bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr} (listeners): {e}"))?;
-        out.push(l);
-    }
-    Ok(out)
-}
-
-/// Serves `api` on every listener until `stop` turns true, one task each.
-pub fn serve_all(
-    listeners: Vec<tokio::net::TcpListener>,
-    api: &Api,
-    stop: &watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<Result<(), String>>> {
-    listeners
-        .into_iter()
-        .map(|l| {
-            let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
-            tracing::info!("serving the REST API and metrics on {addr}");
-            let (api, stop) = (api.clone(), stop.clone());
-            tokio::spawn(async move {
-                serve(l, api, stop)
-                    .await
-                    .map_err(|e| format!("HTTP listener: {e}"))
-            })
-        })
-        .collect()
-}
-
-/// A Connect launcher's life: serves `api` until SIGINT or SIGTERM, then tells everything to
-/// stop, runs `shutdown` (the herder's, or leaving the group) and waits for the listeners.
-pub async fn serve_until_signal(
-    listeners: Vec<tokio::net::TcpListener>,
-    api: &Api,
-    stop: watch::Sender<bool>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    let served = serve_all(listeners, api, &stop.subscribe());
-    crate::shutdown::signal().await;
-    let _ = stop.send(true);
-    shutdown.await;
-    for s in served {
-        let _ = s.await;
-    }
-}
-
-/// Serves until `stop` turns true.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    api: Api,
-    mut stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(api))
-        .with_graceful_shutdown(async move {
-            crate::shutdown::stopped(&mut stop).await;
-        })
-        .await
 }
 
 /// The worker id Connect shows in statuses: the advertised `host:port` of the REST listener.

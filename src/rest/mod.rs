@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::{middleware, Json, Router};
 use serde_json::json;
 
@@ -122,56 +122,71 @@ impl Api {
 /// The routes; with `auth`, every one of them requires basic authentication.
 pub fn router(api: Api, auth: Option<Arc<basic_auth::BasicAuth>>) -> Router {
     use connectors as c;
+    // Per method router: a method a path does not serve answers 405 unauthenticated, as in
+    // Connect, whose authentication filter runs only on a matched resource method.
+    let open = |m: MethodRouter<Api>| match &auth {
+        Some(a) => m.route_layer(middleware::from_fn_with_state(
+            a.clone(),
+            basic_auth::require,
+        )),
+        None => m,
+    };
     // Requests on connectors wait while a Connect worker starts, as they queue on its herder.
-    let connectors = Router::new()
-        .route("/connectors", get(c::list).post(c::create))
-        .route("/connectors/{name}", get(c::info).delete(c::delete))
+    let gate = middleware::from_fn_with_state(api.clone(), health::await_startup);
+    let queued = |m: MethodRouter<Api>| open(m.route_layer(gate.clone()));
+    Router::new()
+        .route("/", open(get(root)))
+        .route("/health", open(get(health::health)))
+        .route("/metrics", open(get(prometheus)))
+        .route("/connectors", queued(get(c::list).post(c::create)))
+        .route("/connectors/{name}", queued(get(c::info).delete(c::delete)))
         .route(
             "/connectors/{name}/config",
-            get(c::config).put(c::put_config).patch(c::patch_config),
+            queued(get(c::config).put(c::put_config).patch(c::patch_config)),
         )
-        .route("/connectors/{name}/status", get(c::status))
-        .route("/connectors/{name}/tasks", get(c::tasks))
-        .route("/connectors/{name}/tasks/{id}/status", get(c::task_status))
+        .route("/connectors/{name}/status", queued(get(c::status)))
+        .route("/connectors/{name}/tasks", queued(get(c::tasks)))
+        .route(
+            "/connectors/{name}/tasks/{id}/status",
+            queued(get(c::task_status)),
+        )
         .route(
             "/connectors/{name}/tasks/{id}/restart",
-            post(c::restart_task),
+            queued(post(c::restart_task)),
         )
-        .route("/connectors/{name}/restart", post(c::restart))
-        .route("/connectors/{name}/pause", put(c::pause))
-        .route("/connectors/{name}/resume", put(c::resume))
-        .route("/connectors/{name}/stop", put(c::stop))
-        .route("/connectors/{name}/topics", get(c::topics))
-        .route("/connectors/{name}/topics/reset", put(c::reset_topics))
+        .route("/connectors/{name}/restart", queued(post(c::restart)))
+        .route("/connectors/{name}/pause", queued(put(c::pause)))
+        .route("/connectors/{name}/resume", queued(put(c::resume)))
+        .route("/connectors/{name}/stop", queued(put(c::stop)))
+        .route("/connectors/{name}/topics", queued(get(c::topics)))
+        .route(
+            "/connectors/{name}/topics/reset",
+            queued(put(c::reset_topics)),
+        )
         .route(
             "/connectors/{name}/offsets",
-            get(c::offsets)
-                .patch(c::alter_offsets)
-                .delete(c::reset_offsets),
+            queued(
+                get(c::offsets)
+                    .patch(c::alter_offsets)
+                    .delete(c::reset_offsets),
+            ),
         )
-        .route_layer(middleware::from_fn_with_state(
-            api.clone(),
-            health::await_startup,
-        ));
-    let routes = Router::new()
-        .route("/", get(root))
-        .route("/health", get(health::health))
-        .route("/metrics", get(prometheus))
-        .merge(connectors)
-        .route("/connector-plugins", get(plugins::list))
-        .route("/connector-plugins/{plugin}/config", get(plugins::config))
+        .route("/connector-plugins", open(get(plugins::list)))
+        .route(
+            "/connector-plugins/{plugin}/config",
+            open(get(plugins::config)),
+        )
         .route(
             "/connector-plugins/{plugin}/config/validate",
-            put(plugins::validate),
+            open(put(plugins::validate)),
         )
-        .route("/admin/loggers", get(loggers::list))
-        .route("/admin/loggers/{name}", get(loggers::get).put(loggers::set));
-    // A route layer: unserved paths and methods answer 404 and 405 without authentication.
-    let routes = match auth {
-        Some(auth) => routes.route_layer(middleware::from_fn_with_state(auth, basic_auth::require)),
-        None => routes,
-    };
-    routes.fallback(error::not_found).with_state(api)
+        .route("/admin/loggers", open(get(loggers::list)))
+        .route(
+            "/admin/loggers/{name}",
+            open(get(loggers::get).put(loggers::set)),
+        )
+        .fallback(error::not_found)
+        .with_state(api)
 }
 
 async fn root(State(api): State<Api>) -> Json<serde_json::Value> {

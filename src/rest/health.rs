@@ -14,7 +14,6 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 use tokio::sync::watch;
 
 use super::{Api, ApiError};
@@ -123,13 +122,19 @@ impl Health {
     }
 }
 
-/// The body of every `/health` answer.
-fn worker_status(status: &str, message: &str, stage: Option<&Stage>) -> Json<serde_json::Value> {
+/// The body of every `/health` answer: Connect's `WorkerStatus`, its fields in Connect's order.
+#[derive(Debug, serde::Serialize)]
+struct WorkerStatus {
+    status: &'static str,
+    message: String,
+}
+
+fn worker_status(status: &'static str, message: &str, stage: Option<&Stage>) -> Json<WorkerStatus> {
     let message = match stage {
         Some(s) => format!("{message} {}", s.summarize()),
         None => message.to_string(),
     };
-    Json(json!({ "status": status, "message": message }))
+    Json(WorkerStatus { status, message })
 }
 
 /// `GET /health`.
@@ -214,6 +219,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 mod tests {
     use super::*;
     use crate::connect::herder::HerderError;
+    use serde_json::json;
 
     async fn body(r: Response) -> (StatusCode, serde_json::Value) {
         let status = r.status();
@@ -244,8 +250,7 @@ mod tests {
         let Err(Some(stage)) = h.wait_ready(Duration::ZERO).await else {
             panic!("not starting")
         };
-        let message = worker_status("starting", STARTING, Some(&stage)).0["message"].clone();
-        let message = message.as_str().unwrap();
+        let message = worker_status("starting", STARTING, Some(&stage)).0.message;
         assert!(
             message.starts_with(
                 "Worker is still starting up. The worker is currently ensuring membership in \

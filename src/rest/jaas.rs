@@ -36,8 +36,7 @@ pub fn login_config_path(kafka_opts: &str) -> Option<PathBuf> {
         .split_whitespace()
         .filter_map(|w| w.strip_prefix(&flag))
         .map(|v| v.strip_prefix('=').unwrap_or(v))
-        .filter(|v| !v.is_empty())
-        .last()
+        .rfind(|v| !v.is_empty())
         .map(PathBuf::from)
 }
 
@@ -187,12 +186,14 @@ impl Parser {
             "requisite" => Flag::Requisite,
             "sufficient" => Flag::Sufficient,
             "optional" => Flag::Optional,
-            other => return Err((
-                line,
-                format!(
+            other => {
+                return Err((
+                    line,
+                    format!(
                     "`{other}` is not a control flag (required, requisite, sufficient, optional)"
                 ),
-            )),
+                ))
+            }
         };
         let mut options = BTreeMap::new();
         while !self.peek_symbol(';') {

@@ -131,7 +131,8 @@ pub fn router(api: Api, auth: Option<Arc<basic_auth::BasicAuth>>) -> Router {
         )),
         None => m,
     };
-    // Requests on connectors wait while a Connect worker starts, as they queue on its herder.
+    // Requests that need the herder wait while a Connect worker starts, as those on connectors
+    // queue on Connect's herder.
     let gate = middleware::from_fn_with_state(api.clone(), health::await_startup);
     let queued = |m: MethodRouter<Api>| open(m.route_layer(gate.clone()));
     Router::new()
@@ -171,19 +172,20 @@ pub fn router(api: Api, auth: Option<Arc<basic_auth::BasicAuth>>) -> Router {
                     .delete(c::reset_offsets),
             ),
         )
-        .route("/connector-plugins", open(get(plugins::list)))
+        // The plugins are the herder's, and so is a cluster-wide log level's config topic.
+        .route("/connector-plugins", queued(get(plugins::list)))
         .route(
             "/connector-plugins/{plugin}/config",
-            open(get(plugins::config)),
+            queued(get(plugins::config)),
         )
         .route(
             "/connector-plugins/{plugin}/config/validate",
-            open(put(plugins::validate)),
+            queued(put(plugins::validate)),
         )
         .route("/admin/loggers", open(get(loggers::list)))
         .route(
             "/admin/loggers/{name}",
-            open(get(loggers::get).put(loggers::set)),
+            open(get(loggers::get).merge(put(loggers::set).route_layer(gate.clone()))),
         )
         .fallback(error::not_found)
         .with_state(api)

@@ -140,18 +140,20 @@ fn https_with_pem_files_and_inline_pem() {
 }
 
 /// `ssl.client.auth=required`: a client certificate signed by the truststore's CA gets in, a
-/// client without one does not.
+/// client without one does not. The worker's own `ssl.*` keys configure the listener here (no
+/// `listeners.https.` key is set), and its Kafka clients take them too, as in Connect.
 #[test]
 fn client_certificates_when_required() {
     let pki = Pki::new();
     let port = free_port();
     let worker = worker_file(&format!(
         "listeners=https://127.0.0.1:{port}\n\
-         listeners.https.ssl.keystore.location={}\n\
-         listeners.https.ssl.keystore.password={}\n\
-         listeners.https.ssl.client.auth=required\n\
-         listeners.https.ssl.truststore.type=PEM\n\
-         listeners.https.ssl.truststore.location={}\n",
+         ssl.keystore.type=PKCS12\n\
+         ssl.keystore.location={}\n\
+         ssl.keystore.password={}\n\
+         ssl.client.auth=required\n\
+         ssl.truststore.type=PEM\n\
+         ssl.truststore.location={}\n",
         pki.server_p12.display(),
         STORE_PASSWORD,
         pki.ca.display()

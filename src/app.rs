@@ -33,6 +33,16 @@ pub enum AppError {
     Runtime(String),
 }
 
+impl From<rest::ServerError> for AppError {
+    fn from(e: rest::ServerError) -> Self {
+        if e.is_config() {
+            AppError::Usage(e.to_string())
+        } else {
+            AppError::Runtime(e.to_string())
+        }
+    }
+}
+
 /// Loads and fully checks a configuration: syntax, MirrorMaker 2 rules, and every client setting.
 pub fn load(args: &ConfigArgs, env: &Environment) -> Result<(Mm2Config, Vec<Warning>), AppError> {
     let cfg = config::load(&args.config_path(), &args.clusters, env)?;
@@ -152,20 +162,17 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
              through Kafka; the REST API and metrics are served only on `listeners`"
         );
     }
-    let listeners = if cfg.driver.listeners_set {
-        rest::bind_all(&cfg.driver.listeners)
-            .await
-            .map_err(AppError::Runtime)?
+    let server = if cfg.driver.listeners_set {
+        rest::Server::open(&cfg.driver.rest).await?
     } else {
-        Vec::new()
+        rest::Server::none()
     };
-    let http: Vec<std::net::SocketAddr> = listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok())
-        .collect();
+    let http = server.addrs();
     let flows: Vec<Arc<Flow>> = cfg.flows.into_iter().map(Arc::new).collect();
     let herders = rest::Herders::default();
-    let worker_id = rest::worker_id(http.first().copied());
+    let health = rest::Health::ungated();
+    let starting = Starting::new(&flows, health.clone());
+    let worker_id = rest::worker_id(server.advertised_addr());
     for flow in &flows {
         let (f, m, w, h, s) = (
             flow.clone(),
@@ -174,9 +181,14 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
             herders.clone(),
             stop.clone(),
         );
+        let (starting, name) = (starting.clone(), flow.name());
         // The process reports a flow's failure as its exit message.
         tasks.spawn(async move {
-            let run = flow_worker::run(f, m, w, move |herder| h.add(herder), s);
+            let register = move |herder| {
+                h.add(herder);
+                starting.joined(&name);
+            };
+            let run = flow_worker::run(f, m, w, register, s);
             run.await.map_err(|e| e.to_string())
         });
     }
@@ -184,11 +196,12 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
         herders,
         metrics: metrics.clone(),
         cluster_id: Default::default(),
+        health,
     };
     if let Some(flow) = flows.first() {
         tasks.spawn(find_cluster_id(flow.clone(), api.cluster_id.clone()));
     }
-    for served in rest::serve_all(listeners, &api, &stop) {
+    for served in server.serve(&api, &stop) {
         tasks.spawn(async move { served.await.unwrap_or_else(|e| Err(e.to_string())) });
     }
     Ok(Running {
@@ -196,6 +209,46 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
         metrics,
         http,
     })
+}
+
+/// The flows that have not joined their worker groups yet: the worker is healthy once none
+/// is left, and until then its health names them.
+#[derive(Clone)]
+struct Starting {
+    pending: Arc<std::sync::Mutex<Vec<String>>>,
+    health: rest::Health,
+}
+
+impl Starting {
+    fn new(flows: &[Arc<Flow>], health: rest::Health) -> Self {
+        let s = Starting {
+            pending: Arc::new(std::sync::Mutex::new(
+                flows.iter().map(|f| f.name()).collect(),
+            )),
+            health,
+        };
+        s.report(&s.pending.lock().expect("pending lock"));
+        s
+    }
+
+    fn joined(&self, flow: &str) {
+        let mut pending = self.pending.lock().expect("pending lock");
+        pending.retain(|f| f != flow);
+        self.report(&pending);
+    }
+
+    fn report(&self, pending: &[String]) {
+        match pending {
+            [] => self.health.ready(),
+            [one] => self
+                .health
+                .stage(format!("joining the worker group of flow {one}")),
+            many => self.health.stage(format!(
+                "joining the worker groups of flows {}",
+                many.join(", ")
+            )),
+        }
+    }
 }
 
 /// Learns the Kafka cluster id of the first flow's target, for `GET /`.

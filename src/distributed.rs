@@ -141,16 +141,25 @@ fn runtime(e: crate::connect::Error) -> AppError {
     AppError::Runtime(e.to_string())
 }
 
-/// Creates the internal topics, joins the worker group and serves the REST API until a
-/// signal; then leaves the group.
+/// Serves the REST API from the start (`/health` answers 503 meanwhile), creates the internal
+/// topics, joins the worker group, and serves until a signal; then leaves the group.
 async fn serve(base: WorkerBase, group: Group) -> Result<(), AppError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let spec = group_spec(&base, &group)?;
+    let server = rest::Server::open(&base.rest).await?;
+    let worker_id = rest::worker_id(server.advertised_addr());
+    let metrics = Metrics::new();
+    let api = rest::Api {
+        herders: rest::Herders::default(),
+        metrics: metrics.clone(),
+        cluster_id: Default::default(),
+        health: rest::Health::gated(),
+    };
+    let served = server.serve(&api, &stop_rx);
+    // Connect's names for the stages of its herder's startup.
+    api.health
+        .stage("initializing and reading to the end of internal topics");
     spec.ensure_topics().await.map_err(runtime)?;
-    let listeners = rest::bind_all(&base.listeners)
-        .await
-        .map_err(AppError::Runtime)?;
-    let worker_id = rest::worker_id(listeners.first().and_then(|l| l.local_addr().ok()));
     let offsets = open_offsets(&spec, &group).await?;
     let env = Arc::new(WorkerEnv {
         props: base.props.clone(),
@@ -158,10 +167,10 @@ async fn serve(base: WorkerBase, group: Group) -> Result<(), AppError> {
         offset_flush_interval: base.flush,
         key_converter: base.key_converter,
         value_converter: base.value_converter,
-        metrics: Metrics::new(),
+        metrics,
         exactly_once: group.exactly_once.then(|| group.id.clone()),
     });
-    let metrics = env.metrics.clone();
+    api.health.stage("ensuring membership in the cluster");
     let member = group::join(
         &spec,
         &worker_id,
@@ -171,13 +180,9 @@ async fn serve(base: WorkerBase, group: Group) -> Result<(), AppError> {
     )
     .await
     .map_err(runtime)?;
-    let herder = member.herder.clone();
-    let api = rest::Api {
-        herders: rest::Herders::one(herder.clone()),
-        metrics,
-        cluster_id: Default::default(),
-    };
-    rest::serve_until_signal(listeners, &api, stop_tx, member.leave()).await;
+    api.herders.add(member.herder.clone());
+    api.health.ready();
+    rest::server::until_signal(served, stop_tx, member.leave()).await;
     Ok(())
 }
 

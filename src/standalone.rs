@@ -1,6 +1,7 @@
 //! `connect-standalone worker.properties connector.properties ...`: one worker, its source
 //! offsets in `offset.storage.file.filename`, the connectors of the given files started at
-//! once, and the REST API on `listeners` (default `http://:8083`).
+//! once, and the REST API on `listeners` (default `http://:8083`), whose `GET /health` answers
+//! 200 once those connectors are installed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use tokio::sync::watch;
 use tracing::warn;
 
 use crate::app::AppError;
+use crate::config::rest::{rest_settings, RestSettings};
 use crate::config::{ConfigError, ConfigErrors, Origin, Properties, Props, Setting};
 use crate::connect::connector::ConfigMap;
 use crate::connect::converter::Converter;
@@ -23,7 +25,7 @@ use crate::rest;
 /// A loaded worker configuration.
 pub struct Worker {
     pub env: Arc<WorkerEnv>,
-    pub listeners: Vec<String>,
+    pub rest: RestSettings,
 }
 
 /// The worker settings both modes share.
@@ -32,7 +34,7 @@ pub struct WorkerBase {
     pub key_converter: Converter,
     pub value_converter: Converter,
     pub flush: Duration,
-    pub listeners: Vec<String>,
+    pub rest: RestSettings,
 }
 
 /// A required key's value, or an error naming it.
@@ -86,7 +88,7 @@ pub fn load_worker(path: &Path) -> Result<Worker, AppError> {
             };
             Ok(Worker {
                 env: Arc::new(env),
-                listeners: base.listeners,
+                rest: base.rest,
             })
         }
         _ => Err(ConfigErrors::deduplicated(errors).into()),
@@ -106,10 +108,14 @@ pub fn load_base(
     let key_converter = worker_converter(&props, "key", errors);
     let value_converter = worker_converter(&props, "value", errors);
     let flush = flush_interval(&props, errors);
-    let listeners = listeners(&props, errors);
+    let rest = rest_settings(&props, errors);
     for k in props.keys() {
-        if k == "plugin.path" || k.starts_with("rest.") {
+        if k == "plugin.path" {
             warn!("`{k}` has no effect here: the plugins are built in");
+        } else if k.starts_with("rest.")
+            && !["rest.extension.classes", "rest.advertised.listener"].contains(&k.as_str())
+        {
+            warn!("`{k}` has no effect here");
         }
     }
     check_clients(&props)?;
@@ -119,7 +125,7 @@ pub fn load_base(
             key_converter,
             value_converter,
             flush,
-            listeners,
+            rest,
         }),
         _ => None,
     };
@@ -164,25 +170,6 @@ fn flush_interval(props: &Props, errors: &mut Vec<ConfigError>) -> Option<Durati
     }
 }
 
-/// The REST `listeners` as `host:port` (only `http://`), `:8083` when unset.
-fn listeners(props: &Props, errors: &mut Vec<ConfigError>) -> Vec<String> {
-    let Some(s) = props.get("listeners") else {
-        return vec![":8083".to_string()];
-    };
-    let mut out = Vec::new();
-    for l in s.value.split(',').map(str::trim).filter(|l| !l.is_empty()) {
-        match l.strip_prefix("http://") {
-            Some(hostport) => out.push(hostport.to_string()),
-            None => errors.push(invalid(
-                &s.key,
-                &s.origin,
-                format!("only http:// listeners are supported, not {l}"),
-            )),
-        }
-    }
-    out
-}
-
 /// Fails now, with the operator's error, if the worker's producer, consumer or admin settings
 /// cannot be translated for librdkafka (a throw-away worker environment checks them).
 fn check_clients(props: &Props) -> Result<(), AppError> {
@@ -221,14 +208,19 @@ pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
         .collect::<Result<Vec<_>, _>>()?;
     crate::app::block_on(async {
         let stop_tx = watch::Sender::new(false);
-        let listeners = rest::bind_all(&w.listeners)
-            .await
-            .map_err(AppError::Runtime)?;
-        let first = listeners.first().and_then(|l| l.local_addr().ok());
+        // Serving from the start, so that /health answers 503 while the connectors install.
+        let server = rest::Server::open(&w.rest).await?;
         let herder = Herder::new(
-            rest::worker_id(first),
+            rest::worker_id(server.advertised_addr()),
             Arc::new(Plugins { env: w.env.clone() }),
         );
+        let api = rest::Api {
+            herders: rest::Herders::one(herder.clone()),
+            metrics: w.env.metrics.clone(),
+            cluster_id: Default::default(),
+            health: rest::Health::gated(),
+        };
+        let served = server.serve(&api, &stop_tx.subscribe());
         for (path, config) in configs {
             let name = config.get("name").cloned().unwrap_or_default();
             herder
@@ -236,12 +228,9 @@ pub fn run(worker: &Path, connectors: &[PathBuf]) -> Result<(), AppError> {
                 .await
                 .map_err(|e| AppError::Usage(format!("{}: {e}", path.display())))?;
         }
-        let api = rest::Api {
-            herders: rest::Herders::one(herder.clone()),
-            metrics: w.env.metrics.clone(),
-            cluster_id: Default::default(),
-        };
-        rest::serve_until_signal(listeners, &api, stop_tx, herder.shutdown()).await;
+        // As Connect's standalone herder is ready once the files' connectors are created.
+        api.health.ready();
+        rest::server::until_signal(served, stop_tx, herder.shutdown()).await;
         Ok(())
     })?
 }

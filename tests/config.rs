@@ -473,8 +473,18 @@ const INVALID: &[(&str, &str, &str)] = &[
     ),
     (
         "bad listener",
+        "listeners = ftp://:8443\n",
+        "Listener protocol must be either \"http\" or \"https\".",
+    ),
+    (
+        "https listener without a keystore",
         "listeners = https://:8443\n",
-        "http://HOST:PORT",
+        "an https listener needs a keystore: set `ssl.keystore.location`",
+    ),
+    (
+        "unknown REST extension",
+        "rest.extension.classes = com.acme.Ext\n",
+        "REST extension class `com.acme.Ext` is not available",
     ),
     (
         "bad metric names",
@@ -562,7 +572,7 @@ fn internal_rest_does_not_open_the_public_api() {
         "{BASE}A->B.enabled = true\ndedicated.mode.enable.internal.rest = true\nlisteners = http://127.0.0.1:8099\n"
     ));
     assert!(cfg.driver.listeners_set);
-    assert_eq!(cfg.driver.listeners, ["127.0.0.1:8099"]);
+    assert_eq!(cfg.driver.rest.listeners[0].bind_addr(), "127.0.0.1:8099");
 }
 
 /// Strimzi's metric names by default; `metrics.names = legacy` keeps the first releases' names.

@@ -102,6 +102,35 @@ pub static KEYS: &[KeyDef] = &[
     key("listeners", Driver, List, Some("http://:8083")),
     // Ours: which names the MirrorMaker metric families carry (see `metrics::MetricNames`).
     key("metrics.names", Driver, Str, Some("strimzi")),
+    // Kafka Connect's REST server (RestServerConfig); see `config::rest`.
+    key("rest.extension.classes", Driver, List, Some("")),
+    key("listeners.https.ssl.keystore.location", Driver, Str, None),
+    key("listeners.https.ssl.keystore.type", Driver, Str, None),
+    key("listeners.https.ssl.keystore.password", Driver, Str, None),
+    key("listeners.https.ssl.key.password", Driver, Str, None),
+    key(
+        "listeners.https.ssl.keystore.certificate.chain",
+        Driver,
+        Str,
+        None,
+    ),
+    key("listeners.https.ssl.keystore.key", Driver, Str, None),
+    key("listeners.https.ssl.truststore.location", Driver, Str, None),
+    key("listeners.https.ssl.truststore.type", Driver, Str, None),
+    key("listeners.https.ssl.truststore.password", Driver, Str, None),
+    key(
+        "listeners.https.ssl.truststore.certificates",
+        Driver,
+        Str,
+        None,
+    ),
+    key("listeners.https.ssl.client.auth", Driver, Str, Some("none")),
+    key(
+        "listeners.https.ssl.enabled.protocols",
+        Driver,
+        List,
+        Some("TLSv1.2,TLSv1.3"),
+    ),
     ignored(
         "rest.advertised.host.name",
         Driver,
@@ -116,13 +145,7 @@ pub static KEYS: &[KeyDef] = &[
         None,
         "workers coordinate through Kafka, not through REST forwarding",
     ),
-    ignored(
-        "rest.advertised.listener",
-        Driver,
-        Str,
-        None,
-        "workers coordinate through Kafka, not through REST forwarding",
-    ),
+    key("rest.advertised.listener", Driver, Str, None),
     ignored(
         "access.control.allow.origin",
         Driver,
@@ -144,13 +167,9 @@ pub static KEYS: &[KeyDef] = &[
         Some(""),
         "extra response headers are not served yet",
     ),
-    ignored(
-        "ssl.client.auth",
-        Driver,
-        Str,
-        Some("none"),
-        "the REST listener serves plain HTTP only",
-    ),
+    // The https listener's, when no `listeners.https.` key is set (as are the other `ssl.*`
+    // keys, which also configure the clients).
+    key("ssl.client.auth", Driver, Str, Some("none")),
     // Common to the three connectors (MirrorConnectorConfig and Connect's ConnectorConfig).
     key("enabled", Connector, Bool, Some("false")),
     key("source.cluster.alias", Connector, Str, None),

@@ -1,6 +1,7 @@
 //! mm2.properties: parse (`properties`), override from the environment (`env`), resolve
 //! config-provider references (`provider`), route keys as MirrorMaker 2 does (`resolve`) and
 //! type them (`settings`) into the model (`model`), with regex lists compiled once (`pattern`).
+//! `rest` reads the REST server's settings, which the three binaries share.
 //! All before any Kafka client is built. Uses no other module of the crate.
 
 pub mod clients;
@@ -12,6 +13,7 @@ pub mod pattern;
 pub mod properties;
 pub mod provider;
 pub mod resolve;
+pub mod rest;
 pub mod settings;
 
 use std::collections::HashMap;

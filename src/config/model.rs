@@ -38,8 +38,8 @@ impl Mm2Config {
 /// Driver-level settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriverSettings {
-    /// HTTP listeners from `listeners`, as `host:port` (an empty host means every interface).
-    pub listeners: Vec<String>,
+    /// The REST server: `listeners`, their TLS keys, `rest.extension.classes`.
+    pub rest: super::rest::RestSettings,
     /// True when `listeners` was set explicitly: only then do we bind.
     pub listeners_set: bool,
     /// `dedicated.mode.enable.internal.rest`: accepted, and nothing to serve (see `app::start`).

@@ -506,35 +506,14 @@ fn driver_settings(props: &Properties, errors: &mut Vec<ConfigError>) -> DriverS
         "dedicated.mode.enable.internal.rest",
         errors,
     );
-    let listeners_setting = props.get("listeners");
-    let raw = listeners_setting
-        .map(|s| s.value.as_str())
-        .unwrap_or("http://:8083");
-    let mut listeners = Vec::new();
-    for l in settings::split_list(raw) {
-        match l.strip_prefix("http://") {
-            Some(addr)
-                if addr
-                    .rsplit_once(':')
-                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok()) =>
-            {
-                listeners.push(addr.to_string())
-            }
-            _ => errors.push(ConfigError::invalid(
-                "listeners",
-                &listeners_setting
-                    .map(|s| s.origin.clone())
-                    .unwrap_or(Origin::Default),
-                format!("`{l}` is not of the form http://HOST:PORT (https is not supported yet)"),
-            )),
-        }
-    }
+    // Java's MirrorMaker builds its REST server from the top-level keys; so do we.
+    let top_level: Props = props.iter().map(|(k, s)| (k.clone(), s.clone())).collect();
     DriverSettings {
         metric_names: metric_names(props, errors),
-        listeners,
+        rest: super::rest::rest_settings(&top_level, errors),
         // Java's internal REST serves only its signed task-forwarding endpoints, which workers
         // coordinating through Kafka do not need: it never opens the public API.
-        listeners_set: listeners_setting.is_some(),
+        listeners_set: props.get("listeners").is_some(),
         internal_rest,
     }
 }

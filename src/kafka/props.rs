@@ -90,6 +90,9 @@ const DROPPED_SILENTLY: &[&str] = &[
     "ssl.truststore.type",
     "ssl.keystore.type",
     "ssl.truststore.password",
+    // A server's setting (Connect's REST listener reads it from the same keys), which Java
+    // clients ignore too.
+    "ssl.client.auth",
     "auto.include.jmx.reporter",
     "enable.metrics.push",
 ];
@@ -539,5 +542,12 @@ mod tests {
         .unwrap();
         assert_eq!(w.len(), 1);
         assert!(w[0].to_string().contains("max.poll.records"));
+    }
+
+    /// The REST listener's un-prefixed TLS keys reach the clients too, as in Java.
+    #[test]
+    fn the_server_side_client_auth_key_is_dropped() {
+        let c = ok(&[("ssl.client.auth", "required")]);
+        assert_eq!(c.get("ssl.client.auth"), None);
     }
 }

@@ -1,26 +1,35 @@
-//! The HTTP listener (`listeners`): Kafka Connect's REST API on its paths, with its JSON shapes,
-//! status codes and `{"error_code","message"}` errors, plus `GET /metrics` in Prometheus format.
+//! The HTTP listeners (`listeners`, http and https): Kafka Connect's REST API on its paths, with
+//! its JSON shapes, status codes and `{"error_code","message"}` errors, `GET /health`
+//! (KIP-1017), and `GET /metrics` in Prometheus format; optionally behind Connect's basic
+//! authentication.
 
+pub mod basic_auth;
 mod connectors;
 pub mod dto;
 mod error;
+pub mod health;
+mod jaas;
 mod loggers;
 mod plugins;
+pub mod server;
+pub mod tls;
+mod tls_listener;
 
 use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::routing::{get, post, put, MethodRouter};
+use axum::{middleware, Json, Router};
 use serde_json::json;
-use tokio::sync::watch;
 
 use crate::connect::herder::{Herder, HerderError};
 use crate::metrics::Metrics;
 
 pub use error::ApiError;
+pub use health::Health;
+pub use server::{Server, ServerError};
 
 /// The herders whose connectors the API serves: one, or one per flow of connect-mirror-maker
 /// (registered once its group is joined).
@@ -32,8 +41,11 @@ impl Herders {
         Herders(Arc::new(RwLock::new(vec![herder])))
     }
 
-    pub fn add(&self, herder: Herder) {
-        self.0.write().expect("herders lock").push(herder);
+    /// Adds a herder; how many there are now.
+    pub fn add(&self, herder: Herder) -> usize {
+        let mut all = self.0.write().expect("herders lock");
+        all.push(herder);
+        all.len()
     }
 
     fn all(&self) -> Vec<Herder> {
@@ -42,6 +54,14 @@ impl Herders {
 
     pub fn first(&self) -> Option<Herder> {
         self.all().into_iter().next()
+    }
+
+    /// Answers once every herder has answered a ping (see [`Herder::ping`]).
+    pub async fn ping_all(&self) -> Result<(), HerderError> {
+        for h in self.all() {
+            h.ping().await?;
+        }
+        Ok(())
     }
 
     /// Every connector name, sorted.
@@ -77,6 +97,8 @@ pub struct Api {
     pub metrics: Metrics,
     /// The id of the Kafka cluster the worker uses, once known.
     pub cluster_id: Arc<OnceLock<String>>,
+    /// Startup progress, for `GET /health`.
+    pub health: Health,
 }
 
 impl Api {
@@ -102,45 +124,74 @@ impl Api {
     }
 }
 
-/// The routes, testable without a socket.
-pub fn router(api: Api) -> Router {
+/// The routes; with `auth`, every one of them requires basic authentication.
+pub fn router(api: Api, auth: Option<Arc<basic_auth::BasicAuth>>) -> Router {
     use connectors as c;
+    // Per method router: a method a path does not serve answers 405 unauthenticated, as in
+    // Connect, whose authentication filter runs only on a matched resource method.
+    let open = |m: MethodRouter<Api>| match &auth {
+        Some(a) => m.route_layer(middleware::from_fn_with_state(
+            a.clone(),
+            basic_auth::require,
+        )),
+        None => m,
+    };
+    // Requests that need the herder wait while a Connect worker starts, as those on connectors
+    // queue on Connect's herder.
+    let gate = middleware::from_fn_with_state(api.clone(), health::await_startup);
+    let queued = |m: MethodRouter<Api>| open(m.route_layer(gate.clone()));
     Router::new()
-        .route("/", get(root))
-        .route("/metrics", get(prometheus))
-        .route("/connectors", get(c::list).post(c::create))
-        .route("/connectors/{name}", get(c::info).delete(c::delete))
+        .route("/", open(get(root)))
+        .route("/health", open(get(health::health)))
+        .route("/metrics", open(get(prometheus)))
+        .route("/connectors", queued(get(c::list).post(c::create)))
+        .route("/connectors/{name}", queued(get(c::info).delete(c::delete)))
         .route(
             "/connectors/{name}/config",
-            get(c::config).put(c::put_config).patch(c::patch_config),
+            queued(get(c::config).put(c::put_config).patch(c::patch_config)),
         )
-        .route("/connectors/{name}/status", get(c::status))
-        .route("/connectors/{name}/tasks", get(c::tasks))
-        .route("/connectors/{name}/tasks/{id}/status", get(c::task_status))
+        .route("/connectors/{name}/status", queued(get(c::status)))
+        .route("/connectors/{name}/tasks", queued(get(c::tasks)))
+        .route(
+            "/connectors/{name}/tasks/{id}/status",
+            queued(get(c::task_status)),
+        )
         .route(
             "/connectors/{name}/tasks/{id}/restart",
-            post(c::restart_task),
+            queued(post(c::restart_task)),
         )
-        .route("/connectors/{name}/restart", post(c::restart))
-        .route("/connectors/{name}/pause", put(c::pause))
-        .route("/connectors/{name}/resume", put(c::resume))
-        .route("/connectors/{name}/stop", put(c::stop))
-        .route("/connectors/{name}/topics", get(c::topics))
-        .route("/connectors/{name}/topics/reset", put(c::reset_topics))
+        .route("/connectors/{name}/restart", queued(post(c::restart)))
+        .route("/connectors/{name}/pause", queued(put(c::pause)))
+        .route("/connectors/{name}/resume", queued(put(c::resume)))
+        .route("/connectors/{name}/stop", queued(put(c::stop)))
+        .route("/connectors/{name}/topics", queued(get(c::topics)))
+        .route(
+            "/connectors/{name}/topics/reset",
+            queued(put(c::reset_topics)),
+        )
         .route(
             "/connectors/{name}/offsets",
-            get(c::offsets)
-                .patch(c::alter_offsets)
-                .delete(c::reset_offsets),
+            queued(
+                get(c::offsets)
+                    .patch(c::alter_offsets)
+                    .delete(c::reset_offsets),
+            ),
         )
-        .route("/connector-plugins", get(plugins::list))
-        .route("/connector-plugins/{plugin}/config", get(plugins::config))
+        // The plugins are the herder's, and so is a cluster-wide log level's config topic.
+        .route("/connector-plugins", queued(get(plugins::list)))
+        .route(
+            "/connector-plugins/{plugin}/config",
+            queued(get(plugins::config)),
+        )
         .route(
             "/connector-plugins/{plugin}/config/validate",
-            put(plugins::validate),
+            queued(put(plugins::validate)),
         )
-        .route("/admin/loggers", get(loggers::list))
-        .route("/admin/loggers/{name}", get(loggers::get).put(loggers::set))
+        .route("/admin/loggers", open(get(loggers::list)))
+        .route(
+            "/admin/loggers/{name}",
+            open(get(loggers::get).merge(put(loggers::set).route_layer(gate.clone()))),
+        )
         .fallback(error::not_found)
         .with_state(api)
 }
@@ -158,78 +209,6 @@ async fn prometheus(State(api): State<Api>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         api.metrics.render_workers(&api.herders.worker_snapshots()),
     )
-}
-
-/// Binds `addr` (`host:port`, an empty host meaning every interface).
-pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
-    let addr = match addr.strip_prefix(':') {
-        Some(port) => format!("0.0.0.0:{port}"),
-        None => addr.to_string(),
-    };
-    tokio::net::TcpListener::bind(addr).await
-}
-
-/// Binds every `listeners` address; the error names the one that cannot be bound.
-pub async fn bind_all(addrs: &[String]) -> Result<Vec<tokio::net::TcpListener>, String> {
-    let mut out = Vec::new();
-    for addr in addrs {
-        let l = bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr} (listeners): {e}"))?;
-        out.push(l);
-    }
-    Ok(out)
-}
-
-/// Serves `api` on every listener until `stop` turns true, one task each.
-pub fn serve_all(
-    listeners: Vec<tokio::net::TcpListener>,
-    api: &Api,
-    stop: &watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<Result<(), String>>> {
-    listeners
-        .into_iter()
-        .map(|l| {
-            let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
-            tracing::info!("serving the REST API and metrics on {addr}");
-            let (api, stop) = (api.clone(), stop.clone());
-            tokio::spawn(async move {
-                serve(l, api, stop)
-                    .await
-                    .map_err(|e| format!("HTTP listener: {e}"))
-            })
-        })
-        .collect()
-}
-
-/// A Connect launcher's life: serves `api` until SIGINT or SIGTERM, then tells everything to
-/// stop, runs `shutdown` (the herder's, or leaving the group) and waits for the listeners.
-pub async fn serve_until_signal(
-    listeners: Vec<tokio::net::TcpListener>,
-    api: &Api,
-    stop: watch::Sender<bool>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    let served = serve_all(listeners, api, &stop.subscribe());
-    crate::shutdown::signal().await;
-    let _ = stop.send(true);
-    shutdown.await;
-    for s in served {
-        let _ = s.await;
-    }
-}
-
-/// Serves until `stop` turns true.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    api: Api,
-    mut stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(api))
-        .with_graceful_shutdown(async move {
-            crate::shutdown::stopped(&mut stop).await;
-        })
-        .await
 }
 
 /// The worker id Connect shows in statuses: the advertised `host:port` of the REST listener.

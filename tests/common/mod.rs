@@ -1,19 +1,24 @@
 //! Shared test support: the Kafka clusters started by scripts/test.sh, nodes of a test's own,
-//! Java MirrorMaker 2, unique names so tests run in parallel, temporary files and polling.
+//! Java MirrorMaker 2, unique names so tests run in parallel, temporary files and polling, curl
+//! and a throwaway PKI for the REST API's TLS.
 //! The helpers of each kind live in a module of their own, all re-exported here so that a test
 //! takes them with `use common::*;`.
 #![allow(dead_code)] // each test target uses a different part of this module
 
+pub mod curl;
 pub mod http;
 pub mod java_peer;
 pub mod kafka;
 pub mod kafka_node;
 pub mod mirror;
+pub mod pki;
 pub mod process;
 pub mod process_log;
 pub mod read;
 pub mod rest;
 
+#[allow(unused_imports)]
+pub use curl::*;
 #[allow(unused_imports)]
 pub use http::*;
 #[allow(unused_imports)]
@@ -24,6 +29,8 @@ pub use kafka::*;
 pub use kafka_node::KafkaNode;
 #[allow(unused_imports)]
 pub use mirror::*;
+#[allow(unused_imports)]
+pub use pki::Pki;
 #[allow(unused_imports)]
 pub use process::*;
 #[allow(unused_imports)]

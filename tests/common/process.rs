@@ -48,6 +48,11 @@ impl Launch {
         self
     }
 
+    pub fn env_remove(mut self, key: &str) -> Launch {
+        self.cmd.env_remove(key);
+        self
+    }
+
     /// The `RUST_LOG` filter of the child.
     pub fn log_level(self, level: &str) -> Launch {
         self.env("RUST_LOG", level)

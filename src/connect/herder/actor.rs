@@ -60,6 +60,8 @@ pub(super) enum Command {
     },
     /// Stops every connector and task here.
     Shutdown(Reply),
+    /// Answers at once: the health check's proof that the actor is not stuck in a command.
+    Ping(Reply),
     /// What a distributed worker follows.
     Group(GroupCommand, Reply),
 }
@@ -142,6 +144,9 @@ impl Actor {
             } => {
                 self.task_configs_published(&name, generation, configs)
                     .await
+            }
+            Command::Ping(reply) => {
+                let _ = reply.send(Ok(()));
             }
             Command::Shutdown(reply) => {
                 self.halt_all().await;

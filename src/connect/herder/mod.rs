@@ -412,6 +412,12 @@ impl Herder {
         Ok(result?)
     }
 
+    /// Answers once the herder has applied every command sent before: what `GET /health`
+    /// waits for, as Connect's health check waits for its herder's request queue.
+    pub async fn ping(&self) -> Result<(), HerderError> {
+        self.call(Command::Ping).await
+    }
+
     /// Stops every connector and task (blocking until their offsets are stored).
     pub async fn shutdown(&self) {
         let _ = self.call(Command::Shutdown).await;

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::warn;
 
-use crate::cli::{ConfigArgs, TopologyArgs, TranslateArgs};
+use crate::cli::{ConfigArgs, SwitchArgs, TopologyArgs, TranslateArgs};
 use crate::config::{self, ConfigErrors, Environment, Mm2Config, Props, Warning};
 use crate::config::{ClientKind, Flow};
 use crate::failover::{self, ToolError};
@@ -274,7 +274,9 @@ async fn find_cluster_id(
 fn tool_error(e: ToolError) -> AppError {
     match e {
         ToolError::Usage(m) => AppError::Usage(m),
-        ToolError::Kafka(m) => AppError::Runtime(m),
+        // An address or its settings are wrong: bad input, as for a malformed file.
+        e @ ToolError::Unreachable { .. } => AppError::Usage(e.to_string()),
+        ToolError::Kafka(m) | ToolError::NotReady(m) => AppError::Runtime(m),
     }
 }
 
@@ -308,5 +310,37 @@ pub fn topology(args: &TopologyArgs) -> Result<(), AppError> {
         &args.cluster,
         &mut std::io::stdout(),
     ))?
+    .map_err(tool_error)
+}
+
+/// Which way `switch` moves the groups.
+#[derive(Debug, Clone, Copy)]
+pub enum Switch {
+    Failover,
+    Failback,
+}
+
+/// `failover` and `failback`.
+pub fn switch(args: &SwitchArgs, way: Switch) -> Result<(), AppError> {
+    let config_args = ConfigArgs {
+        config: Some(args.config.clone()),
+        clusters: Vec::new(),
+    };
+    let (cfg, _) = load(&config_args, &Environment::Process)?;
+    let opts = failover::SwitchOptions {
+        source: args.source.clone(),
+        target: args.target.clone(),
+        groups: args.groups.clone(),
+        max_lag: args.max_lag,
+        force: args.force,
+        apply: args.apply,
+    };
+    let mut out = std::io::stdout();
+    block_on(async {
+        match way {
+            Switch::Failover => failover::failover(&cfg, &opts, &mut out).await,
+            Switch::Failback => failover::failback(&cfg, &opts, &mut out).await,
+        }
+    })?
     .map_err(tool_error)
 }

@@ -29,6 +29,37 @@ pub enum Command {
     Offsets(OffsetsCommand),
     /// Print the clusters upstream of a cluster and their replication hops, from heartbeat topics.
     Topology(TopologyArgs),
+    /// Move consumer groups from --source to --target: check that the flow has drained,
+    /// translate and (with --apply) commit their offsets on the target, print a checklist.
+    Failover(SwitchArgs),
+    /// Move consumer groups back from --target to --source after a failover (needs the flow
+    /// target->source): check it has drained, translate back and (with --apply) commit.
+    Failback(SwitchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SwitchArgs {
+    /// The mm2.properties file.
+    #[arg(value_name = "mm2.properties")]
+    pub config: PathBuf,
+    /// The cluster the groups consumed from before the failover.
+    #[arg(long)]
+    pub source: String,
+    /// The cluster they fail over to.
+    #[arg(long)]
+    pub target: String,
+    /// The groups to move (a regular expression matching the whole name); all by default.
+    #[arg(long, value_name = "REGEX")]
+    pub groups: Option<String>,
+    /// The most records the flow may have left to copy.
+    #[arg(long, default_value_t = 0)]
+    pub max_lag: i64,
+    /// Commit although the drain could not be checked or was not reached.
+    #[arg(long)]
+    pub force: bool,
+    /// Commit the offsets (only to groups with no active members); without it, only report.
+    #[arg(long)]
+    pub apply: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,6 +16,8 @@ fn main() -> ExitCode {
         Some(Command::Validate(args)) => app::validate(&args, &mut std::io::stdout()),
         Some(Command::Offsets(OffsetsCommand::Translate(args))) => app::translate_offsets(&args),
         Some(Command::Topology(args)) => app::topology(&args),
+        Some(Command::Failover(args)) => app::switch(&args, app::Switch::Failover),
+        Some(Command::Failback(args)) => app::switch(&args, app::Switch::Failback),
         None => app::run(&cli.run),
     };
     match result {

@@ -24,13 +24,17 @@ pub enum ToolError {
     Kafka(String),
 }
 
-fn client(flow: &Flow, side: Side, kind: ClientKind) -> Result<ClientProps, ToolError> {
+pub(crate) fn client(flow: &Flow, side: Side, kind: ClientKind) -> Result<ClientProps, ToolError> {
     translate(&flow.client_props(side, kind), &flow.name())
         .map(|(p, _)| p)
         .map_err(|e| ToolError::Usage(join_errors(&e)))
 }
 
-fn find_flow<'a>(cfg: &'a Mm2Config, source: &str, target: &str) -> Result<&'a Flow, ToolError> {
+pub(crate) fn find_flow<'a>(
+    cfg: &'a Mm2Config,
+    source: &str,
+    target: &str,
+) -> Result<&'a Flow, ToolError> {
     for alias in [source, target] {
         if !cfg.clusters.iter().any(|c| c == alias) {
             return Err(ToolError::Usage(format!(

@@ -101,7 +101,7 @@ pub fn plan(p: &Positions, window: u64, compares: impl Fn(u64) -> bool) -> Optio
     let mut open: Option<Run> = None;
     let mut compared = 0;
     for i in 0..windows {
-        let start = anchor.up + i as i64 * window;
+        let start = anchor.up + i * window;
         let end = (start + window).min(up_end);
         let skip = !compares(i as u64) && end < up_end && mapped(start, end).is_some();
         if skip {

@@ -14,20 +14,17 @@ use super::digest::RecordDigest;
 /// Why a partition could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("reading {cluster} {topic}-{partition}: {source}")]
+    /// `at` names the cluster and the partition.
+    #[error("reading {at}: {source}")]
     Kafka {
-        cluster: String,
-        topic: String,
-        partition: i32,
+        at: String,
         #[source]
         source: KafkaError,
     },
-    #[error("reading {cluster} {topic}-{partition}: no record for {idle:?} at offset {at}, before the end {end}")]
+    #[error("reading {at}: no record for {idle:?} at offset {offset}, before the end {end}")]
     Stalled {
-        cluster: String,
-        topic: String,
-        partition: i32,
-        at: i64,
+        at: String,
+        offset: i64,
         end: i64,
         idle: Duration,
     },
@@ -77,9 +74,7 @@ impl PartitionStream {
         idle: Duration,
     ) -> Result<Self, ReadError> {
         let err = |source| ReadError::Kafka {
-            cluster: cluster.to_string(),
-            topic: tp.topic.clone(),
-            partition: tp.partition,
+            at: format!("{cluster} {tp}"),
             source,
         };
         let consumer = AssignedConsumer::create(&reader_props(props), "mm2-verify").map_err(err)?;
@@ -130,9 +125,7 @@ impl RecordStream for PartitionStream {
                 }
                 Some(Err(source)) => {
                     return Err(ReadError::Kafka {
-                        cluster: self.cluster.clone(),
-                        topic: self.tp.topic.clone(),
-                        partition: self.tp.partition,
+                        at: format!("{} {}", self.cluster, self.tp),
                         source,
                     })
                 }
@@ -148,10 +141,8 @@ impl RecordStream for PartitionStream {
                     }
                     if last_progress.elapsed() > self.idle {
                         return Err(ReadError::Stalled {
-                            cluster: self.cluster.clone(),
-                            topic: self.tp.topic.clone(),
-                            partition: self.tp.partition,
-                            at: self.next,
+                            at: format!("{} {}", self.cluster, self.tp),
+                            offset: self.next,
                             end: self.end,
                             idle: self.idle,
                         });

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::warn;
 
-use crate::cli::{ConfigArgs, SwitchArgs, TopologyArgs, TranslateArgs};
+use crate::cli::{ConfigArgs, Format, SwitchArgs, TopologyArgs, TranslateArgs, VerifyArgs};
 use crate::config::{self, ConfigErrors, Environment, Mm2Config, Props, Warning};
 use crate::config::{ClientKind, Flow};
 use crate::failover::{self, ToolError};
@@ -31,6 +31,9 @@ pub enum AppError {
     /// A failure while running.
     #[error("{0}")]
     Runtime(String),
+    /// `verify` found differences (already reported on stdout): exit status 1.
+    #[error("verify found {0} differences")]
+    Differences(usize),
 }
 
 impl From<rest::ServerError> for AppError {
@@ -343,4 +346,36 @@ pub fn switch(args: &SwitchArgs, way: Switch) -> Result<(), AppError> {
         }
     })?
     .map_err(tool_error)
+}
+
+/// `verify`: prints the report; differences make the outcome [`AppError::Differences`].
+pub fn verify(args: &VerifyArgs) -> Result<(), AppError> {
+    use crate::verify::{self, Options, VerifyError};
+    let config_args = ConfigArgs {
+        config: Some(args.config.clone()),
+        clusters: Vec::new(),
+    };
+    let (cfg, _) = load(&config_args, &Environment::Process)?;
+    let opts = Options {
+        source: args.source.clone(),
+        target: args.target.clone(),
+        topics: args.topics.clone(),
+        groups: args.groups.clone(),
+        sample: args.sample,
+        window: args.window,
+    };
+    let report = block_on(verify::verify(&cfg, &opts))?.map_err(|e| match e {
+        VerifyError::Usage(_) | VerifyError::Unreachable { .. } => AppError::Usage(e.to_string()),
+        VerifyError::Kafka(m) => AppError::Runtime(m),
+    })?;
+    let out = &mut std::io::stdout();
+    match args.format {
+        Format::Table => report.write_table(out),
+        Format::Json => report.write_json(out),
+    }
+    .map_err(|e| AppError::Runtime(format!("cannot write: {e}")))?;
+    match report.differences.len() {
+        0 => Ok(()),
+        n => Err(AppError::Differences(n)),
+    }
 }

@@ -35,6 +35,45 @@ pub enum Command {
     /// Move consumer groups back from --target to --source after a failover (needs the flow
     /// target->source): check it has drained, translate back and (with --apply) commit.
     Failback(SwitchArgs),
+    /// Compare a flow's source and target: records of each replicated partition up to the stored
+    /// offsets, topic configs, partition counts and group offsets. Exit 1 on a difference.
+    Verify(VerifyArgs),
+}
+
+/// How `verify` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The mm2.properties file.
+    #[arg(value_name = "mm2.properties")]
+    pub config: PathBuf,
+    /// The flow's source cluster.
+    #[arg(long)]
+    pub source: String,
+    /// The flow's target cluster.
+    #[arg(long)]
+    pub target: String,
+    /// Only the flow's topics whose whole name matches this regular expression (heartbeats
+    /// topics are compared only when it selects them).
+    #[arg(long, value_name = "REGEX")]
+    pub topics: Option<String>,
+    /// Only the flow's groups whose whole name matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub groups: Option<String>,
+    /// Compare this fraction of the windows, in (0, 1], chosen by a hash of the window index.
+    #[arg(long, value_name = "FRACTION", default_value_t = 1.0)]
+    pub sample: f64,
+    /// Upstream offsets per window.
+    #[arg(long, value_name = "RECORDS", default_value_t = 1000)]
+    pub window: u64,
+    /// table for people, json for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,7 +4,7 @@
 //!
 //! Module order, lowest first (a module uses only those before it): the leaves `allocator`,
 //! `metrics`, `shutdown` and `telemetry` → `config` → `policy` → `kafka` → `connect` → `mirror` →
-//! `plugins` → `rest` → `failover` → `cli` → `app` → `standalone` → `distributed`. One
+//! `plugins` → `rest` → `failover` → `verify` → `cli` → `app` → `standalone` → `distributed`. One
 //! exception: `rest::dto`, the JSON shapes the herder answers with, uses only `connect`'s leaf
 //! types and is used by it.
 
@@ -24,3 +24,4 @@ pub mod rest;
 pub mod shutdown;
 pub mod standalone;
 pub mod telemetry;
+pub mod verify;

@@ -18,17 +18,23 @@ fn main() -> ExitCode {
         Some(Command::Topology(args)) => app::topology(&args),
         Some(Command::Failover(args)) => app::switch(&args, app::Switch::Failover),
         Some(Command::Failback(args)) => app::switch(&args, app::Switch::Failback),
+        Some(Command::Verify(args)) => app::verify(&args),
         None => app::run(&cli.run),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The report has named every difference; one line says the outcome.
+        Err(AppError::Differences(n)) => {
+            eprintln!("connect-mirror-maker: verify: {n} differences found");
+            ExitCode::from(1)
+        }
         Err(e) => {
             for line in e.to_string().lines() {
                 eprintln!("connect-mirror-maker: error: {line}");
             }
             ExitCode::from(match e {
                 AppError::Config(_) | AppError::Usage(_) => 2,
-                AppError::Runtime(_) => 1,
+                AppError::Runtime(_) | AppError::Differences(_) => 1,
             })
         }
     }

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             }
             ExitCode::from(match e {
                 AppError::Config(_) | AppError::Usage(_) => 2,
-                AppError::Runtime(_) => 1,
+                AppError::Runtime(_) | AppError::Differences(_) => 1,
             })
         }
     }

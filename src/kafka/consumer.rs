@@ -56,6 +56,14 @@ impl Polled<'_> {
     pub fn value_len(&self) -> usize {
         self.0.payload_len()
     }
+    /// The headers in order as (name, value), borrowed: to look at them without a copy.
+    pub fn header_pairs(&self) -> Vec<(&str, Option<&[u8]>)> {
+        use rdkafka::message::Headers as _;
+        self.0
+            .headers()
+            .map(|h| h.iter().map(|h| (h.key, h.value)).collect())
+            .unwrap_or_default()
+    }
     /// A copy of the headers, to produce with the record.
     pub fn headers(&self) -> Option<Headers> {
         self.0.headers().map(|h| Headers(h.detach()))
@@ -110,6 +118,17 @@ impl AssignedConsumer {
         self.inner
             .fetch_watermarks(&tp.topic, tp.partition, timeout)
             .map(|(_, high)| high)
+    }
+
+    /// The first offset still in `tp`'s log and the offset of the next record it will get,
+    /// asked of its leader.
+    pub fn watermarks(
+        &self,
+        tp: &TopicPartition,
+        timeout: Duration,
+    ) -> Result<(i64, i64), KafkaError> {
+        self.inner
+            .fetch_watermarks(&tp.topic, tp.partition, timeout)
     }
 
     /// The offset of the next record this consumer will read from `tp`; `None` before it has

@@ -70,6 +70,8 @@ const REQUIRE_VAR: &str = "TEST_REQUIRE_BROKERS";
 /// sets TEST_REQUIRE_BROKERS), a missing cluster fails the test instead of skipping it.
 pub fn brokers_missing() -> bool {
     if std::env::var_os(BROKERS_VAR).is_some() {
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(sweep_remote_heartbeats);
         return false;
     }
     skip_unless_required(
@@ -81,6 +83,47 @@ pub fn brokers_missing() -> bool {
         ),
     );
     true
+}
+
+/// Deletes the remote heartbeats topics (`X.heartbeats`, `X.Y.heartbeats`, ...) of the shared
+/// clusters, once per test binary, before its first test (cargo runs test binaries one after
+/// the other, and every test of a binary waits here).
+///
+/// MirrorMaker 2 replicates every heartbeats topic whatever the topic filter (Java's rule), and
+/// each test flows under aliases of its own, so the cycle check never stops them: a flow A->B
+/// copies each of A's heartbeats topics to B under its alias, a flow B->A then copies all of
+/// those back, and so on. Over the suite their number grows geometrically (2,700 on one
+/// cluster), until a broker of 512 MiB runs out of heap. No test reads another's.
+fn sweep_remote_heartbeats() {
+    let clusters: Vec<String> = [source_bootstrap(), target_bootstrap()]
+        .into_iter()
+        .chain(std::env::var("TEST_THIRD_BOOTSTRAP").ok())
+        .collect();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            for bootstrap in &clusters {
+                let remote: Vec<String> = kafka::topics(bootstrap)
+                    .into_keys()
+                    .filter(|t| t.ends_with(".heartbeats"))
+                    .collect();
+                for chunk in remote.chunks(500) {
+                    let names: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    let deleted = kafka::admin(bootstrap)
+                        .delete_topics(&names, &rdkafka::admin::AdminOptions::new())
+                        .await;
+                    if let Err(e) = deleted {
+                        eprintln!("deleting remote heartbeats topics on {bootstrap}: {e}");
+                    }
+                }
+            }
+        });
+    })
+    .join()
+    .expect("sweep thread");
 }
 
 /// Says on stderr that the calling test is skipped, and `why`; or, where scripts/test.sh

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::warn;
 
-use crate::cli::{ConfigArgs, TopologyArgs, TranslateArgs};
+use crate::cli::{ConfigArgs, PlanArgs, TopologyArgs, TranslateArgs};
 use crate::config::{self, ConfigErrors, Environment, Mm2Config, Props, Warning};
 use crate::config::{ClientKind, Flow};
 use crate::failover::{self, ToolError};
@@ -256,4 +256,14 @@ pub fn topology(args: &TopologyArgs) -> Result<(), AppError> {
         &mut std::io::stdout(),
     ))?
     .map_err(tool_error)
+}
+
+/// `plan`: what the flows would do, written nowhere. A cluster that cannot be read is bad input
+/// (exit status 2), as a bad configuration is: nothing ran, so nothing failed at run time.
+pub fn plan(args: &PlanArgs) -> Result<(), AppError> {
+    let (cfg, _) = load(&args.config, &Environment::Process)?;
+    block_on(crate::plan::run(&cfg, args.format, &mut std::io::stdout()))?.map_err(|e| match e {
+        crate::plan::PlanError::Io(_) => AppError::Runtime(e.to_string()),
+        _ => AppError::Usage(e.to_string()),
+    })
 }

@@ -29,6 +29,18 @@ pub enum Command {
     Offsets(OffsetsCommand),
     /// Print the clusters upstream of a cluster and their replication hops, from heartbeat topics.
     Topology(TopologyArgs),
+    /// Print what the flows would replicate, create, sync and exclude, reading both clusters of
+    /// each enabled flow and writing nothing.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// `table` for people, `json` for programs.
+    #[arg(long, value_enum, default_value_t = crate::plan::Format::Table)]
+    pub format: crate::plan::Format,
 }
 
 #[derive(Debug, Subcommand)]

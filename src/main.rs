@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Some(Command::Validate(args)) => app::validate(&args, &mut std::io::stdout()),
         Some(Command::Offsets(OffsetsCommand::Translate(args))) => app::translate_offsets(&args),
         Some(Command::Topology(args)) => app::topology(&args),
+        Some(Command::Plan(args)) => app::plan(&args),
         None => app::run(&cli.run),
     };
     match result {

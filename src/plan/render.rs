@@ -98,7 +98,7 @@ fn flow_table(f: &FlowPlan, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "\nexcluded ({}):", f.excluded.len())?;
     let rows = f.excluded.iter().map(|e| {
         let name = match &e.topic {
-            Some(t) => format!("{t}: {}", e.name),
+            Some(t) => format!("{t}:{}", e.name),
             None => e.name.clone(),
         };
         vec![e.kind.to_string(), name, e.reason.to_string()]

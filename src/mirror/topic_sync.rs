@@ -323,6 +323,50 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn exclusion_reasons_internal_then_loop_then_filter() {
+        let s = selector("A->B.topics = orders, B.orders, x.internal\n");
+        assert_eq!(s.exclusion("orders"), None);
+        assert_eq!(s.exclusion("x.internal"), Some(TopicExclusion::Internal));
+        assert_eq!(
+            s.exclusion("__consumer_offsets"),
+            Some(TopicExclusion::Internal)
+        );
+        assert_eq!(s.exclusion("B.orders"), Some(TopicExclusion::Loop));
+        assert_eq!(s.exclusion("payments"), Some(TopicExclusion::Filter));
+    }
+
+    #[test]
+    fn remote_topics_are_created_grown_or_left() {
+        let s = selector("");
+        let known = BTreeMap::from([("a".to_string(), 3), ("b".into(), 2), ("c".into(), 1)]);
+        let target = BTreeMap::from([("A.b".to_string(), 1), ("A.c".into(), 4)]);
+        let actions: Vec<(String, RemoteAction)> = s
+            .remote_topics(&known, &target)
+            .into_iter()
+            .map(|t| (t.remote, t.action))
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                ("A.a".to_string(), RemoteAction::Create),
+                ("A.b".into(), RemoteAction::AddPartitions { from: 1 }),
+                ("A.c".into(), RemoteAction::Matches),
+            ]
+        );
+        let entries = vec![
+            entry("retention.ms", "5", false),
+            entry("retention.bytes", "9", false),
+        ];
+        let s = selector("config.properties.exclude = retention.bytes\n");
+        let names: Vec<&str> = s
+            .excluded_configs(&entries)
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["retention.bytes"]);
+    }
+
+    #[test]
     fn config_sync_rules() {
         let s = selector("");
         let entries = vec![

@@ -194,3 +194,39 @@ fn groups_plan(flow: &Flow, snap: &Snapshot, excluded: &mut Vec<Excluded>) -> Gr
         checkpointed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mirror::topic_sync::tests::entry;
+
+    #[test]
+    fn only_config_ops_that_change_the_remote_topic_are_planned() {
+        let now = vec![
+            entry("retention.ms", "5", false),
+            entry("segment.ms", "7", false),
+            entry("cleanup.policy", "delete", true),
+        ];
+        let ops = [
+            ConfigOp::set("retention.ms", "5"),
+            ConfigOp::set("segment.ms", "8"),
+            ConfigOp::set("max.message.bytes", "10"),
+            ConfigOp::delete("cleanup.policy"),
+            ConfigOp::delete("segment.ms"),
+        ];
+        let planned: Vec<(&str, String, Option<String>)> = ops
+            .iter()
+            .filter_map(|op| changed(op, &now))
+            .map(|c| (c.op, c.name, c.current))
+            .collect();
+        let seven = Some("7".to_string());
+        assert_eq!(
+            planned,
+            vec![
+                ("change", "segment.ms".to_string(), seven.clone()),
+                ("set", "max.message.bytes".to_string(), None),
+                ("delete", "segment.ms".to_string(), seven),
+            ]
+        );
+    }
+}

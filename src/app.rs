@@ -9,7 +9,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::warn;
 
-use crate::cli::{ConfigArgs, Format, SwitchArgs, TopologyArgs, TranslateArgs, VerifyArgs};
+use crate::cli::{
+    ConfigArgs, Format, PlanArgs, SwitchArgs, TopologyArgs, TranslateArgs, VerifyArgs,
+};
 use crate::config::{self, ConfigErrors, Environment, Mm2Config, Props, Warning};
 use crate::config::{ClientKind, Flow};
 use crate::failover::{self, ToolError};
@@ -378,4 +380,14 @@ pub fn verify(args: &VerifyArgs) -> Result<(), AppError> {
         0 => Ok(()),
         n => Err(AppError::Differences(n)),
     }
+}
+
+/// `plan`: what the flows would do, written nowhere. A cluster that cannot be read is bad input
+/// (exit status 2), as a bad configuration is: nothing ran, so nothing failed at run time.
+pub fn plan(args: &PlanArgs) -> Result<(), AppError> {
+    let (cfg, _) = load(&args.config, &Environment::Process)?;
+    block_on(crate::plan::run(&cfg, args.format, &mut std::io::stdout()))?.map_err(|e| match e {
+        crate::plan::PlanError::Io(_) => AppError::Runtime(e.to_string()),
+        _ => AppError::Usage(e.to_string()),
+    })
 }

@@ -38,6 +38,18 @@ pub enum Command {
     /// Compare a flow's source and target: records of each replicated partition up to the stored
     /// offsets, topic configs, partition counts and group offsets. Exit 1 on a difference.
     Verify(VerifyArgs),
+    /// Print what the flows would replicate, create, sync and exclude, reading both clusters of
+    /// each enabled flow and writing nothing.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// `table` for people, `json` for programs.
+    #[arg(long, value_enum, default_value_t = crate::plan::Format::Table)]
+    pub format: crate::plan::Format,
 }
 
 /// How `verify` prints its report.

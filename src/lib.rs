@@ -18,6 +18,7 @@ pub mod failover;
 pub mod kafka;
 pub mod metrics;
 pub mod mirror;
+pub mod plan;
 pub mod plugins;
 pub mod policy;
 pub mod rest;

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Some(Command::Failover(args)) => app::switch(&args, app::Switch::Failover),
         Some(Command::Failback(args)) => app::switch(&args, app::Switch::Failback),
         Some(Command::Verify(args)) => app::verify(&args),
+        Some(Command::Plan(args)) => app::plan(&args),
         None => app::run(&cli.run),
     };
     match result {

@@ -4,8 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::config::FlowSettings;
+use crate::kafka::admin_ffi::GroupDescription;
 use crate::kafka::TopicPartition;
-use crate::policy::{ReplicationPolicy, TopicFilter};
+use crate::policy::{GroupFilter, ReplicationPolicy, TopicFilter};
 
 use super::offset_sync_store::OffsetSyncStore;
 use super::wire::Checkpoint;
@@ -117,6 +119,70 @@ impl Translator<'_> {
             })
             .filter(|c| previous.is_more_recent(c))
             .collect()
+    }
+}
+
+/// Why a source consumer group is not checkpointed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupExclusion {
+    /// Not in `groups`, or in `groups.exclude`.
+    Filter,
+    /// None of its committed offsets is on a topic the topic filter replicates.
+    NoReplicatedTopics,
+}
+
+impl GroupExclusion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupExclusion::Filter => "filter",
+            GroupExclusion::NoReplicatedTopics => "no replicated topics",
+        }
+    }
+}
+
+/// Which source groups MirrorCheckpointConnector checkpoints, and which of their target groups
+/// get their offsets synced: shared by the checkpointer and `plan`.
+#[derive(Debug, Clone)]
+pub struct GroupSelector {
+    groups: GroupFilter,
+    topics: TopicFilter,
+    sync_offsets: bool,
+}
+
+impl GroupSelector {
+    pub fn new(settings: &FlowSettings) -> Self {
+        GroupSelector {
+            groups: GroupFilter::new(settings),
+            topics: TopicFilter::new(settings),
+            sync_offsets: settings.sync_group_offsets.is_some(),
+        }
+    }
+
+    /// `groups`/`groups.exclude`: decided before the group's offsets are listed.
+    pub fn admits(&self, group: &str) -> bool {
+        self.groups.should_replicate_group(group)
+    }
+
+    /// Why `group`, with offsets committed on `topics`, is not checkpointed, or `None` if it
+    /// is: admitted, with at least one committed topic the topic filter replicates.
+    pub fn exclusion<'a>(
+        &self,
+        group: &str,
+        mut topics: impl Iterator<Item = &'a str>,
+    ) -> Option<GroupExclusion> {
+        if !self.admits(group) {
+            Some(GroupExclusion::Filter)
+        } else if !topics.any(|t| self.topics.should_replicate_topic(t)) {
+            Some(GroupExclusion::NoReplicatedTopics)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a checkpointed group's offsets are committed to its target group, described as
+    /// `target` (`sync.group.offsets.enabled`, and no consumer uses it there).
+    pub fn syncs_offsets(&self, target: &GroupDescription) -> bool {
+        self.sync_offsets && target.error.is_none() && target.is_inactive()
     }
 }
 

@@ -20,10 +20,12 @@ use crate::kafka::producer::Outgoing;
 use crate::kafka::props::translate;
 use crate::kafka::TopicPartition;
 use crate::metrics::{CheckpointLatency, Metrics};
-use crate::policy::{GroupFilter, ReplicationPolicy, TopicFilter};
+use crate::policy::{ReplicationPolicy, TopicFilter};
 use crate::shutdown::stopped;
 
-use super::checkpoint::{offsets_to_sync, CheckpointStore, SourceOffset, Translator};
+use super::checkpoint::{
+    offsets_to_sync, CheckpointStore, GroupSelector, SourceOffset, Translator,
+};
 use super::offset_sync_store::OffsetSyncStore;
 use super::scheduler::{every, now_ms, retry, tick};
 use super::wire::{Checkpoint, OffsetSync};
@@ -130,7 +132,7 @@ struct Checkpointer {
     groups: Vec<String>,
     policy: ReplicationPolicy,
     topic_filter: TopicFilter,
-    group_filter: GroupFilter,
+    group_selector: GroupSelector,
     latency: CheckpointLatency,
 }
 
@@ -243,7 +245,7 @@ impl Checkpointer {
         Ok(Checkpointer {
             latency: metrics.checkpoint.flow(&flow.source, &flow.target),
             topic_filter: TopicFilter::new(&flow.settings),
-            group_filter: GroupFilter::new(&flow.settings),
+            group_selector: GroupSelector::new(&flow.settings),
             flow,
             source,
             target,
@@ -276,12 +278,14 @@ impl Checkpointer {
         let mut groups = Vec::new();
         for g in listed
             .into_iter()
-            .filter(|g| self.group_filter.should_replicate_group(&g.group_id))
+            .filter(|g| self.group_selector.admits(&g.group_id))
         {
             match self.group_offsets(&self.source, &g.group_id).await {
                 Ok(o)
-                    if o.keys()
-                        .any(|tp| self.topic_filter.should_replicate_topic(&tp.topic)) =>
+                    if self
+                        .group_selector
+                        .exclusion(&g.group_id, o.keys().map(|tp| tp.topic.as_str()))
+                        .is_none() =>
                 {
                     groups.push(g.group_id)
                 }
@@ -419,7 +423,7 @@ impl Checkpointer {
                 warn!(flow = %self.flow.name(), "describing group {} on {}: {e}", d.group_id, self.flow.target);
                 continue;
             }
-            if d.is_inactive() {
+            if self.group_selector.syncs_offsets(&d) {
                 self.sync_group(&d.group_id).await;
             }
         }

@@ -11,12 +11,11 @@ use tracing::{info, warn};
 
 use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Side};
 use crate::kafka::admin::{Admin, AdminError, NewTopicSpec, TopicAdmin};
-use crate::kafka::admin_ffi::TopicConfigChanges;
 use crate::kafka::log::ensure_compacted_topic;
 use crate::kafka::props::translate;
 
 use super::scheduler::{every, retry, tick};
-use super::topic_sync::{assign_tasks, TopicSelector};
+use super::topic_sync::{assign_tasks, RemoteAction, RemoteTopic, TopicSelector};
 
 /// The partitions of each task.
 pub type Assignment = Vec<Vec<(String, i32)>>;
@@ -181,36 +180,38 @@ impl<A: TopicAdmin> SourceConnector<A> {
         Ok(None)
     }
 
-    /// Creates missing remote topics and raises partition counts. Returns whether anything was
-    /// missing.
+    /// Creates missing remote topics and raises partition counts, as
+    /// [`TopicSelector::remote_topics`] decides. Returns whether anything was missing.
     async fn create_remote_topics(
         &self,
         known: &BTreeMap<String, i32>,
     ) -> Result<bool, ConnectorError> {
         let target = self.target.topics().await?;
-        let mut create = Vec::new();
-        let mut grow = Vec::new();
-        for (topic, &partitions) in known {
-            let remote = self.selector.remote_topic(topic);
-            match target.get(&remote) {
-                None => create.push((topic.clone(), remote, partitions)),
-                Some(&have) if have < partitions => grow.push((remote, partitions as usize)),
-                Some(_) => {}
-            }
-        }
+        let plan = self.selector.remote_topics(known, &target);
+        let create: Vec<&RemoteTopic> = plan
+            .iter()
+            .filter(|t| t.action == RemoteAction::Create)
+            .collect();
+        let grow: Vec<(String, usize)> = plan
+            .iter()
+            .filter_map(|t| match t.action {
+                RemoteAction::AddPartitions { .. } => {
+                    Some((t.remote.clone(), t.partitions as usize))
+                }
+                _ => None,
+            })
+            .collect();
         if !create.is_empty() {
-            let sources: Vec<String> = create.iter().map(|(t, _, _)| t.clone()).collect();
+            let sources: Vec<String> = create.iter().map(|t| t.source.clone()).collect();
             let configs = self.source.describe_topic_configs(&sources).await?;
             let specs: Vec<NewTopicSpec> = create
                 .iter()
-                .map(|(t, remote, partitions)| NewTopicSpec {
-                    name: remote.clone(),
-                    partitions: *partitions,
-                    replication_factor: self.flow.settings.replication_factor,
-                    configs: configs
-                        .get(t)
-                        .map(|e| self.selector.creation_configs(e))
-                        .unwrap_or_default(),
+                .map(|t| {
+                    self.selector.new_topic_spec(
+                        t,
+                        configs.get(&t.source),
+                        self.flow.settings.replication_factor,
+                    )
                 })
                 .collect();
             for (topic, result) in self.target.create_topics(&specs).await? {
@@ -240,23 +241,19 @@ impl<A: TopicAdmin> SourceConnector<A> {
     /// Makes the configs of every replicated topic's remote topic follow the source.
     async fn sync_configs(&self, known: &BTreeMap<String, i32>) -> Result<(), ConnectorError> {
         let target = self.target.topics().await?;
-        let topics: Vec<String> = known
-            .keys()
-            .filter(|t| target.contains_key(&self.selector.remote_topic(t)))
-            .cloned()
+        // Only remote topics that exist: a missing one is created with its configs.
+        let topics: Vec<String> = self
+            .selector
+            .remote_topics(known, &target)
+            .into_iter()
+            .filter(|t| t.action != RemoteAction::Create)
+            .map(|t| t.source)
             .collect();
         if topics.is_empty() {
             return Ok(());
         }
         let configs = self.source.describe_topic_configs(&topics).await?;
-        let changes: Vec<TopicConfigChanges> = configs
-            .iter()
-            .map(|(t, entries)| TopicConfigChanges {
-                topic: self.selector.remote_topic(t),
-                ops: self.selector.config_ops(entries),
-            })
-            .filter(|c| !c.ops.is_empty())
-            .collect();
+        let changes = self.selector.config_changes(&configs);
         for (topic, result) in self
             .target
             .incremental_alter_topic_configs(&changes)
@@ -276,10 +273,7 @@ impl<A: TopicAdmin> SourceConnector<A> {
             self.acls_supported = false;
             return Ok(());
         };
-        let mapped: Vec<_> = acls
-            .iter()
-            .filter_map(|a| self.selector.target_acl(a))
-            .collect();
+        let mapped = self.selector.target_acls(&acls);
         if mapped.is_empty() {
             return Ok(());
         }
@@ -303,7 +297,7 @@ mod tests {
     use super::*;
     use crate::config::{self, Environment, Properties};
     use crate::kafka::admin::ConfigEntry;
-    use crate::kafka::admin_ffi::{AclBinding, AlterKind};
+    use crate::kafka::admin_ffi::{AclBinding, AlterKind, TopicConfigChanges};
     use crate::mirror::topic_sync::tests::entry;
 
     #[derive(Default)]

@@ -2,12 +2,56 @@
 //! the replication decision (filters, internal topics, loop detection), the configs a new remote
 //! topic is created with, and the incremental changes that keep configs in sync.
 
+use std::collections::BTreeMap;
+
 use crate::config::{DefaultsFrom, FlowSettings};
-use crate::kafka::admin::ConfigEntry;
+use crate::kafka::admin::{ConfigEntry, NewTopicSpec};
 use crate::kafka::admin_ffi::{
     AclBinding, AclOperation, AclPatternType, AclPermission, AclResourceType, AlterKind, ConfigOp,
+    TopicConfigChanges,
 };
 use crate::policy::{ConfigPropertyFilter, ReplicationPolicy, TopicFilter};
+
+/// Why a source topic is not replicated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TopicExclusion {
+    /// Not in `topics`, or in `topics.exclude` (and not a heartbeats topic).
+    Filter,
+    /// Kafka's, Connect's or MirrorMaker 2's own topic, by the replication policy.
+    Internal,
+    /// Already went through the target: replicating it would loop.
+    Loop,
+}
+
+impl TopicExclusion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopicExclusion::Filter => "filter",
+            TopicExclusion::Internal => "internal",
+            TopicExclusion::Loop => "loop",
+        }
+    }
+}
+
+/// What MirrorSourceConnector does to the remote topic of a replicated source topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteAction {
+    /// The remote topic does not exist: it is created with the source's partition count.
+    Create,
+    /// The remote topic has fewer partitions than the source (`from`): partitions are added.
+    AddPartitions { from: i32 },
+    /// The remote topic has at least the source's partitions: nothing to do.
+    Matches,
+}
+
+/// One replicated source topic and what happens to its remote topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteTopic {
+    pub source: String,
+    pub remote: String,
+    pub partitions: i32,
+    pub action: RemoteAction,
+}
 
 /// The replication decision of one flow.
 #[derive(Debug, Clone)]
@@ -37,11 +81,105 @@ impl TopicSelector {
     /// `MirrorSourceConnector.shouldReplicateTopic`: included (heartbeats always, unless
     /// disabled), not internal, and not already through the target (no loops).
     pub fn should_replicate(&self, topic: &str) -> bool {
+        self.exclusion(topic).is_none()
+    }
+
+    /// Why `topic` is not replicated, or `None` if it is. The three conditions are Java's
+    /// conjunction; they are tested internal first, then loop, then filter, so an operator is
+    /// told the reason that no filter setting can override.
+    pub fn exclusion(&self, topic: &str) -> Option<TopicExclusion> {
         let wanted = self.filter.should_replicate_topic(topic)
             || (self.heartbeats_replication && self.policy.is_heartbeats_topic(topic));
-        wanted
-            && !self.policy.is_internal_topic(topic)
-            && !self.policy.is_cycle(topic, &self.target)
+        if self.policy.is_internal_topic(topic) {
+            Some(TopicExclusion::Internal)
+        } else if self.policy.is_cycle(topic, &self.target) {
+            Some(TopicExclusion::Loop)
+        } else if !wanted {
+            Some(TopicExclusion::Filter)
+        } else {
+            None
+        }
+    }
+
+    /// What MirrorSourceConnector does to the remote topic of each replicated source topic
+    /// (`known`, with partition counts), given the target's topics: create the missing ones,
+    /// raise partition counts that are lower than the source's (never lower them).
+    pub fn remote_topics(
+        &self,
+        known: &BTreeMap<String, i32>,
+        target: &BTreeMap<String, i32>,
+    ) -> Vec<RemoteTopic> {
+        known
+            .iter()
+            .map(|(topic, &partitions)| {
+                let remote = self.remote_topic(topic);
+                let action = match target.get(&remote) {
+                    None => RemoteAction::Create,
+                    Some(&have) if have < partitions => RemoteAction::AddPartitions { from: have },
+                    Some(_) => RemoteAction::Matches,
+                };
+                RemoteTopic {
+                    source: topic.clone(),
+                    remote,
+                    partitions,
+                    action,
+                }
+            })
+            .collect()
+    }
+
+    /// The CreateTopics request for a remote topic: the source's partitions and the configs of
+    /// [`Self::creation_configs`] over the source topic's described `entries`.
+    pub fn new_topic_spec(
+        &self,
+        topic: &RemoteTopic,
+        entries: Option<&Vec<ConfigEntry>>,
+        replication_factor: i32,
+    ) -> NewTopicSpec {
+        NewTopicSpec {
+            name: topic.remote.clone(),
+            partitions: topic.partitions,
+            replication_factor,
+            configs: entries
+                .map(|e| self.creation_configs(e))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The config changes sent to the remote topics of the source topics described in
+    /// `configs` (by source topic name); topics with nothing to send are left out.
+    pub fn config_changes(
+        &self,
+        configs: &BTreeMap<String, Vec<ConfigEntry>>,
+    ) -> Vec<TopicConfigChanges> {
+        configs
+            .iter()
+            .map(|(t, entries)| TopicConfigChanges {
+                topic: self.remote_topic(t),
+                ops: self.config_ops(entries),
+            })
+            .filter(|c| !c.ops.is_empty())
+            .collect()
+    }
+
+    /// The source configs that would be synced but for `config.properties.exclude`: those
+    /// config sync and topic creation pass over because of the filter alone.
+    pub fn excluded_configs<'a>(&self, entries: &'a [ConfigEntry]) -> Vec<&'a ConfigEntry> {
+        entries
+            .iter()
+            .filter(|e| {
+                !e.is_read_only
+                    && !e.is_sensitive
+                    && !e.is_static_broker
+                    && (!e.is_default || self.use_defaults_from == DefaultsFrom::Source)
+                    && !self.config_filter.should_replicate_config_property(&e.name)
+            })
+            .collect()
+    }
+
+    /// The target ACLs for the source's topic ACLs (see [`Self::target_acl`]).
+    pub fn target_acls(&self, acls: &[AclBinding]) -> Vec<AclBinding> {
+        acls.iter().filter_map(|a| self.target_acl(a)).collect()
     }
 
     /// The remote name of a source topic.
@@ -182,6 +320,50 @@ pub(crate) mod tests {
         );
         let s = selector("A->B.topics = orders\nheartbeats.replication.enabled = false\n");
         assert!(!s.should_replicate("C.heartbeats"));
+    }
+
+    #[test]
+    fn exclusion_reasons_internal_then_loop_then_filter() {
+        let s = selector("A->B.topics = orders, B.orders, x.internal\n");
+        assert_eq!(s.exclusion("orders"), None);
+        assert_eq!(s.exclusion("x.internal"), Some(TopicExclusion::Internal));
+        assert_eq!(
+            s.exclusion("__consumer_offsets"),
+            Some(TopicExclusion::Internal)
+        );
+        assert_eq!(s.exclusion("B.orders"), Some(TopicExclusion::Loop));
+        assert_eq!(s.exclusion("payments"), Some(TopicExclusion::Filter));
+    }
+
+    #[test]
+    fn remote_topics_are_created_grown_or_left() {
+        let s = selector("");
+        let known = BTreeMap::from([("a".to_string(), 3), ("b".into(), 2), ("c".into(), 1)]);
+        let target = BTreeMap::from([("A.b".to_string(), 1), ("A.c".into(), 4)]);
+        let actions: Vec<(String, RemoteAction)> = s
+            .remote_topics(&known, &target)
+            .into_iter()
+            .map(|t| (t.remote, t.action))
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                ("A.a".to_string(), RemoteAction::Create),
+                ("A.b".into(), RemoteAction::AddPartitions { from: 1 }),
+                ("A.c".into(), RemoteAction::Matches),
+            ]
+        );
+        let entries = vec![
+            entry("retention.ms", "5", false),
+            entry("retention.bytes", "9", false),
+        ];
+        let s = selector("config.properties.exclude = retention.bytes\n");
+        let names: Vec<&str> = s
+            .excluded_configs(&entries)
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["retention.bytes"]);
     }
 
     #[test]

@@ -195,3 +195,51 @@ async fn topology_reads_upstream_clusters_from_heartbeat_topics() {
         );
     }
 }
+
+/// `failover` and `failback` name what is wrong with their input and exit 2, before reaching
+/// any cluster (so no broker is needed).
+#[test]
+fn failover_and_failback_refuse_bad_input_with_exit_2() {
+    let text = "clusters = a, b\na.bootstrap.servers = 127.0.0.1:1\nb.bootstrap.servers = 127.0.0.1:1\na->b.enabled = true\n";
+    let file = TempFile::new("mm2.properties", text);
+    let path = file.path.to_str().unwrap();
+    for (args, wanted) in [
+        (
+            vec!["failover", path, "--source", "a", "--target", "c"],
+            "`c` is not one of the clusters (a, b)",
+        ),
+        (
+            vec!["failover", path, "--source", "b", "--target", "a"],
+            "flow b->a is not enabled (b->a.enabled = true)",
+        ),
+        (
+            vec![
+                "failover", path, "--source", "a", "--target", "b", "--groups", "(",
+            ],
+            "--groups `(`",
+        ),
+        (
+            vec!["failback", path, "--source", "a", "--target", "b"],
+            "failback needs flow b->a (active/active)",
+        ),
+        (
+            vec![
+                "failover",
+                "/nonexistent/mm2.properties",
+                "--source",
+                "a",
+                "--target",
+                "b",
+            ],
+            "/nonexistent/mm2.properties",
+        ),
+    ] {
+        let out = mm2(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(wanted),
+            "{args:?}: `{wanted}` not in {stderr}"
+        );
+    }
+}

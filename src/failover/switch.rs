@@ -68,6 +68,13 @@ pub async fn failover(
     out: &mut dyn Write,
 ) -> Result<(), ToolError> {
     let flow = find_flow(cfg, &opts.source, &opts.target)?;
+    if !flow.settings.enabled {
+        return Err(ToolError::Usage(format!(
+            "flow {} is not enabled ({}.enabled = true): it replicates nothing to fail over to",
+            flow.name(),
+            flow.name()
+        )));
+    }
     let filter = group_filter(&opts.groups)?;
     writeln!(out, "failover {} -> {}", flow.source, flow.target).map_err(io)?;
     let ready = report_drain(flow, opts, out).await?;
@@ -99,7 +106,7 @@ pub async fn failover(
         .map(|(t, _)| t.clone())
         .next()
         .unwrap_or_else(|| selector.remote_topic("<topic>"));
-    let reverse = cfg.flow(b, a).is_some();
+    let reverse = cfg.flow(b, a).is_some_and(|f| f.settings.enabled);
     writeln!(out, "\nchecklist").map_err(io)?;
     let steps = [
         format!("stop the producers writing to {a}, and the consumers of these groups on {a} if it still serves them"),
@@ -127,9 +134,12 @@ pub async fn failback(
     out: &mut dyn Write,
 ) -> Result<(), ToolError> {
     let forward = find_flow(cfg, &opts.source, &opts.target)?;
-    let back = cfg.flow(&opts.target, &opts.source).ok_or_else(|| {
+    let back = cfg
+        .flow(&opts.target, &opts.source)
+        .filter(|f| f.settings.enabled)
+        .ok_or_else(|| {
         ToolError::Usage(format!(
-            "failback needs flow {}->{} (active/active), so that what was written on {} during the outage reaches {}; mm2.properties has none",
+            "failback needs flow {}->{} (active/active), so that what was written on {} during the outage reaches {}; mm2.properties does not enable it",
             opts.target, opts.source, opts.target, opts.source
         ))
     })?;

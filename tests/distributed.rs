@@ -309,10 +309,19 @@ async fn exactly_once_fences_a_frozen_worker() {
         let assigned = since.lines().next().unwrap_or_default();
         assigned.contains("\"eos-0\"") || since.contains("reading the file")
     };
+    // The latest assignment in a worker's log hands it the task: the other worker must not
+    // have one (the owner's log may not yet show the assignment that takes the task away).
+    let handed_task = |w: &ConnectProcess| {
+        let log = w.log.text();
+        log.rfind(ASSIGNED)
+            .and_then(|at| log[at..].lines().next())
+            .is_some_and(|l| l.contains("\"eos-0\""))
+    };
     let mut victim_id = String::new();
     wait_for(Duration::from_secs(60), || {
         victim_id = running_on(workers[0].addr, None);
-        owns_task(&workers[worker_of(&workers, &victim_id)])
+        let v = worker_of(&workers, &victim_id);
+        owns_task(&workers[v]) && !handed_task(&workers[1 - v])
     });
     let victim = worker_of(&workers, &victim_id);
     let other = 1 - victim;

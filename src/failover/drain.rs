@@ -3,18 +3,18 @@
 //! from). What is stored lags what is copied by at most `offset.flush.interval.ms`, so a flow
 //! whose producers have stopped drains within that time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::BaseConsumer;
 
 use super::{client, ToolError};
 use crate::config::{ClientKind, Flow, Side};
-use crate::connect::offsets::{parse_offset_value, parse_source_offset_key};
 use crate::kafka::admin::{Admin, TopicAdmin};
 use crate::kafka::client::{create, LogContext};
-use crate::kafka::log::{read_to_end, watermarks_when_led};
+use crate::kafka::log::watermarks_when_led;
 use crate::kafka::props::translate;
+use crate::mirror::flow_state;
 use crate::mirror::source_task::CONNECTOR;
 use crate::mirror::topic_sync::TopicSelector;
 use crate::policy::ReplicationPolicy;
@@ -55,7 +55,8 @@ pub async fn flow_lag(flow: &Flow) -> Result<Vec<PartitionLag>, ToolError> {
         .filter(|(t, _)| selector.should_replicate(t) && !policy.is_heartbeats_topic(t))
         .collect();
 
-    let stored = stored_offsets(flow, timeout).await?;
+    let names: BTreeSet<String> = replicated.iter().map(|(t, _)| t.clone()).collect();
+    let stored = stored_offsets(flow, names, timeout).await?;
     let consumer_props = client(flow, Side::Source, ClientKind::Consumer)?;
     let source = flow.source.clone();
     let ends = tokio::task::spawn_blocking(move || {
@@ -91,10 +92,11 @@ pub async fn flow_lag(flow: &Flow) -> Result<Vec<PartitionLag>, ToolError> {
         .collect())
 }
 
-/// The flow's stored source offsets (the last offset copied, per source partition), read from
-/// its worker's offsets topic on the target.
+/// The flow's stored source offsets (the last offset copied, per source partition of
+/// `topics`), read from its worker's offsets topic on the target.
 async fn stored_offsets(
     flow: &Flow,
+    topics: BTreeSet<String>,
     timeout: Duration,
 ) -> Result<BTreeMap<(String, i32), i64>, ToolError> {
     let (props, _) = translate(
@@ -103,28 +105,21 @@ async fn stored_offsets(
     )
     .map_err(|e| ToolError::Usage(crate::config::join_errors(&e)))?;
     let topic = flow.worker_settings.offset_storage_topic.clone();
-    let target = flow.target.clone();
-    let records =
-        tokio::task::spawn_blocking(move || read_to_end(&props, "mm2-drain", &topic, timeout))
-            .await
-            .expect("reader thread")
-            .map_err(|e| ToolError::Unreachable {
-                cluster: target,
-                message: e.to_string(),
-            })?;
-    let mut stored = BTreeMap::new();
-    for (key, value) in &records {
-        let Some((connector, p)) = key.as_deref().and_then(parse_source_offset_key) else {
-            continue;
-        };
-        if connector != CONNECTOR || p.cluster != flow.source {
-            continue;
-        }
-        match value.as_deref().and_then(parse_offset_value) {
-            Some(o) => stored.insert((p.topic, p.partition), o),
-            // A tombstone (offsets reset): nothing stored.
-            None => stored.remove(&(p.topic, p.partition)),
-        };
-    }
-    Ok(stored)
+    let (source, target) = (flow.source.clone(), flow.target.clone());
+    tokio::task::spawn_blocking(move || {
+        flow_state::stored_offsets(
+            &props,
+            &topic,
+            |name| name == CONNECTOR,
+            &source,
+            &topics,
+            timeout,
+        )
+    })
+    .await
+    .expect("reader thread")
+    .map_err(|e| ToolError::Unreachable {
+        cluster: target,
+        message: e.to_string(),
+    })
 }

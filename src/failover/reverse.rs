@@ -5,13 +5,7 @@
 //! offset of `orders` with the downstream offset its record got in `A.orders`, which is what
 //! is needed: read them the other way round.
 
-/// One offset sync of a partition: the record at `upstream` on the source is at `downstream`
-/// on the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SyncPoint {
-    pub upstream: i64,
-    pub downstream: i64,
-}
+pub use crate::mirror::flow_state::SyncPoint;
 
 /// The upstream offset to resume at for a group whose next record on the remote partition is
 /// `downstream`, from that partition's syncs (in the order written); `None` when no sync is at
@@ -25,12 +19,12 @@ pub struct SyncPoint {
 pub fn reverse_translate(syncs: &[SyncPoint], downstream: i64) -> Option<i64> {
     let best = syncs
         .iter()
-        .filter(|s| s.downstream <= downstream)
-        .max_by_key(|s| (s.downstream, s.upstream))?;
-    Some(if best.downstream == downstream {
-        best.upstream
+        .filter(|s| s.down <= downstream)
+        .max_by_key(|s| (s.down, s.up))?;
+    Some(if best.down == downstream {
+        best.up
     } else {
-        best.upstream + 1
+        best.up + 1
     })
 }
 
@@ -41,10 +35,7 @@ mod tests {
     fn syncs(pairs: &[(i64, i64)]) -> Vec<SyncPoint> {
         pairs
             .iter()
-            .map(|&(upstream, downstream)| SyncPoint {
-                upstream,
-                downstream,
-            })
+            .map(|&(up, down)| SyncPoint { up, down })
             .collect()
     }
 

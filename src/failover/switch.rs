@@ -13,7 +13,7 @@
 //! checkpoint older than the group's last commit on B would move the group back too far
 //! (duplicates) or is missing altogether: failback refuses until they agree, unless forced.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::time::Duration;
 
@@ -23,12 +23,11 @@ use super::drain::{flow_lag, PartitionLag};
 use super::reverse::{reverse_translate, SyncPoint};
 use super::translate::{checkpoints_by_group, commit};
 use super::{client, find_flow, ToolError};
-use crate::config::{ClientKind, Flow, Mm2Config, OffsetSyncsLocation, Side};
+use crate::config::{ClientKind, Flow, Mm2Config, Side};
 use crate::kafka::admin::Admin;
 use crate::kafka::admin_ffi;
-use crate::kafka::log::read_to_end;
+use crate::mirror::flow_state;
 use crate::mirror::topic_sync::TopicSelector;
-use crate::mirror::wire::OffsetSync;
 use crate::policy::ReplicationPolicy;
 
 /// What `failover` and `failback` are asked to do.
@@ -150,8 +149,15 @@ pub async fn failback(
 
     let committed = committed_groups(back, &filter).await?;
     let checkpoints = checkpoints_by_group(back).await?;
-    let syncs = offset_syncs(forward).await?;
     let policy = ReplicationPolicy::new(&forward.settings.policy);
+    // The original topics of the remote topics the groups read on B: their syncs are needed.
+    let originals: BTreeSet<String> = committed
+        .values()
+        .flat_map(|offsets| offsets.keys())
+        .filter(|(t, _)| policy.topic_source(t).as_deref() == Some(a.as_str()))
+        .map(|(t, _)| policy.original_topic(t))
+        .collect();
+    let syncs = offset_syncs(forward, originals).await?;
     let back_selector = TopicSelector::new(&back.settings, &back.source, &back.target);
     let mut moves = Moves::new();
     for (group, offsets) in &committed {
@@ -345,43 +351,20 @@ async fn committed_groups(
     Ok(out)
 }
 
-/// The offset syncs of `flow`, per source partition, in the order written.
-async fn offset_syncs(flow: &Flow) -> Result<BTreeMap<(String, i32), Vec<SyncPoint>>, ToolError> {
-    let policy = ReplicationPolicy::new(&flow.settings.policy);
-    let (side, topic, cluster) = match flow.settings.offset_syncs_location {
-        OffsetSyncsLocation::Source => (
-            Side::Source,
-            policy.offset_syncs_topic(&flow.target),
-            flow.source.clone(),
-        ),
-        OffsetSyncsLocation::Target => (
-            Side::Target,
-            policy.offset_syncs_topic(&flow.source),
-            flow.target.clone(),
-        ),
-    };
+/// The offset syncs of `flow` of the partitions of `topics`, in the order written.
+async fn offset_syncs(
+    flow: &Flow,
+    topics: BTreeSet<String>,
+) -> Result<BTreeMap<(String, i32), Vec<SyncPoint>>, ToolError> {
+    let (side, topic) = flow_state::offset_syncs_topic(flow);
+    let cluster = flow.alias(side).to_string();
     let props = client(flow, side, ClientKind::Consumer)?;
     let timeout = flow.settings.admin_timeout;
-    let records =
-        tokio::task::spawn_blocking(move || read_to_end(&props, "mm2-failback", &topic, timeout))
-            .await
-            .expect("reader thread")
-            .map_err(|e| ToolError::Unreachable {
-                cluster,
-                message: e.to_string(),
-            })?;
-    let mut syncs: BTreeMap<(String, i32), Vec<SyncPoint>> = BTreeMap::new();
-    for s in records
-        .iter()
-        .filter_map(|(k, v)| OffsetSync::decode(k.as_deref()?, v.as_deref()?).ok())
-    {
-        syncs
-            .entry((s.topic, s.partition))
-            .or_default()
-            .push(SyncPoint {
-                upstream: s.upstream_offset,
-                downstream: s.downstream_offset,
-            });
-    }
-    Ok(syncs)
+    tokio::task::spawn_blocking(move || flow_state::offset_syncs(&props, &topic, &topics, timeout))
+        .await
+        .expect("reader thread")
+        .map_err(|e| ToolError::Unreachable {
+            cluster,
+            message: e.to_string(),
+        })
 }

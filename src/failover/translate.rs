@@ -9,7 +9,7 @@ use super::{client, find_flow, ToolError};
 use crate::config::{ClientKind, Flow, Mm2Config, Side};
 use crate::kafka::admin::Admin;
 use crate::kafka::admin_ffi::{self, GroupOffset};
-use crate::kafka::log::read_to_end;
+use crate::mirror::flow_state;
 use crate::mirror::wire::Checkpoint;
 use crate::policy::ReplicationPolicy;
 
@@ -65,9 +65,9 @@ pub(super) async fn checkpoints_by_group(
     let policy = ReplicationPolicy::new(&flow.settings.policy);
     let topic = policy.checkpoints_topic(&flow.source);
     let props = client(flow, Side::Target, ClientKind::Consumer)?;
-    let (t, timeout) = (topic.clone(), flow.settings.admin_timeout);
-    let records = tokio::task::spawn_blocking(move || {
-        read_to_end(&props, "mm2-offsets-translate", &t, timeout)
+    let timeout = flow.settings.admin_timeout;
+    let all = tokio::task::spawn_blocking(move || {
+        flow_state::checkpoints(&props, &topic, |_| true, timeout)
     })
     .await
     .expect("reader thread")
@@ -76,14 +76,11 @@ pub(super) async fn checkpoints_by_group(
         message: e.to_string(),
     })?;
     let mut latest: BTreeMap<String, BTreeMap<(String, i32), Checkpoint>> = BTreeMap::new();
-    for c in records
-        .iter()
-        .filter_map(|(k, v)| Checkpoint::decode(k.as_deref()?, v.as_deref()?).ok())
-    {
+    for ((group, topic, partition), c) in all {
         latest
-            .entry(c.group.clone())
+            .entry(group)
             .or_default()
-            .insert((c.topic.clone(), c.partition), c);
+            .insert((topic, partition), c);
     }
     Ok(latest)
 }

@@ -4,6 +4,7 @@
 pub mod checkpoint;
 pub mod checkpoint_task;
 pub mod flow_connectors;
+pub mod flow_state;
 pub mod flow_worker;
 pub mod heartbeat;
 pub mod offset_sync;

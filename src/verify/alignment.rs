@@ -3,11 +3,17 @@
 //! record the target acknowledged. From them, the stretch to compare and, for `--sample`, the
 //! windows that can be skipped because both of their ends map exactly.
 
-/// An offset sync of one partition: upstream `up` was copied to downstream `down`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SyncPoint {
-    pub up: i64,
-    pub down: i64,
+pub use crate::mirror::flow_state::SyncPoint;
+
+/// The syncs still meaningful of a partition's syncs in the order written: an upstream rewind
+/// (a sync below the previous one) makes the earlier ones meaningless, as in OffsetSyncStore.
+pub fn since_last_rewind(mut points: Vec<SyncPoint>) -> Vec<SyncPoint> {
+    let rewind = points
+        .windows(2)
+        .rposition(|w| w[1].up < w[0].up)
+        .map_or(0, |i| i + 1);
+    points.drain(..rewind);
+    points
 }
 
 /// What is known of one partition before reading it.
@@ -145,6 +151,28 @@ pub fn plan(p: &Positions, window: u64, compares: impl Fn(u64) -> bool) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syncs_before_the_last_upstream_rewind_are_dropped() {
+        let points = |pairs: &[(i64, i64)]| -> Vec<SyncPoint> {
+            pairs
+                .iter()
+                .map(|&(up, down)| SyncPoint { up, down })
+                .collect()
+        };
+        let kept = since_last_rewind(points(&[
+            (10, 0),
+            (20, 10),
+            (5, 30),
+            (15, 40),
+            (2, 50),
+            (9, 60),
+        ]));
+        assert_eq!(kept, points(&[(2, 50), (9, 60)]));
+        let steady = points(&[(10, 0), (10, 5), (20, 10)]);
+        assert_eq!(since_last_rewind(steady.clone()), steady);
+        assert!(since_last_rewind(Vec::new()).is_empty());
+    }
 
     fn pos(syncs: &[(i64, i64)], stored: i64, lows: (i64, i64)) -> Positions {
         Positions {

@@ -11,7 +11,6 @@ pub mod alignment;
 pub mod configs;
 pub mod diff;
 pub mod digest;
-pub mod positions;
 pub mod reader;
 pub mod report;
 
@@ -20,12 +19,13 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::config::{ClientKind, Flow, Mm2Config, OffsetSyncsLocation, Side};
+use crate::config::{ClientKind, Flow, Mm2Config, Side};
 use crate::failover::{client, find_flow, ToolError};
 use crate::kafka::admin::{Admin, TopicAdmin};
 use crate::kafka::admin_ffi;
 use crate::kafka::props::{translate, ClientProps};
 use crate::kafka::topic_partition::TopicPartition;
+use crate::mirror::flow_state;
 use crate::mirror::topic_sync::TopicSelector;
 use crate::policy::GroupFilter;
 
@@ -195,16 +195,7 @@ pub async fn verify(cfg: &Mm2Config, opts: &Options) -> Result<Report, VerifyErr
     )
     .map(|(p, _)| p)
     .map_err(|e| VerifyError::Usage(crate::config::join_errors(&e)))?;
-    let (syncs_side, syncs_topic) = match flow.settings.offset_syncs_location {
-        OffsetSyncsLocation::Source => (
-            Side::Source,
-            selector.policy.offset_syncs_topic(&flow.target),
-        ),
-        OffsetSyncsLocation::Target => (
-            Side::Target,
-            selector.policy.offset_syncs_topic(&flow.source),
-        ),
-    };
+    let (syncs_side, syncs_topic) = flow_state::offset_syncs_topic(flow);
     let source_consumer = client(flow, Side::Source, ClientKind::Consumer)?;
     let target_consumer = client(flow, Side::Target, ClientKind::Consumer)?;
     let syncs_consumer = client(flow, syncs_side, ClientKind::Consumer)?;
@@ -214,16 +205,22 @@ pub async fn verify(cfg: &Mm2Config, opts: &Options) -> Result<Report, VerifyErr
         let names = names.clone();
         tokio::task::spawn_blocking(move || {
             let kafka = |e: crate::kafka::log::LogError| VerifyError::Kafka(e.to_string());
-            let stored = positions::stored_offsets(
+            // connect-mirror-maker's and Java's dedicated mode store under the class name,
+            // Connect under the connector's name (`A->B.MirrorSourceConnector`): both count.
+            let stored = flow_state::stored_offsets(
                 &worker_consumer,
                 &offsets_topic,
+                |name| name.ends_with("MirrorSourceConnector"),
                 &cluster,
                 &names,
                 timeout,
             )
             .map_err(kafka)?;
-            let syncs = positions::offset_syncs(&syncs_consumer, &syncs_topic, &names, timeout)
-                .map_err(kafka)?;
+            let syncs = flow_state::offset_syncs(&syncs_consumer, &syncs_topic, &names, timeout)
+                .map_err(kafka)?
+                .into_iter()
+                .map(|(tp, points)| (tp, alignment::since_last_rewind(points)))
+                .collect::<BTreeMap<_, _>>();
             Ok::<_, VerifyError>((stored, syncs))
         })
         .await
@@ -473,7 +470,7 @@ async fn check_groups(
     let props = client(flow, Side::Target, ClientKind::Consumer)?;
     let topic = selector.policy.checkpoints_topic(&flow.source);
     let checkpoints = tokio::task::spawn_blocking(move || {
-        positions::checkpoints(
+        flow_state::checkpoints(
             &props,
             &topic,
             |c| {

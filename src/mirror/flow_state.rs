@@ -1,41 +1,46 @@
-//! The replication state the flow keeps in Kafka, read once at the start of a verify: the
-//! stored source offsets (the worker's offsets topic on the target), the offset syncs, and the
-//! checkpoints. These topics are compacted and small next to the data; only the entries of the
-//! partitions being verified are kept.
+//! The replication state a flow keeps in Kafka, as the operator tools read it (`verify`,
+//! `failover`, `failback`, `offsets translate`): the stored source offsets (the worker's
+//! offsets topic on the target), the offset syncs, and the checkpoints. These topics are
+//! compacted and small next to the data; only the entries of the partitions asked for are
+//! kept.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::config::{Flow, OffsetSyncsLocation, Side};
 use crate::connect::offsets::{parse_offset_value, parse_source_offset_key};
 use crate::kafka::log::{read_to_end, LogError};
 use crate::kafka::props::ClientProps;
 use crate::mirror::wire::{Checkpoint, OffsetSync};
+use crate::policy::ReplicationPolicy;
 
-use super::alignment::SyncPoint;
+/// An offset sync of one partition: upstream `up` was copied to downstream `down`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncPoint {
+    pub up: i64,
+    pub down: i64,
+}
 
 /// A source partition, by its source topic name.
 pub type SourcePartition = (String, i32);
 
-/// MirrorSourceConnector's stored offset (the last upstream offset the target acknowledged) of
-/// each partition of `topics` that has one. `connector` is the connector's name in
-/// connect-mirror-maker; Java's dedicated mode and Connect write the plain class name, so both
-/// are accepted, as the keys of the source cluster `cluster`.
+/// The stored offset (the last upstream offset the target acknowledged) of each partition of
+/// `topics` that has one, of the source cluster `cluster`, under a connector name `connector`
+/// accepts.
 pub fn stored_offsets(
     props: &ClientProps,
     offsets_topic: &str,
+    connector: impl Fn(&str) -> bool,
     cluster: &str,
     topics: &BTreeSet<String>,
     timeout: Duration,
 ) -> Result<BTreeMap<SourcePartition, i64>, LogError> {
     let mut out = BTreeMap::new();
-    for (k, v) in read_to_end(props, "mm2-verify-offsets", offsets_topic, timeout)? {
-        let Some((connector, p)) = k.as_deref().and_then(parse_source_offset_key) else {
+    for (k, v) in read_to_end(props, "mm2-flow-offsets", offsets_topic, timeout)? {
+        let Some((name, p)) = k.as_deref().and_then(parse_source_offset_key) else {
             continue;
         };
-        if !connector.ends_with("MirrorSourceConnector")
-            || p.cluster != cluster
-            || !topics.contains(&p.topic)
-        {
+        if !connector(&name) || p.cluster != cluster || !topics.contains(&p.topic) {
             continue;
         }
         // Later records win; a tombstone (an offset reset) removes the entry.
@@ -47,9 +52,16 @@ pub fn stored_offsets(
     Ok(out)
 }
 
-/// The offset syncs of each partition of `topics`, in the order they were written. An upstream
-/// rewind (a sync below the previous one) makes the earlier syncs meaningless, as in
-/// OffsetSyncStore: they are dropped.
+/// Where `flow`'s offset syncs are (`offset-syncs.topic.location`): the side and the topic.
+pub fn offset_syncs_topic(flow: &Flow) -> (Side, String) {
+    let policy = ReplicationPolicy::new(&flow.settings.policy);
+    match flow.settings.offset_syncs_location {
+        OffsetSyncsLocation::Source => (Side::Source, policy.offset_syncs_topic(&flow.target)),
+        OffsetSyncsLocation::Target => (Side::Target, policy.offset_syncs_topic(&flow.source)),
+    }
+}
+
+/// The offset syncs of each partition of `topics`, in the order they were written.
 pub fn offset_syncs(
     props: &ClientProps,
     syncs_topic: &str,
@@ -57,7 +69,7 @@ pub fn offset_syncs(
     timeout: Duration,
 ) -> Result<BTreeMap<SourcePartition, Vec<SyncPoint>>, LogError> {
     let mut out: BTreeMap<SourcePartition, Vec<SyncPoint>> = BTreeMap::new();
-    for (k, v) in read_to_end(props, "mm2-verify-offset-syncs", syncs_topic, timeout)? {
+    for (k, v) in read_to_end(props, "mm2-flow-offset-syncs", syncs_topic, timeout)? {
         let Some(s) = k
             .as_deref()
             .zip(v.as_deref())
@@ -65,18 +77,14 @@ pub fn offset_syncs(
         else {
             continue;
         };
-        if !topics.contains(&s.topic) {
-            continue;
+        if topics.contains(&s.topic) {
+            out.entry((s.topic, s.partition))
+                .or_default()
+                .push(SyncPoint {
+                    up: s.upstream_offset,
+                    down: s.downstream_offset,
+                });
         }
-        let point = SyncPoint {
-            up: s.upstream_offset,
-            down: s.downstream_offset,
-        };
-        let list = out.entry((s.topic, s.partition)).or_default();
-        if list.last().is_some_and(|l| point.up < l.up) {
-            list.clear();
-        }
-        list.push(point);
     }
     Ok(out)
 }
@@ -90,7 +98,7 @@ pub fn checkpoints(
     timeout: Duration,
 ) -> Result<BTreeMap<(String, String, i32), Checkpoint>, LogError> {
     let mut out = BTreeMap::new();
-    for (k, v) in read_to_end(props, "mm2-verify-checkpoints", checkpoints_topic, timeout)? {
+    for (k, v) in read_to_end(props, "mm2-flow-checkpoints", checkpoints_topic, timeout)? {
         let Some(c) = k
             .as_deref()
             .zip(v.as_deref())

@@ -26,6 +26,7 @@ use super::{client, find_flow, ToolError};
 use crate::config::{ClientKind, Flow, Mm2Config, Side};
 use crate::kafka::admin::Admin;
 use crate::kafka::admin_ffi;
+use crate::kafka::topic_partition::TopicPartition;
 use crate::mirror::flow_state;
 use crate::mirror::topic_sync::TopicSelector;
 use crate::policy::ReplicationPolicy;
@@ -154,15 +155,15 @@ pub async fn failback(
     let originals: BTreeSet<String> = committed
         .values()
         .flat_map(|offsets| offsets.keys())
-        .filter(|(t, _)| policy.topic_source(t).as_deref() == Some(a.as_str()))
-        .map(|(t, _)| policy.original_topic(t))
+        .filter(|tp| policy.topic_source(&tp.topic).as_deref() == Some(a.as_str()))
+        .map(|tp| policy.original_topic(&tp.topic))
         .collect();
     let syncs = offset_syncs(forward, originals).await?;
     let back_selector = TopicSelector::new(&back.settings, &back.source, &back.target);
     let mut moves = Moves::new();
     for (group, offsets) in &committed {
         let mut to = BTreeMap::new();
-        for ((topic, partition), at) in offsets {
+        for (TopicPartition { topic, partition }, at) in offsets {
             if policy.topic_source(topic).as_deref() == Some(a.as_str()) {
                 let original = policy.original_topic(topic);
                 let points = syncs.get(&(original.clone(), *partition));
@@ -327,7 +328,7 @@ fn bootstrap(flow: &Flow, side: Side) -> String {
 async fn committed_groups(
     flow: &Flow,
     filter: &Regex,
-) -> Result<BTreeMap<String, BTreeMap<(String, i32), admin_ffi::GroupOffset>>, ToolError> {
+) -> Result<BTreeMap<String, BTreeMap<TopicPartition, admin_ffi::GroupOffset>>, ToolError> {
     let props = client(flow, Side::Source, ClientKind::Admin)?;
     let timeout = flow.settings.admin_timeout.min(Duration::from_secs(30));
     let admin = Admin::new(&props, &flow.source, "mm2-failback", timeout)
@@ -336,12 +337,11 @@ async fn committed_groups(
         cluster: flow.source.clone(),
         message: e.to_string(),
     };
-    let listed = admin_ffi::list_consumer_groups(admin.client(), timeout)
-        .await
-        .map_err(unreachable)?;
+    let listed = admin.list_groups().await.map_err(unreachable)?;
     let mut out = BTreeMap::new();
     for g in listed.into_iter().filter(|g| filter.is_match(&g.group_id)) {
-        let offsets = admin_ffi::list_consumer_group_offsets(admin.client(), &g.group_id, timeout)
+        let offsets = admin
+            .group_offsets(&g.group_id)
             .await
             .map_err(unreachable)?;
         if !offsets.is_empty() {

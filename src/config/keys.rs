@@ -294,6 +294,9 @@ pub static KEYS: &[KeyDef] = &[
     ),
     key("offset.lag.max", Connector, Long, Some("100")),
     key("emit.offset-syncs.enabled", Connector, Bool, Some("true")),
+    // Ours: a source partition whose records were deleted before they were replicated (or
+    // that started over) fails its task instead of going on; see `source_task::continuity`.
+    key("fail.on.data.loss", Connector, Bool, Some("false")),
     key(
         "heartbeats.replication.enabled",
         Connector,

@@ -185,6 +185,8 @@ pub struct FlowSettings {
     pub offset_syncs_location: OffsetSyncsLocation,
     pub offset_lag_max: i64,
     pub emit_offset_syncs: bool,
+    /// `fail.on.data.loss` (ours): stop a task that finds records lost before replication.
+    pub fail_on_data_loss: bool,
     pub heartbeats_replication: bool,
     pub use_defaults_from: DefaultsFrom,
     pub consumer_poll_timeout: Duration,

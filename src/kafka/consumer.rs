@@ -131,6 +131,29 @@ impl AssignedConsumer {
             .fetch_watermarks(&tp.topic, tp.partition, timeout)
     }
 
+    /// The log start offset of `tp` that the last fetch reported, without asking the broker;
+    /// `None` before one did. Cheap: for every gap in a partition's offsets.
+    // librdkafka caches it from each fetch response, but rust-rdkafka does not expose the call.
+    #[allow(unsafe_code)]
+    pub fn cached_log_start(&self, tp: &TopicPartition) -> Option<i64> {
+        let topic = std::ffi::CString::new(tp.topic.as_str()).ok()?;
+        let (mut low, mut high) = (-1_i64, -1_i64);
+        // SAFETY: the client handle lives as long as `self`; `topic` is a NUL-terminated string
+        // that outlives the call; `low` and `high` are valid for writes. The call only reads
+        // the partition's cached state under librdkafka's own lock.
+        let err = unsafe {
+            rdkafka::bindings::rd_kafka_get_watermark_offsets(
+                self.inner.client().native_ptr(),
+                topic.as_ptr(),
+                tp.partition,
+                &mut low,
+                &mut high,
+            )
+        };
+        (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && low >= 0)
+            .then_some(low)
+    }
+
     /// The offset of the next record this consumer will read from `tp`; `None` before it has
     /// one (nothing read yet and no offset assigned) or if `tp` is not assigned.
     pub fn position(&self, tp: &TopicPartition) -> Option<i64> {

@@ -180,6 +180,11 @@ impl CountedDeliveries {
     pub fn take(&self) -> usize {
         self.0.swap(0, Ordering::Relaxed)
     }
+
+    /// How many reports came since the last [`take`](Self::take), leaving them counted.
+    pub fn peek(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl ClientHooks for CountedDeliveries {}

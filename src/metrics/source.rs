@@ -32,6 +32,7 @@ const UNKNOWN: i64 = i64::MAX;
 pub struct SourceMetrics {
     names: MetricNames,
     record_count: IntCounterVec,
+    lost_record_count: IntCounterVec,
     byte_count: IntCounterVec,
     record_rate: GaugeVec,
     byte_rate: GaugeVec,
@@ -112,6 +113,10 @@ impl SourceMetrics {
                 "record_count",
                 "Records replicated and acknowledged by the target",
             ),
+            lost_record_count: f.counter(
+                "lost_record_count",
+                "Source records deleted (retention, deleted records) before they were replicated",
+            ),
             byte_count: f.counter("byte_count", "Value bytes of records replicated"),
             record_rate: f.gauge("record_rate", "Records replicated per second"),
             byte_rate: f.gauge("byte_rate", "Value bytes replicated per second"),
@@ -155,6 +160,7 @@ impl SourceMetrics {
         let now = Instant::now();
         PartitionMetrics {
             record_count: self.record_count.with_label_values(&l),
+            lost_record_count: self.lost_record_count.with_label_values(&l),
             byte_count: self.byte_count.with_label_values(&l),
             record_rate: self.record_rate.with_label_values(&l),
             byte_rate: self.byte_rate.with_label_values(&l),
@@ -190,6 +196,7 @@ impl SourceMetrics {
         let l: [&str; 4] = std::array::from_fn(|i| labels[i].as_str());
         // Errors mean "never created", which is fine.
         let _ = self.record_count.remove_label_values(&l);
+        let _ = self.lost_record_count.remove_label_values(&l);
         let _ = self.byte_count.remove_label_values(&l);
         let _ = self.record_rate.remove_label_values(&l);
         let _ = self.byte_rate.remove_label_values(&l);
@@ -214,6 +221,7 @@ fn lag_seconds(oldest_ms: i64, now_ms: i64) -> f64 {
 /// One partition's statistics, owned by the task that replicates it.
 pub struct PartitionMetrics {
     record_count: IntCounter,
+    lost_record_count: IntCounter,
     byte_count: IntCounter,
     record_rate: Gauge,
     byte_rate: Gauge,
@@ -272,6 +280,11 @@ impl PartitionMetrics {
         if let Some(l) = latency_ms {
             self.latency.record(l as f64, now);
         }
+    }
+
+    /// Records found deleted from the source before they were replicated.
+    pub fn lost(&mut self, records: u64) {
+        self.lost_record_count.inc_by(records);
     }
 
     /// Sets the replication lag, in records and (through the scrape) in seconds.

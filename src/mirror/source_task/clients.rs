@@ -74,6 +74,12 @@ pub(super) fn replication_producer(
     Buffers::for_tasks(flow.settings.tasks_max).apply_to_producer(&mut props);
     if let Some(id) = transactional_id {
         props.set("transactional.id", id.to_string(), false);
+    } else if props.get("enable.idempotence") == Some("true") {
+        // A record the target refuses for good must not leave a gap that later records of its
+        // partition fill: librdkafka would bump the epoch and send them anyway. This makes such
+        // a refusal fatal to the producer, failing what it still holds, so the task starts
+        // over from the stored offsets in order. (A transaction aborts instead.)
+        props.set_default("enable.gapless.guarantee", "true");
     }
     // Connect's name for a source task's producer, with the connector named as Strimzi names
     // MirrorMaker 2's (`A->B.MirrorSourceConnector`): dashboards select it by that suffix.

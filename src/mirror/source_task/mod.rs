@@ -41,14 +41,18 @@ use crate::metrics::{Outstanding, SourceMetrics, TaskMetricsFamily};
 use crate::policy::ReplicationPolicy;
 
 use self::clients::Syncs;
+use self::continuity::{classify, describe, start_after, UnusableOffset};
 use self::partition_ledger::{PartitionLedger, UnmatchedReport};
 use self::progress::Progress;
+use self::refusal::Refused;
 use super::scheduler::now_ms;
 
 mod buffers;
 mod clients;
+mod continuity;
 mod partition_ledger;
 mod progress;
+mod refusal;
 
 /// The connector name under which connect-mirror-maker stores offsets, as Java's does.
 pub const CONNECTOR: &str = "MirrorSourceConnector";
@@ -96,13 +100,17 @@ pub enum TaskError {
     WriteOffsets(#[from] ProduceOffsetsError),
     #[error(transparent)]
     Transaction(#[from] TransactionError),
-    #[error("the target rejected a record of {partition} at source offset {offset}: {source}")]
+    #[error("the target rejected a record of {partition} at source offset {offset}: {source}{remedy}")]
     Delivery {
         partition: TopicPartition,
         offset: i64,
         #[source]
         source: KafkaError,
+        /// What raises the limit that refused it, when one did (starts with "; ").
+        remedy: String,
     },
+    #[error("data loss: {0}; stopping, as fail.on.data.loss = true (to go on, set it to false or reset the connector's offsets)")]
+    DataLoss(String),
     #[error(transparent)]
     Unmatched(#[from] UnmatchedReport),
 }
@@ -205,12 +213,14 @@ impl Task {
         let lag_max = (!matches!(syncs, Syncs::Off)).then_some(flow.settings.offset_lag_max);
         let progress = Progress {
             flow: flow.name().to_string(),
+            target: flow.target.clone(),
             ledger: PartitionLedger::new(partitions, lag_max),
             metrics,
             task_metrics: deps.task_metrics.task(&spec.label, spec.task),
             syncs,
             acks: Vec::with_capacity(BATCH),
             failure: None,
+            syncs_stalled: false,
         };
         Ok(Task {
             spec,
@@ -221,7 +231,8 @@ impl Task {
         })
     }
 
-    /// Takes each partition's stored offset as its starting point.
+    /// Takes each partition's stored offset as its starting point; one that cannot be used
+    /// counts as none (Java's rule), for that partition alone.
     fn load_offsets(&mut self) {
         let ledger = &mut self.progress.ledger;
         for i in 0..ledger.len() {
@@ -229,7 +240,13 @@ impl Task {
                 .deps
                 .offsets
                 .get(&self.spec.connector, ledger.source(i));
-            ledger.resume_after(i, stored);
+            let start = start_after(stored).unwrap_or_else(|UnusableOffset(o)| {
+                let tp = ledger.topic_partition(i);
+                warn!(flow = %self.spec.flow.name(), topic = %tp.topic, partition = tp.partition,
+                    "the stored source offset {o} of {tp} cannot be used; starting where auto.offset.reset says, as for a partition with no stored offset");
+                None
+            });
+            ledger.resume_after(i, start);
         }
     }
 
@@ -301,7 +318,13 @@ impl Task {
             match consumer.poll(timeout) {
                 Some(Ok(m)) => {
                     let clock = *clock.get_or_insert_with(|| (Instant::now(), now_ms()));
-                    self.send(&m, clock);
+                    if let Some(i) = self.admit(consumer, &m) {
+                        self.send(i, &m, clock);
+                    }
+                    // Fail fast: nothing more is read once a record is lost to the target.
+                    if self.progress.failure.is_some() {
+                        return;
+                    }
                 }
                 Some(Err(e)) => {
                     // The same error repeats while the source is down: once a minute.
@@ -319,12 +342,44 @@ impl Task {
         }
     }
 
-    /// Produces one record to its remote topic; waits for room if the producer queue is full.
-    /// `clock` is the batch's monotonic and wall-clock time, for the metrics.
-    fn send(&mut self, m: &Polled<'_>, clock: (Instant, i64)) {
-        let Some(i) = self.progress.ledger.position(m.topic(), m.partition()) else {
-            return; // not assigned to this task (a stale fetch after reassignment)
+    /// The position of the record's partition when the record is to be sent: the partition is
+    /// this task's, no earlier record of it failed (so the target keeps the source's order),
+    /// and no data loss stops it.
+    fn admit(&mut self, consumer: &AssignedConsumer, m: &Polled<'_>) -> Option<usize> {
+        // Not assigned to this task: a stale fetch after reassignment.
+        let i = self.progress.ledger.position(m.topic(), m.partition())?;
+        if self.progress.ledger.is_failed(i) {
+            return None; // read again once the task starts over from the stored offsets
+        }
+        let (expected, found) = (self.progress.ledger.expected(i), m.offset());
+        if expected.is_none_or(|e| e == found) {
+            return Some(i); // the hot path: no lookup
+        }
+        let tp = self.progress.ledger.topic_partition(i);
+        let log_start = expected
+            .is_some_and(|e| found > e)
+            .then(|| consumer.cached_log_start(&tp))
+            .flatten();
+        let continuity = classify(expected, found, log_start);
+        let Some(what) = describe(&tp, continuity) else {
+            return Some(i); // compaction or transaction markers
         };
+        self.progress.metrics[i].lost(continuity.lost_records().unwrap_or(0));
+        if self.spec.flow.settings.fail_on_data_loss {
+            self.progress.ledger.poison(i);
+            self.progress
+                .failure
+                .get_or_insert(TaskError::DataLoss(what));
+            return None;
+        }
+        warn!(flow = %self.spec.flow.name(), topic = %tp.topic, partition = tp.partition, lost = continuity.lost_records(), "{what}");
+        Some(i)
+    }
+
+    /// Produces one record of partition `i` to its remote topic; waits for room if the
+    /// producer queue is full. `clock` is the batch's monotonic and wall-clock time, for the
+    /// metrics.
+    fn send(&mut self, i: usize, m: &Polled<'_>, clock: (Instant, i64)) {
         let (offset, ts) = (m.offset(), m.timestamp());
         if let Some(t) = &mut self.txn {
             if let Err(e) = t.begin(&self.producer) {
@@ -353,20 +408,15 @@ impl Task {
             // Never sent, so it is read again next time.
             Ok(Sent::Stopped) => return,
             Err(e) => {
+                // Refused before it left (larger than the producer's limit, say): nothing
+                // later of the partition may be sent ahead of it.
                 self.progress.ledger.poison(i);
-                self.progress.fail(i, offset, e);
+                self.progress.fail(i, offset, e, Refused::Locally);
                 return;
             }
         }
         // Noted before any delivery report is served: a report always finds its record.
-        if let Some(gap) = self.progress.ledger.sent(i, offset, ts) {
-            let tp = self.progress.ledger.topic_partition(i);
-            warn!(
-                topic = %tp.topic, partition = tp.partition,
-                "resuming at offset {}, not {}: offsets {}..{} are gone from the source (retention, compaction or transaction markers)",
-                gap.found, gap.expected, gap.expected, gap.found - 1
-            );
-        }
+        self.progress.ledger.sent(i, offset, ts);
         let (now, wall) = clock;
         self.progress.metrics[i].polled(m.value_len(), ts.map(|t| wall - t), now);
         self.progress.task_metrics.polled(1);

@@ -5,8 +5,9 @@
 //!
 //! Its rules are the task's delivery guarantee:
 //! - a partition's offset advances only over records the target acknowledged, in send order;
-//! - once a record of a partition failed, nothing after it counts (the task fails and starts
-//!   again from the stored offset);
+//! - once a record of a partition failed, nothing after it counts, and nothing after it is sent
+//!   (the task fails and starts again from the stored offset), so the target never holds a
+//!   partition's records out of order;
 //! - the offset to store is never beyond the acknowledged one.
 
 use std::collections::{HashMap, VecDeque};
@@ -24,14 +25,6 @@ use super::super::wire::OffsetSync;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a delivery report for {0} that has no record in flight")]
 pub struct UnmatchedReport(pub TopicPartition);
-
-/// Source offsets `expected..found` are gone: the first record read after a restart is
-/// further on than the stored offset said (retention, compaction or transaction markers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Gap {
-    pub expected: i64,
-    pub found: i64,
-}
 
 /// A record the target acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +47,9 @@ struct PartitionState {
     /// The timestamp of the last record acknowledged (for the lag in seconds).
     acked_timestamp: Option<i64>,
     stored: Option<i64>,
-    /// The offset the first record after start should have, to detect records lost.
-    expect_first: Option<i64>,
+    /// The offset the next record read should have: after the stored offset at start, then
+    /// after the last record sent. `None` until known (nothing stored).
+    next_expected: Option<i64>,
     /// A record was lost: nothing after it may count as replicated.
     failed: bool,
 }
@@ -92,7 +86,7 @@ impl PartitionLedger {
                 acked: None,
                 acked_timestamp: None,
                 stored: None,
-                expect_first: None,
+                next_expected: None,
                 failed: false,
             })
             .collect();
@@ -127,12 +121,23 @@ impl PartitionLedger {
         &self.partitions[i].remote_topic
     }
 
-    /// Starts partition `i` after its stored offset (none: nothing stored yet).
+    /// Starts partition `i` after its stored offset (none: nothing stored yet, or an offset
+    /// that cannot be used, see `continuity::start_after`).
     pub fn resume_after(&mut self, i: usize, stored: Option<i64>) {
         let p = &mut self.partitions[i];
         p.acked = stored;
         p.stored = stored;
-        p.expect_first = stored.map(|o| o + 1);
+        p.next_expected = stored.map(|o| o + 1);
+    }
+
+    /// The offset the next record of partition `i` should have, when known.
+    pub fn expected(&self, i: usize) -> Option<i64> {
+        self.partitions[i].next_expected
+    }
+
+    /// Whether a record of partition `i` failed: nothing more of it may be sent.
+    pub fn is_failed(&self, i: usize) -> bool {
+        self.partitions[i].failed
     }
 
     pub fn stored(&self, i: usize) -> Option<i64> {
@@ -145,20 +150,25 @@ impl PartitionLedger {
     }
 
     /// A record was queued for the target; call before serving delivery reports again.
-    /// Returns the gap when the first record after start is not the one expected.
-    pub fn sent(&mut self, i: usize, offset: i64, timestamp: Option<i64>) -> Option<Gap> {
+    pub fn sent(&mut self, i: usize, offset: i64, timestamp: Option<i64>) {
         let p = &mut self.partitions[i];
         p.in_flight.push_back((offset, timestamp));
-        let expected = p.expect_first.take()?;
-        (offset > expected).then_some(Gap {
-            expected,
-            found: offset,
-        })
+        p.next_expected = Some(offset + 1);
     }
 
     /// A record of partition `i` could not even be queued: nothing after it counts.
     pub fn poison(&mut self, i: usize) {
         self.partitions[i].failed = true;
+    }
+
+    /// Whether acknowledging partition `i`'s oldest record in flight at `downstream` would
+    /// replace an offset sync that is due and not yet sent (every permit taken).
+    pub fn sync_would_replace(&self, i: usize, downstream: i64) -> bool {
+        let (Some(w), Some((upstream, _))) = (&self.syncs, self.partitions[i].in_flight.front())
+        else {
+            return false;
+        };
+        w.would_replace(i, *upstream, downstream)
     }
 
     /// The target acknowledged the oldest record in flight of partition `i`, at `downstream`.
@@ -376,32 +386,31 @@ mod tests {
     }
 
     #[test]
-    fn a_restart_detects_records_gone_from_the_source() {
-        let mut l = ledger(&[("a", 0), ("b", 0), ("c", 0)], None);
+    fn the_expected_offset_follows_the_stored_one_then_each_record_sent() {
+        let mut l = ledger(&[("a", 0), ("b", 0)], None);
         l.resume_after(0, Some(41));
-        l.resume_after(1, Some(9));
-        l.resume_after(2, None);
+        l.resume_after(1, None);
         assert_eq!(l.stored(0), Some(41));
         assert_eq!(l.next_offset(0), 42);
-        assert_eq!(
-            l.sent(0, 45, None),
-            Some(Gap {
-                expected: 42,
-                found: 45
-            })
-        );
-        assert_eq!(
-            l.sent(0, 50, None),
-            None,
-            "only the first record is checked"
-        );
-        assert_eq!(l.sent(1, 10, None), None, "no gap");
-        assert_eq!(
-            l.sent(2, 1000, None),
-            None,
-            "nothing stored, nothing expected"
-        );
+        assert_eq!(l.expected(0), Some(42));
+        assert_eq!(l.expected(1), None, "nothing stored, nothing expected");
+        l.sent(0, 45, None);
+        assert_eq!(l.expected(0), Some(46));
+        l.sent(1, 1000, None);
+        assert_eq!(l.expected(1), Some(1001));
         assert!(l.offsets_to_store().is_empty(), "nothing new acknowledged");
+    }
+
+    #[test]
+    fn a_failed_partition_is_known_as_failed() {
+        let mut l = ledger(&[("a", 0), ("b", 0)], None);
+        l.sent(0, 0, None);
+        assert!(!l.is_failed(0));
+        assert_eq!(l.rejected(0), Ok(Some(0)));
+        assert!(l.is_failed(0));
+        assert!(!l.is_failed(1));
+        l.poison(1);
+        assert!(l.is_failed(1));
     }
 
     #[test]

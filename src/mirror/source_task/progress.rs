@@ -1,7 +1,7 @@
 //! What a source task's delivery reports update: the partitions' bookkeeping and metrics, and
 //! the offset syncs that acknowledgements make due, which go out with their own producer.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::warn;
 
@@ -13,12 +13,23 @@ use crate::metrics::{PartitionMetrics, TaskMetrics};
 use super::super::scheduler::now_ms;
 use super::clients::Syncs;
 use super::partition_ledger::{PartitionLedger, UnmatchedReport};
+use super::refusal::{remedy, Refused};
 use super::{TaskError, OFFSETS_TAG, SYNCS_TAG};
+
+/// The longest an acknowledgement waits for the offset-syncs producer to free a permit, so
+/// that a sync due is not replaced. Past it, the sync is replaced (Java's rule when its permits
+/// are taken), and no later one waits until the producer delivers again: a slow or unreachable
+/// offset-syncs cluster never holds up replication for more than this.
+const SYNC_PERMIT_WAIT: Duration = Duration::from_secs(1);
+/// How long one poll of the offset-syncs producer waits while a sync waits for a permit.
+const SYNC_PERMIT_POLL: Duration = Duration::from_millis(1);
 
 /// What delivery reports update: the partitions' bookkeeping and metrics, and the offset
 /// syncs they make due. Apart from the producer, so a send can serve reports while it waits.
 pub(super) struct Progress {
     pub(super) flow: String,
+    /// The target cluster's alias, for the remedy of a refused record.
+    pub(super) target: String,
     pub(super) ledger: PartitionLedger,
     /// By partition position, as in the ledger.
     pub(super) metrics: Vec<PartitionMetrics>,
@@ -28,6 +39,9 @@ pub(super) struct Progress {
     /// The reports being served (kept to reuse its buffer).
     pub(super) acks: Vec<Ack>,
     pub(super) failure: Option<TaskError>,
+    /// The offset-syncs producer let a wait for a permit time out, and has delivered nothing
+    /// since: syncs are replaced, not waited for.
+    pub(super) syncs_stalled: bool,
 }
 
 impl Progress {
@@ -55,6 +69,9 @@ impl Progress {
         let i = ack.tag;
         match ack.result {
             Ok(downstream) => {
+                if self.ledger.sync_would_replace(i, downstream) {
+                    self.wait_for_sync_permit();
+                }
                 let Some(acked) = self.ledger.acknowledged(i, downstream)? else {
                     return Ok(());
                 };
@@ -68,7 +85,7 @@ impl Progress {
             }
             Err(source) => {
                 if let Some(offset) = self.ledger.rejected(i)? {
-                    self.fail(i, offset, source);
+                    self.fail(i, offset, source, Refused::InDelivery);
                 }
             }
         }
@@ -76,13 +93,35 @@ impl Progress {
     }
 
     /// Keeps the first failure: the task stops with it.
-    pub(super) fn fail(&mut self, i: usize, offset: i64, source: KafkaError) {
+    pub(super) fn fail(&mut self, i: usize, offset: i64, source: KafkaError, refused: Refused) {
         let partition = self.ledger.topic_partition(i);
+        let remedy = remedy(&source, refused, &self.target, self.ledger.remote_topic(i));
         self.failure.get_or_insert(TaskError::Delivery {
             partition,
             offset,
             source,
+            remedy,
         });
+    }
+
+    /// Waits until the offset-syncs producer delivered a sync, freeing a permit, and sends the
+    /// pending syncs; gives up after [`SYNC_PERMIT_WAIT`] (see there).
+    fn wait_for_sync_permit(&mut self) {
+        let Syncs::Own(producer, _) = &self.syncs else {
+            return;
+        };
+        let deadline = Instant::now() + SYNC_PERMIT_WAIT;
+        while !self.syncs_stalled {
+            producer.poll(SYNC_PERMIT_POLL);
+            if producer.hooks().peek() > 0 {
+                break;
+            }
+            if Instant::now() >= deadline {
+                warn!(flow = %self.flow, "the offset-syncs producer has delivered nothing for {SYNC_PERMIT_WAIT:?}; offset syncs due are replaced by later ones until it does");
+                self.syncs_stalled = true;
+            }
+        }
+        self.send_syncs();
     }
 
     /// Sends the offset syncs that are due with their own producer (transactional syncs wait
@@ -91,7 +130,13 @@ impl Progress {
         let Syncs::Own(producer, topic) = &self.syncs else {
             return;
         };
-        self.ledger.syncs_acked(producer.hooks().take());
+        // Serve its delivery reports first: each frees a permit.
+        producer.poll(Duration::ZERO);
+        let delivered = producer.hooks().take();
+        if delivered > 0 {
+            self.syncs_stalled = false;
+        }
+        self.ledger.syncs_acked(delivered);
         for sync in self.ledger.take_syncs() {
             let s = sync.as_ref();
             let (key, value) = (s.record_key(), s.record_value());

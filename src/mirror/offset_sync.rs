@@ -301,7 +301,18 @@ mod tests {
         let first: Vec<(usize, i64)> = sent.iter().map(|s| (s.position, s.upstream)).collect();
         assert_eq!(
             first,
-            vec![(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (1, 3), (0, 4), (1, 4)]
+            vec![
+                (0, 0),
+                (1, 0),
+                (0, 1),
+                (1, 1),
+                (0, 2),
+                (1, 2),
+                (0, 3),
+                (1, 3),
+                (0, 4),
+                (1, 4)
+            ]
         );
         // The rest replaced each other: one pending sync per partition, the latest.
         for _ in 0..MAX_OUTSTANDING {
@@ -342,7 +353,10 @@ mod tests {
         sent.extend(w.take());
         // offset.lag.max = 2: a sync every third record, and the last position at the commit.
         let every_third: Vec<i64> = (0..100).step_by(3).chain([100]).collect();
-        assert_eq!(by_partition(&sent, 2), vec![every_third.clone(), every_third]);
+        assert_eq!(
+            by_partition(&sent, 2),
+            vec![every_third.clone(), every_third]
+        );
         assert!(waits > 0, "the burst outran the permits");
     }
 
@@ -357,9 +371,15 @@ mod tests {
         assert!(!w.would_replace(last, 0, 0), "nothing pending to replace");
         w.record(last, 0, 0);
         assert!(w.has_pending());
-        assert!(!w.would_replace(last, 1, 1), "a delayed record replaces nothing");
+        assert!(
+            !w.would_replace(last, 1, 1),
+            "a delayed record replaces nothing"
+        );
         assert!(w.would_replace(last, 7, 7), "an upstream gap is urgent");
-        assert!(w.would_replace(last, 1, 6), "so is translation lagging offset.lag.max");
+        assert!(
+            w.would_replace(last, 1, 6),
+            "so is translation lagging offset.lag.max"
+        );
         w.acked();
         assert!(!w.would_replace(last, 7, 7), "a permit is free");
         assert!(!w.would_replace(0, 7, 7), "partition 0's sync was sent");
@@ -373,7 +393,11 @@ mod tests {
             w.record(p, 0, 0);
         }
         let first: Vec<usize> = w.take().iter().map(|s| s.position).collect();
-        assert_eq!(first, vec![2, 0, 1], "first records are urgent, in arrival order");
+        assert_eq!(
+            first,
+            vec![2, 0, 1],
+            "first records are urgent, in arrival order"
+        );
         w.record(2, 1, 1);
         w.record(0, 1, 1);
         w.record(2, 2, 2); // replaces 2's delayed sync, keeping its place

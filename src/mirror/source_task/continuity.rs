@@ -128,12 +128,21 @@ mod tests {
     #[test]
     fn a_gap_below_the_log_start_is_data_loss() {
         let c = classify(Some(10), 40, Some(40));
-        assert_eq!(c, Continuity::Lost { first: 10, last: 39 });
+        assert_eq!(
+            c,
+            Continuity::Lost {
+                first: 10,
+                last: 39
+            }
+        );
         assert_eq!(c.lost_records(), Some(30));
         // Reset to the latest offset: what lay between the log start and it is lost as well.
         assert_eq!(
             classify(Some(10), 90, Some(40)),
-            Continuity::Lost { first: 10, last: 89 }
+            Continuity::Lost {
+                first: 10,
+                last: 89
+            }
         );
     }
 
@@ -141,7 +150,13 @@ mod tests {
     fn going_back_is_a_rewind_whatever_the_log_start() {
         for start in [None, Some(0), Some(3)] {
             let c = classify(Some(500), 3, start);
-            assert_eq!(c, Continuity::Rewound { expected: 500, found: 3 });
+            assert_eq!(
+                c,
+                Continuity::Rewound {
+                    expected: 500,
+                    found: 3
+                }
+            );
             assert_eq!(c.lost_records(), None);
         }
     }
@@ -149,9 +164,26 @@ mod tests {
     #[test]
     fn warnings_name_the_partition_and_the_range() {
         let tp = TopicPartition::new("orders", 2);
-        let lost = describe(&tp, Continuity::Lost { first: 10, last: 39 }).unwrap();
-        assert!(lost.starts_with("orders-2: offsets 10..=39 (30 records)"), "{lost}");
-        let rewound = describe(&tp, Continuity::Rewound { expected: 500, found: 0 }).unwrap();
+        let lost = describe(
+            &tp,
+            Continuity::Lost {
+                first: 10,
+                last: 39,
+            },
+        )
+        .unwrap();
+        assert!(
+            lost.starts_with("orders-2: offsets 10..=39 (30 records)"),
+            "{lost}"
+        );
+        let rewound = describe(
+            &tp,
+            Continuity::Rewound {
+                expected: 500,
+                found: 0,
+            },
+        )
+        .unwrap();
         assert!(rewound.contains("from offset 500 to 0"), "{rewound}");
         assert_eq!(describe(&tp, Continuity::Skipped), None);
         assert_eq!(describe(&tp, Continuity::InOrder), None);

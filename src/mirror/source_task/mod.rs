@@ -100,19 +100,24 @@ pub enum TaskError {
     WriteOffsets(#[from] ProduceOffsetsError),
     #[error(transparent)]
     Transaction(#[from] TransactionError),
-    #[error("the target rejected a record of {partition} at source offset {offset}: {source}{remedy}")]
-    Delivery {
-        partition: TopicPartition,
-        offset: i64,
-        #[source]
-        source: KafkaError,
-        /// What raises the limit that refused it, when one did (starts with "; ").
-        remedy: String,
-    },
+    #[error(transparent)]
+    Delivery(Box<DeliveryFailure>),
     #[error("data loss: {0}; stopping, as fail.on.data.loss = true (to go on, set it to false or reset the connector's offsets)")]
     DataLoss(String),
     #[error(transparent)]
     Unmatched(#[from] UnmatchedReport),
+}
+
+/// A record the target did not get.
+#[derive(Debug, thiserror::Error)]
+#[error("the target rejected a record of {partition} at source offset {offset}: {source}{remedy}")]
+pub struct DeliveryFailure {
+    pub partition: TopicPartition,
+    pub offset: i64,
+    #[source]
+    pub source: KafkaError,
+    /// What raises the limit that refused it, when one did (starts with "; ").
+    pub remedy: String,
 }
 
 /// What a task replicates.

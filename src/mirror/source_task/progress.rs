@@ -14,7 +14,7 @@ use super::super::scheduler::now_ms;
 use super::clients::Syncs;
 use super::partition_ledger::{PartitionLedger, UnmatchedReport};
 use super::refusal::{remedy, Refused};
-use super::{TaskError, OFFSETS_TAG, SYNCS_TAG};
+use super::{DeliveryFailure, TaskError, OFFSETS_TAG, SYNCS_TAG};
 
 /// The longest an acknowledgement waits for the offset-syncs producer to free a permit, so
 /// that a sync due is not replaced. Past it, the sync is replaced (Java's rule when its permits
@@ -96,12 +96,13 @@ impl Progress {
     pub(super) fn fail(&mut self, i: usize, offset: i64, source: KafkaError, refused: Refused) {
         let partition = self.ledger.topic_partition(i);
         let remedy = remedy(&source, refused, &self.target, self.ledger.remote_topic(i));
-        self.failure.get_or_insert(TaskError::Delivery {
-            partition,
-            offset,
-            source,
-            remedy,
-        });
+        self.failure
+            .get_or_insert(TaskError::Delivery(Box::new(DeliveryFailure {
+                partition,
+                offset,
+                source,
+                remedy,
+            })));
     }
 
     /// Waits until the offset-syncs producer delivered a sync, freeing a permit, and sends the

@@ -371,7 +371,7 @@ impl Task {
         };
         self.progress.metrics[i].lost(continuity.lost_records().unwrap_or(0));
         if self.spec.flow.settings.fail_on_data_loss {
-            self.progress.ledger.poison(i);
+            self.progress.ledger.poison(i, found);
             self.progress
                 .failure
                 .get_or_insert(TaskError::DataLoss(what));
@@ -415,7 +415,7 @@ impl Task {
             Err(e) => {
                 // Refused before it left (larger than the producer's limit, say): nothing
                 // later of the partition may be sent ahead of it.
-                self.progress.ledger.poison(i);
+                self.progress.ledger.poison(i, offset);
                 self.progress.fail(i, offset, e, Refused::Locally);
                 return;
             }

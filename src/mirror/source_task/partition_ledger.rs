@@ -50,8 +50,9 @@ struct PartitionState {
     /// The offset the next record read should have: after the stored offset at start, then
     /// after the last record sent. `None` until known (nothing stored).
     next_expected: Option<i64>,
-    /// A record was lost: nothing after it may count as replicated.
-    failed: bool,
+    /// The offset of a record the target will not get: nothing from it on may count as
+    /// replicated, and nothing more of the partition is sent.
+    failed_at: Option<i64>,
 }
 
 /// The task's partitions, by their position in the assignment (`i` below).
@@ -87,7 +88,7 @@ impl PartitionLedger {
                 acked_timestamp: None,
                 stored: None,
                 next_expected: None,
-                failed: false,
+                failed_at: None,
             })
             .collect();
         PartitionLedger {
@@ -137,7 +138,7 @@ impl PartitionLedger {
 
     /// Whether a record of partition `i` failed: nothing more of it may be sent.
     pub fn is_failed(&self, i: usize) -> bool {
-        self.partitions[i].failed
+        self.partitions[i].failed_at.is_some()
     }
 
     pub fn stored(&self, i: usize) -> Option<i64> {
@@ -156,9 +157,12 @@ impl PartitionLedger {
         p.next_expected = Some(offset + 1);
     }
 
-    /// A record of partition `i` could not even be queued: nothing after it counts.
-    pub fn poison(&mut self, i: usize) {
-        self.partitions[i].failed = true;
+    /// The record of partition `i` at `offset` will not be sent (the producer refused it, or
+    /// a data loss stops the partition): the records sent before it still count once
+    /// acknowledged, nothing from it on does.
+    pub fn poison(&mut self, i: usize, offset: i64) {
+        let p = &mut self.partitions[i];
+        p.failed_at = Some(p.failed_at.map_or(offset, |f| f.min(offset)));
     }
 
     /// Whether acknowledging partition `i`'s oldest record in flight at `downstream` would
@@ -180,7 +184,7 @@ impl PartitionLedger {
     ) -> Result<Option<Acked>, UnmatchedReport> {
         let (offset, timestamp) = self.pop(i)?;
         let p = &mut self.partitions[i];
-        if p.failed {
+        if p.failed_at.is_some_and(|f| offset >= f) {
             return Ok(None);
         }
         p.acked = Some(offset);
@@ -201,8 +205,8 @@ impl PartitionLedger {
     pub fn rejected(&mut self, i: usize) -> Result<Option<i64>, UnmatchedReport> {
         let (offset, _) = self.pop(i)?;
         let p = &mut self.partitions[i];
-        let first = !p.failed;
-        p.failed = true;
+        let first = p.failed_at.is_none();
+        p.failed_at = Some(p.failed_at.map_or(offset, |f| f.min(offset)));
         Ok(first.then_some(offset))
     }
 
@@ -365,12 +369,15 @@ mod tests {
     }
 
     #[test]
-    fn a_record_that_was_never_queued_poisons_its_partition() {
+    fn a_record_that_was_never_queued_stops_its_partition_after_those_sent_before_it() {
         let mut l = ledger(&[("a", 0)], None);
         l.sent(0, 5, None);
-        l.poison(0);
-        assert_eq!(ack(&mut l, 0, 0), None);
-        assert!(l.offsets_to_store().is_empty());
+        l.sent(0, 6, None);
+        l.poison(0, 7);
+        assert!(l.is_failed(0));
+        assert_eq!(ack(&mut l, 0, 0), Some(5), "sent before the refused record");
+        assert_eq!(ack(&mut l, 0, 1), Some(6));
+        assert_eq!(l.offsets_to_store(), vec![(0, 6)], "resumes at the refused record");
     }
 
     #[test]
@@ -409,7 +416,7 @@ mod tests {
         assert_eq!(l.rejected(0), Ok(Some(0)));
         assert!(l.is_failed(0));
         assert!(!l.is_failed(1));
-        l.poison(1);
+        l.poison(1, 3);
         assert!(l.is_failed(1));
     }
 

@@ -646,3 +646,125 @@ async fn a_group_far_behind_a_long_partition() {
         );
     }
 }
+
+/// The upstream offsets of each partition's offset syncs of `topic` in the offset-syncs topic
+/// of flow `a`->`b` on the source, in the order written.
+fn sync_streams(b: &str, topic: &str) -> [Vec<i64>; 2] {
+    let mut streams = [Vec::new(), Vec::new()];
+    for (k, v) in read_raw(
+        &source_bootstrap(),
+        &format!("mm2-offset-syncs.{b}.internal"),
+        0,
+    ) {
+        let (Some(k), Some(v)) = (k, v) else { continue };
+        let Ok(s) = mm2::mirror::wire::OffsetSync::decode(&k, &v) else {
+            continue;
+        };
+        if s.topic == topic && (0..2).contains(&s.partition) {
+            streams[s.partition as usize].push(s.upstream_offset);
+        }
+    }
+    streams
+}
+
+/// Java's client's translation of `group` from `source`'s checkpoints once it holds both
+/// partitions and stopped changing.
+fn settled_translation(source: &str, group: &str) -> Translation {
+    let mut last = java_translation(source, group);
+    let settled = wait_until(Duration::from_secs(90), || {
+        let now = java_translation(source, group);
+        let same = now.len() == 2 && now == last;
+        last = now;
+        same
+    });
+    assert!(settled, "{group} from {source} did not settle: {last:?}");
+    last
+}
+
+/// Offset syncs through a burst, side by side with Java MirrorMaker 2 on the same source: two
+/// partitions of 1,000 records copied from a backlog by one task, offset.lag.max = 10, a group
+/// at 600 and 800. Java keeps the latest pending sync of a partition while its 10 permits are
+/// taken, so its stream thins out by timing; ours waits for a permit rather than replace a sync
+/// due, so no partition goes longer than offset.lag.max + 1 records without one; and our
+/// checkpoints keep the best translation the syncs gave while they were read, so no translation
+/// of ours is worse than Java's by more than offset.lag.max. Then Java takes over our flow and
+/// translates every partition of a new group from our syncs (with its sparse store: Java's
+/// checkpoint task reads our syncs all at once at its start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_syncs_through_a_burst_are_as_dense_as_javas() {
+    common::require_brokers!();
+    const BURST_LAG_MAX: i64 = 10;
+    let n = rand::random::<u32>();
+    let alias = |p: &str| format!("{p}{n:08x}");
+    let (ja, jb, ra, rb) = (alias("ja"), alias("jb"), alias("ra"), alias("rb"));
+    let (topic, _) = seeded_source_topic("burst", 2, 2000).await;
+    let (group, later) = (unique("burst"), unique("burst-later"));
+    for (p, at) in [(0, 600), (1, 800)] {
+        commit(&source_bootstrap(), &group, &topic, p, at);
+    }
+    let flow = |a: &str, b: &str| {
+        config(a, b, &topic, &format!("{group},{later}")).replace(
+            "offset.flush.interval.ms = 1000\n",
+            &format!("offset.flush.interval.ms = 5000\noffset.lag.max = {BURST_LAG_MAX}\ntasks.max = 1\n"),
+        )
+    };
+    let java = JavaPeer::mirror_maker(&flow(&ja, &jb), &["--clusters", &jb]);
+    let ours_text = flow(&ra, &rb);
+    let ours = Mm2::start(&ours_text).await;
+    let ends = [(0, END), (1, END)];
+    wait_for_stored_offsets(&ja, &topic, &ends);
+    wait_for_stored_offsets(&ra, &topic, &ends);
+    let java_translated = settled_translation(&ja, &group);
+    let ours_translated = settled_translation(&ra, &group);
+    java.stop();
+    ours.stop().await;
+
+    let (java_syncs, our_syncs) = (sync_streams(&jb, &topic), sync_streams(&rb, &topic));
+    for p in 0..2 {
+        eprintln!("partition {p}: Java's syncs {:?}", java_syncs[p]);
+        eprintln!("partition {p}: our syncs {:?}", our_syncs[p]);
+    }
+    eprintln!("{group}: Java translates {java_translated:?}, ours {ours_translated:?}");
+    for (p, syncs) in our_syncs.iter().enumerate() {
+        assert_eq!(
+            syncs.first(),
+            Some(&0),
+            "partition {p}: the first record syncs"
+        );
+        assert_eq!(
+            syncs.last(),
+            Some(&(END - 1)),
+            "partition {p}: the last record syncs"
+        );
+        let widest = syncs.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        assert!(
+            widest <= BURST_LAG_MAX + 1,
+            "partition {p}: {widest} records without a sync, where Java's rules give one every {}: {syncs:?}",
+            BURST_LAG_MAX + 1
+        );
+    }
+    for (tp, java_at) in &java_translated {
+        let ours_at = ours_translated[tp];
+        assert!(
+            ours_at >= java_at - BURST_LAG_MAX,
+            "{tp:?}: ours translates to {ours_at}, Java to {java_at}"
+        );
+    }
+
+    // Java takes over our flow: from our syncs, it translates a group that commits now.
+    for (p, at) in [(0, 600), (1, 800)] {
+        commit(&source_bootstrap(), &later, &topic, p, at);
+    }
+    let java = JavaPeer::mirror_maker(&ours_text, &["--clusters", &rb]);
+    let after_switch = settled_translation(&ra, &later);
+    java.stop();
+    eprintln!("{later}: Java on our syncs translates {after_switch:?}");
+    assert_eq!(after_switch.len(), 2, "every partition translated");
+    for (tp, at) in &after_switch {
+        let committed = if tp.1 == 0 { 600 } else { 800 };
+        assert!(
+            (1..=committed).contains(at),
+            "{tp:?}: Java on our syncs translates {committed} to {at}"
+        );
+    }
+}

@@ -121,6 +121,9 @@ impl SyncReader {
     }
 }
 
+/// A group, when its source offsets were listed, and those offsets.
+type ListedOffsets = (String, i64, BTreeMap<TopicPartition, SourceOffset>);
+
 struct Checkpointer {
     flow: Arc<Flow>,
     source: Admin,
@@ -305,7 +308,17 @@ impl Checkpointer {
 
     /// Translates every group's offsets and writes the checkpoints that move forward.
     async fn emit(&mut self) {
-        if let Some(reader) = self.syncs.take() {
+        // Listed before the syncs that arrived are read, so that each of those syncs can
+        // improve the translation of these offsets (`OffsetSyncStore::watch`).
+        let listed = self.list_group_offsets().await;
+        if let Some(mut reader) = self.syncs.take() {
+            reader
+                .store
+                .watch(listed.iter().flat_map(|(_, _, offsets)| {
+                    offsets
+                        .iter()
+                        .map(|(tp, o)| (tp.topic.clone(), tp.partition, o.offset))
+                }));
             let timeout = self.flow.settings.admin_timeout;
             self.syncs = Some(
                 tokio::task::spawn_blocking(move || reader.catch_up(timeout))
@@ -314,30 +327,21 @@ impl Checkpointer {
             );
         }
         let Some(reader) = &self.syncs else { return };
-        let (all, listed) = self.translate_groups(reader).await;
+        let all = self.translate_groups(reader, &listed);
         let failed = self.write_checkpoints(all).await;
         // A group is up to date once its offsets were listed and every checkpoint that moved
         // was written.
-        for (group, listed_at) in listed {
+        for (group, listed_at, _) in listed {
             if !failed.contains(&group) {
                 self.latency.fresh(&group, listed_at);
             }
         }
     }
 
-    /// Every group's checkpoints that move forward, each with the time its source offsets were
-    /// listed (the record's timestamp); and each group whose offsets were listed, with that time.
-    async fn translate_groups(
-        &self,
-        reader: &SyncReader,
-    ) -> (Vec<(Checkpoint, i64)>, Vec<(String, i64)>) {
-        let translator = Translator {
-            policy: &self.policy,
-            topics: &self.topic_filter,
-            source: &self.flow.source,
-            target: &self.flow.target,
-        };
-        let (mut all, mut listed) = (Vec::new(), Vec::new());
+    /// Every group's committed source offsets, each with the time they were listed; a group
+    /// whose offsets cannot be listed is left out of this round.
+    async fn list_group_offsets(&self) -> Vec<ListedOffsets> {
+        let mut listed = Vec::new();
         for group in &self.groups {
             let listed_at = now_ms();
             let offsets = match self.group_offsets(&self.source, group).await {
@@ -359,15 +363,33 @@ impl Checkpointer {
                     )
                 })
                 .collect();
-            all.extend(
-                translator
-                    .checkpoints(group, &offsets, &reader.store, &self.store)
-                    .into_iter()
-                    .map(|c| (c, listed_at)),
-            );
-            listed.push((group.clone(), listed_at));
+            listed.push((group.clone(), listed_at, offsets));
         }
-        (all, listed)
+        listed
+    }
+
+    /// Every listed group's checkpoints that move forward, each with the time its source
+    /// offsets were listed (the record's timestamp).
+    fn translate_groups(
+        &self,
+        reader: &SyncReader,
+        listed: &[ListedOffsets],
+    ) -> Vec<(Checkpoint, i64)> {
+        let translator = Translator {
+            policy: &self.policy,
+            topics: &self.topic_filter,
+            source: &self.flow.source,
+            target: &self.flow.target,
+        };
+        listed
+            .iter()
+            .flat_map(|(group, listed_at, offsets)| {
+                translator
+                    .checkpoints(group, offsets, &reader.store, &self.store)
+                    .into_iter()
+                    .map(|c| (c, *listed_at))
+            })
+            .collect()
     }
 
     /// Writes checkpoints; one that is written is remembered as the group's latest. Returns the

@@ -16,8 +16,14 @@
 //! Syncs are compared by identity, not by their offsets: the same offsets written twice are two
 //! syncs, as they are two records of the sync topic. This decides which slots are duplicates
 //! and so which syncs survive, exactly as Java's reference comparison does.
+//!
+//! Beyond Java: the groups' offsets known when a round of syncs is read are *watched*. Each
+//! sync read on the way keeps its translation of a watched offset when better than the slots'.
+//! A burst of syncs read at once otherwise leaves only the sparse slots, and a group a few
+//! hundred records behind the head would translate to wherever they happen to fall (Java, which
+//! reads its syncs as they come, has the same loss when its checkpoint round comes late).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::wire::OffsetSync;
 
@@ -107,6 +113,9 @@ pub struct OffsetSyncStore {
     /// Whether history read during the initial load is indexed (true when the previous
     /// checkpoints were loaded, so stale translations are filtered by monotonicity).
     keep_history: bool,
+    /// Watched upstream offsets of each partition, with the best translation a sync gave each
+    /// since it was watched (or since the last rewind).
+    watched: HashMap<(String, i32), BTreeMap<i64, Option<i64>>>,
 }
 
 impl OffsetSyncStore {
@@ -119,7 +128,24 @@ impl OffsetSyncStore {
             added: 0,
             read_to_end: false,
             keep_history,
+            watched: HashMap::new(),
         }
+    }
+
+    /// Watches these source (topic, partition, offset)s from now on, instead of those watched
+    /// before; an offset watched before keeps its best translation.
+    pub fn watch(&mut self, offsets: impl IntoIterator<Item = (String, i32, i64)>) {
+        let mut watched: HashMap<(String, i32), BTreeMap<i64, Option<i64>>> = HashMap::new();
+        for (topic, partition, upstream) in offsets {
+            let key = (topic, partition);
+            let best = self
+                .watched
+                .get(&key)
+                .and_then(|m| m.get(&upstream).copied())
+                .flatten();
+            watched.entry(key).or_default().insert(upstream, best);
+        }
+        self.watched = watched;
     }
 
     /// The initial read reached the end of the sync topic: translations may be served.
@@ -140,14 +166,32 @@ impl OffsetSyncStore {
         };
         self.added += 1;
         let only_latest = !self.read_to_end && !self.keep_history;
-        match self.syncs.get_mut(&(sync.topic.clone(), sync.partition)) {
+        let key = (sync.topic.clone(), sync.partition);
+        let restart = match self.syncs.get_mut(&key) {
             None => {
-                self.syncs
-                    .insert((sync.topic.clone(), sync.partition), [s; SLOTS]);
+                self.syncs.insert(key.clone(), [s; SLOTS]);
+                true
             }
             // After an upstream rewind older syncs translate wrongly: start again from this one.
-            Some(slots) if only_latest || s.upstream < slots[0].upstream => *slots = [s; SLOTS],
-            Some(slots) => insert(slots, s),
+            Some(slots) if only_latest || s.upstream < slots[0].upstream => {
+                *slots = [s; SLOTS];
+                true
+            }
+            Some(slots) => {
+                insert(slots, s);
+                false
+            }
+        };
+        if let Some(watched) = self.watched.get_mut(&key) {
+            if restart {
+                watched.values_mut().for_each(|best| *best = None);
+            }
+            if !only_latest {
+                for (upstream, best) in watched.range_mut(s.upstream..) {
+                    let down = s.downstream + i64::from(*upstream != s.upstream);
+                    *best = Some(best.map_or(down, |b| b.max(down)));
+                }
+            }
         }
     }
 
@@ -168,10 +212,16 @@ impl OffsetSyncStore {
                 .find(|s| s.upstream <= upstream)
                 .unwrap_or(oldest)
         };
+        let watched = self
+            .watched
+            .get(&(topic.to_string(), partition))
+            .and_then(|m| m.get(&upstream).copied())
+            .flatten();
         if sync.upstream > upstream {
-            return Some(-1);
+            return Some(watched.unwrap_or(-1));
         }
-        Some(sync.downstream + i64::from(upstream != sync.upstream))
+        let sparse = sync.downstream + i64::from(upstream != sync.upstream);
+        Some(watched.map_or(sparse, |w| w.max(sparse)))
     }
 }
 
@@ -460,5 +510,77 @@ mod tests {
             assert!(t >= last, "{up}: {t} < {last}");
             last = t;
         }
+    }
+
+    #[test]
+    fn a_watched_offset_keeps_the_best_translation_a_burst_passed_by() {
+        // Syncs every 11 records up to 990, then 999, read in one go after the initial read.
+        let burst: Vec<i64> = (0..=990).step_by(11).chain([999]).collect();
+        let read = |watch: bool| {
+            let mut s = OffsetSyncStore::new(false);
+            s.set_read_to_end();
+            if watch {
+                s.watch([("t".to_string(), 0, 600), ("t".to_string(), 0, 880)]);
+            }
+            for up in &burst {
+                s.add(&sync(*up, *up));
+            }
+            s
+        };
+        let sparse = read(false);
+        let watched = read(true);
+        assert_eq!(
+            translate(&watched, 600),
+            Some(595),
+            "one past the sync at 594"
+        );
+        assert_eq!(translate(&watched, 880), Some(880), "a sync at 880 itself");
+        assert!(
+            translate(&sparse, 600).unwrap() < 595,
+            "the slots alone have lost the syncs near 600: {:?}",
+            translate(&sparse, 600)
+        );
+        assert_eq!(
+            translate(&watched, 700),
+            translate(&sparse, 700),
+            "an offset not watched translates by the slots"
+        );
+    }
+
+    #[test]
+    fn watching_again_keeps_the_best_of_offsets_still_watched_and_a_rewind_forgets_it() {
+        let mut s = OffsetSyncStore::new(false);
+        s.set_read_to_end();
+        s.watch([("t".to_string(), 0, 50)]);
+        for up in [0, 45, 60, 100, 200, 400, 800] {
+            s.add(&sync(up, up));
+        }
+        assert_eq!(translate(&s, 50), Some(46));
+        s.watch([("t".to_string(), 0, 50), ("t".to_string(), 0, 70)]);
+        assert_eq!(translate(&s, 50), Some(46), "kept across rounds");
+        s.watch([("t".to_string(), 0, 70)]);
+        s.watch([("t".to_string(), 0, 50)]);
+        assert_ne!(
+            translate(&s, 50),
+            Some(46),
+            "forgotten once not watched (the slots no longer hold 45)"
+        );
+        s.add(&sync(40, 1000)); // upstream rewind: the topic was recreated
+        s.add(&sync(45, 1005));
+        assert_eq!(translate(&s, 50), Some(1006), "only syncs after the rewind");
+    }
+
+    #[test]
+    fn syncs_of_the_initial_read_are_not_watched_without_history() {
+        let mut s = OffsetSyncStore::new(false);
+        s.watch([("t".to_string(), 0, 50)]);
+        s.add(&sync(45, 45));
+        s.add(&sync(900, 900));
+        s.set_read_to_end();
+        assert_eq!(
+            translate(&s, 50),
+            Some(-1),
+            "only the latest sync is loaded"
+        );
     }
 }

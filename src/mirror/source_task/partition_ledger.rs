@@ -377,7 +377,11 @@ mod tests {
         assert!(l.is_failed(0));
         assert_eq!(ack(&mut l, 0, 0), Some(5), "sent before the refused record");
         assert_eq!(ack(&mut l, 0, 1), Some(6));
-        assert_eq!(l.offsets_to_store(), vec![(0, 6)], "resumes at the refused record");
+        assert_eq!(
+            l.offsets_to_store(),
+            vec![(0, 6)],
+            "resumes at the refused record"
+        );
     }
 
     #[test]

@@ -365,6 +365,7 @@ pub fn verify(args: &VerifyArgs) -> Result<(), AppError> {
         groups: args.groups.clone(),
         sample: args.sample,
         window: args.window,
+        include_tail: args.include_tail,
     };
     let report = block_on(verify::verify(&cfg, &opts))?.map_err(|e| match e {
         VerifyError::Usage(_) | VerifyError::Unreachable { .. } => AppError::Usage(e.to_string()),

@@ -83,6 +83,11 @@ pub struct VerifyArgs {
     /// Upstream offsets per window.
     #[arg(long, value_name = "RECORDS", default_value_t = 1000)]
     pub window: u64,
+    /// Also check the target's records past the stored source offsets while the flow runs
+    /// (always checked once its worker group has no member). Copies of source records in flight
+    /// are not differences; records no source record accounts for are.
+    #[arg(long)]
+    pub include_tail: bool,
     /// table for people, json for scripts.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -31,16 +31,49 @@ pub enum RecordDiff {
     },
 }
 
+/// Where a stretch ends on each side, and what its unmatched records mean there.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// The downstream stretch ends exactly where the copy of the upstream one must (or it is the
+    /// target's tail, checked against the source's): what is left on it is extra. Otherwise (the
+    /// end of what was replicated, with a live flow still writing past it) what follows the last
+    /// copy is not looked at.
+    pub downstream_bounded: bool,
+    /// The first upstream offset past the stored offset. A source record from here on that has
+    /// no copy is not yet replicated, which is no difference; a copy of one is replication the
+    /// stored offsets have not caught up with (at-least-once, after a crash or while running).
+    pub replicated_end: i64,
+    /// The target's log start cut into the stretch (its retention deleted the copies of the
+    /// first records): source records before the first match have no copy left to compare.
+    pub leading_deleted: bool,
+}
+
+impl Bounds {
+    /// A stretch of stored records whose downstream end is or is not known exactly.
+    pub fn stored(downstream_bounded: bool) -> Self {
+        Bounds {
+            downstream_bounded,
+            replicated_end: i64::MAX,
+            leading_deleted: false,
+        }
+    }
+}
+
 /// What comparing one stretch found.
 #[derive(Debug, Default, Clone)]
 pub struct Outcome {
-    /// Source records read.
+    /// Source records compared (up to the stored offset; not those whose copies the target
+    /// deleted).
     pub upstream_records: u64,
     /// Target records read (duplicates included).
     pub downstream_records: u64,
     pub matched: u64,
     /// Target records that repeat a source record already copied.
     pub duplicates: u64,
+    /// Target records that copy source records past the stored offset.
+    pub past_stored: u64,
+    /// Source records before the first match whose copies lie below the target's log start.
+    pub deleted_on_target: u64,
     pub diffs: Vec<RecordDiff>,
     /// Stopped after `max_diffs` differences.
     pub truncated: bool,
@@ -123,14 +156,13 @@ impl Recent {
     }
 }
 
-/// Compares `upstream` with `downstream` until the upstream stretch ends. With
-/// `downstream_bounded`, the downstream stretch ends exactly where the copy of the upstream one
-/// must, and what is left on it is extra; otherwise (the end of what was replicated, with a
-/// live flow still writing past it) what follows the last copy is not looked at.
+/// Compares `upstream` with `downstream` until the upstream stretch ends (or, past
+/// `bounds.replicated_end`, until the target has nothing more: the rest of the source is not
+/// replicated yet, and reading it would only cost time).
 pub fn compare<U, D, E>(
     upstream: U,
     downstream: D,
-    downstream_bounded: bool,
+    bounds: Bounds,
     limits: Limits,
 ) -> Result<Outcome, E>
 where
@@ -154,6 +186,23 @@ where
     };
     let mut out = Outcome::default();
     let full = |out: &Outcome| out.diffs.len() >= limits.max_diffs;
+    let tail = |offset: i64| offset >= bounds.replicated_end;
+    // Until the first match, a source record without a copy may be one whose copy the target's
+    // retention deleted: only then are they counted apart.
+    let mut aligned = !bounds.leading_deleted;
+    // A source record given up on: missing, or not a difference where it cannot be told.
+    let no_copy = |out: &mut Outcome, aligned: bool, offset: i64, d: &RecordDigest| {
+        if tail(offset) {
+            return;
+        }
+        if !aligned {
+            out.deleted_on_target += 1;
+            return;
+        }
+        out.upstream_records += 1;
+        out.upstream_digest.add(d);
+        out.diffs.push(RecordDiff::Missing { upstream: offset });
+    };
     loop {
         if full(&out) {
             out.truncated = true;
@@ -161,7 +210,7 @@ where
         }
         let a = up.peek()?;
         let Some((ua, da)) = a else {
-            if downstream_bounded {
+            if bounds.downstream_bounded {
                 // Whatever is left was written past the copy of the last source record.
                 while let Some((o, d)) = down.peek()? {
                     down.buf.pop_front();
@@ -176,22 +225,29 @@ where
             break;
         };
         let Some((ob, db)) = down.peek()? else {
+            if tail(ua) {
+                // Past the stored offset with nothing more on the target: not replicated yet.
+                break;
+            }
             // The target has nothing more: every remaining source record is missing.
             up.buf.pop_front();
-            out.upstream_records += 1;
-            out.upstream_digest.add(&da);
-            out.diffs.push(RecordDiff::Missing { upstream: ua });
+            no_copy(&mut out, aligned, ua, &da);
             continue;
         };
         if da == db {
             up.buf.pop_front();
             down.buf.pop_front();
-            out.upstream_records += 1;
+            aligned = true;
             out.downstream_records += 1;
+            recent.add(da);
+            if tail(ua) {
+                out.past_stored += 1;
+                continue;
+            }
+            out.upstream_records += 1;
             out.matched += 1;
             out.upstream_digest.add(&da);
             out.downstream_digest.add(&db);
-            recent.add(da);
             continue;
         }
         if recent.contains(&db) {
@@ -215,10 +271,16 @@ where
             // The copy of `b` comes first: the source records before it have none.
             for _ in 0..j {
                 let (o, d) = up.buf.pop_front().expect("buffered");
-                out.upstream_records += 1;
-                out.upstream_digest.add(&d);
-                out.diffs.push(RecordDiff::Missing { upstream: o });
+                no_copy(&mut out, aligned, o, &d);
             }
+            continue;
+        }
+        if tail(ua) {
+            // Past the stored offset the source record may simply not be copied yet, so `b`,
+            // which copies none of the source records ahead, is the difference.
+            down.buf.pop_front();
+            out.downstream_records += 1;
+            extra_or_duplicate(&mut out, &recent, ob, &db);
             continue;
         }
         up.buf.pop_front();
@@ -270,7 +332,13 @@ mod tests {
     }
 
     fn run(up: &[&str], down: &[&str], bounded: bool) -> Outcome {
-        compare(side(100, up), side(0, down), bounded, Limits::default()).unwrap()
+        compare(
+            side(100, up),
+            side(0, down),
+            Bounds::stored(bounded),
+            Limits::default(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -321,6 +389,80 @@ mod tests {
         assert_eq!(o.diffs, vec![RecordDiff::Extra { downstream: 2 }]);
     }
 
+    /// `up` from offset 100, stored up to `100 + stored`, against the whole target tail.
+    fn tail(up: &[&str], stored: i64, down: &[&str]) -> Outcome {
+        let bounds = Bounds {
+            downstream_bounded: true,
+            replicated_end: 100 + stored,
+            leading_deleted: false,
+        };
+        compare(side(100, up), side(0, down), bounds, Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn past_the_stored_offset_copies_count_apart_and_only_foreign_records_differ() {
+        // `c` was copied after the last offset flush; `d` not yet; `X` is no source record.
+        let o = tail(&["a", "b", "c", "d"], 2, &["a", "b", "c", "X"]);
+        assert_eq!(o.diffs, vec![RecordDiff::Extra { downstream: 3 }]);
+        assert_eq!((o.matched, o.past_stored, o.upstream_records), (2, 1, 2));
+        // A foreign record where the source's next record is not copied yet is extra, not a
+        // changed copy of it.
+        let o = tail(&["a", "b", "c"], 2, &["a", "b", "X"]);
+        assert_eq!(o.diffs, vec![RecordDiff::Extra { downstream: 2 }]);
+        // The same record in the stored stretch is a changed copy.
+        let o = tail(&["a", "b", "c"], 3, &["a", "b", "X"]);
+        assert!(matches!(
+            o.diffs[..],
+            [RecordDiff::Changed { upstream: 102, .. }]
+        ));
+        // A redelivered record at the tail is a duplicate; a gap past the stored offset is
+        // replication a restart redoes, not a missing record.
+        let o = tail(&["a", "b", "c", "d"], 2, &["a", "b", "b", "d"]);
+        assert!(o.diffs.is_empty(), "{:?}", o.diffs);
+        assert_eq!((o.duplicates, o.past_stored), (1, 1));
+        // A clean stop: the stored offsets cover the whole target.
+        let o = tail(&["a", "b"], 2, &["a", "b"]);
+        assert!(o.diffs.is_empty());
+        let o = tail(&["a", "b"], 2, &["a", "b", "X"]);
+        assert_eq!(o.diffs, vec![RecordDiff::Extra { downstream: 2 }]);
+    }
+
+    #[test]
+    fn copies_below_the_target_log_start_are_deleted_not_missing() {
+        let bounds = Bounds {
+            leading_deleted: true,
+            ..Bounds::stored(true)
+        };
+        let o = compare(
+            side(100, &["a", "b", "c", "d"]),
+            side(7, &["c", "d"]),
+            bounds,
+            Limits::default(),
+        )
+        .unwrap();
+        assert!(o.diffs.is_empty(), "{:?}", o.diffs);
+        assert_eq!((o.deleted_on_target, o.matched), (2, 2));
+        // Only before the first match: a hole after it is missing.
+        let o = compare(
+            side(100, &["a", "b", "c", "d"]),
+            side(7, &["b", "d"]),
+            bounds,
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(o.diffs, vec![RecordDiff::Missing { upstream: 102 }]);
+        assert_eq!(o.deleted_on_target, 1);
+        // Everything deleted.
+        let o = compare(
+            side(100, &["a", "b"]),
+            side(7, &[]),
+            bounds,
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!((o.deleted_on_target, o.diffs.len()), (2, 0));
+    }
+
     #[test]
     fn gives_up_after_max_diffs() {
         let up: Vec<String> = (0..50).map(|i| format!("u{i}")).collect();
@@ -331,7 +473,7 @@ mod tests {
             lookahead: 10,
             max_diffs: 5,
         };
-        let o = compare(side(0, &up), side(0, &down), true, limits).unwrap();
+        let o = compare(side(0, &up), side(0, &down), Bounds::stored(true), limits).unwrap();
         assert!(o.truncated);
         assert_eq!(o.diffs.len(), 5);
     }

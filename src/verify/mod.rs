@@ -6,11 +6,17 @@
 //!
 //! At-least-once delivery may leave duplicates on the target after a restart: a target record
 //! that repeats a recently matched source record is counted as a duplicate, not a difference.
+//!
+//! Past the stored offset lies the target's tail: copies in flight while the flow runs, so it is
+//! only checked once the flow is stopped (`flow`) or with `--include-tail`. There a copy of the
+//! source's record past the stored offset is replication not yet vouched for, and a record that
+//! copies no source record is extra.
 
 pub mod alignment;
 pub mod configs;
 pub mod diff;
 pub mod digest;
+pub mod flow;
 pub mod reader;
 pub mod report;
 
@@ -29,8 +35,8 @@ use crate::mirror::flow_state;
 use crate::mirror::topic_sync::TopicSelector;
 use crate::policy::GroupFilter;
 
-use alignment::{plan, Positions};
-use diff::{compare, Limits, RecordDiff};
+use alignment::{plan, tail_only, Positions};
+use diff::{compare, Bounds, Limits, RecordDiff};
 use digest::Sampler;
 use reader::{watermarks, PartitionStream};
 use report::{Difference, GroupReport, PartitionReport, Report};
@@ -48,6 +54,9 @@ pub struct Options {
     pub sample: f64,
     /// Upstream offsets per window.
     pub window: u64,
+    /// Checks the target's tail past the stored offsets even while the flow runs (a stopped
+    /// flow's tail is always checked).
+    pub include_tail: bool,
 }
 
 /// Why verify could not run (differences are not errors: they are in the report).
@@ -136,6 +145,8 @@ pub async fn verify(cfg: &Mm2Config, opts: &Options) -> Result<Report, VerifyErr
         .topics()
         .await
         .map_err(unreachable(&flow.target))?;
+    let flow_state = flow::state(&target_admin, &flow.worker_settings.group_id).await;
+    let tail = flow::checks_tail(opts.include_tail, &flow_state);
 
     // Heartbeats are replicated whatever the filter, and change all the time: only compared when
     // --topics names them.
@@ -152,6 +163,8 @@ pub async fn verify(cfg: &Mm2Config, opts: &Options) -> Result<Report, VerifyErr
         source: flow.source.clone(),
         target: flow.target.clone(),
         topics: selected.keys().cloned().collect(),
+        flow: Some(flow_state),
+        tail_checked: tail,
         ..Default::default()
     };
 
@@ -251,6 +264,7 @@ pub async fn verify(cfg: &Mm2Config, opts: &Options) -> Result<Report, VerifyErr
                 (&target, &target_consumer),
                 window,
                 sampler,
+                tail,
                 timeout,
             )?;
             eprintln!(
@@ -284,13 +298,15 @@ pub async fn verify(cfg: &Mm2Config, opts: &Options) -> Result<Report, VerifyErr
     Ok(report)
 }
 
-/// Compares one partition with its copy.
+/// Compares one partition with its copy; with `tail`, also the target's records past what the
+/// stored offset accounts for.
 fn compare_partition(
     job: &Job,
     (source, source_props): (&str, &ClientProps),
     (target, target_props): (&str, &ClientProps),
     window: u64,
     sampler: Sampler,
+    tail: bool,
     timeout: Duration,
 ) -> Result<(PartitionReport, Vec<Difference>), VerifyError> {
     let mut report = PartitionReport {
@@ -299,10 +315,10 @@ fn compare_partition(
         partition: job.partition,
         ..Default::default()
     };
-    let Some(stored) = job.stored else {
+    if job.stored.is_none() && !tail {
         report.skipped = Some("no stored offset: nothing replicated yet".into());
         return Ok((report, Vec::new()));
-    };
+    }
     let up_tp = TopicPartition::new(job.topic.clone(), job.partition);
     let down_tp = TopicPartition::new(job.remote.clone(), job.partition);
     let kafka = |cluster: &str| {
@@ -311,31 +327,50 @@ fn compare_partition(
             VerifyError::Kafka(format!("watermarks on {cluster}: {e}"))
         }
     };
-    let (source_low, _) = watermarks(source_props, &up_tp, timeout).map_err(kafka(source))?;
+    // The target's end first: every copy below it then has its source record below the
+    // source's end read after, even while the flow runs.
     let (target_low, target_high) =
         watermarks(target_props, &down_tp, timeout).map_err(kafka(target))?;
+    let (source_low, source_high) =
+        watermarks(source_props, &up_tp, timeout).map_err(kafka(source))?;
     let positions = Positions {
         syncs: job.syncs.clone(),
-        stored,
+        stored: job.stored.unwrap_or(-1),
         source_low,
         target_low,
     };
-    let Some(plan) = plan(&positions, window, |i| {
-        sampler.compares(&job.topic, job.partition, i)
-    }) else {
-        report.skipped = Some("no offset sync at or before the stored offset".into());
-        return Ok((report, Vec::new()));
+    let runs = match job.stored {
+        Some(stored) => {
+            let Some(plan) = plan(
+                &positions,
+                window,
+                |i| sampler.compares(&job.topic, job.partition, i),
+                tail.then_some(source_high),
+            ) else {
+                report.skipped = Some("no offset sync at or before the stored offset".into());
+                return Ok((report, Vec::new()));
+            };
+            let first = plan.runs.first().map_or(plan.anchor.up, |r| r.up_start);
+            report.upstream = Some((first.min(stored), stored));
+            report.downstream_start = plan.runs.first().map(|r| r.down_start);
+            report.unverified_before = plan.unverified_before;
+            report.deleted_on_target = plan.deleted_on_target;
+            report.windows = plan.windows;
+            report.windows_compared = plan.windows_compared;
+            plan.runs
+        }
+        None => {
+            let run = tail_only(&positions, source_high);
+            report.downstream_start = Some(run.down_start);
+            vec![run]
+        }
     };
-    report.upstream = Some((plan.anchor.up, stored));
-    report.downstream_start = plan.runs.first().map(|r| r.down_start);
-    report.unverified_before = plan.unverified_before;
-    report.windows = plan.windows;
-    report.windows_compared = plan.windows_compared;
+    report.tail_checked = tail;
     let mut diffs = Vec::new();
     let mut up_digest = digest::SequenceDigest::default();
     let mut down_digest = digest::SequenceDigest::default();
     let mut truncated = false;
-    for run in &plan.runs {
+    for run in &runs {
         let read = |e: reader::ReadError| VerifyError::Kafka(e.to_string());
         let up = PartitionStream::open(
             source_props,
@@ -356,11 +391,18 @@ fn compare_partition(
             timeout,
         )
         .map_err(read)?;
-        let o = compare(up, down, run.down_end.is_some(), Limits::default()).map_err(read)?;
+        let bounds = Bounds {
+            downstream_bounded: run.down_end.is_some() || run.check_tail,
+            replicated_end: run.replicated_end,
+            leading_deleted: run.leading_deleted,
+        };
+        let o = compare(up, down, bounds, Limits::default()).map_err(read)?;
         report.upstream_records += o.upstream_records;
         report.downstream_records += o.downstream_records;
         report.matched += o.matched;
         report.duplicates += o.duplicates;
+        report.past_stored += o.past_stored;
+        report.deleted_on_target += o.deleted_on_target as i64;
         // One digest per side over everything compared, chained run after run.
         up_digest.add(&digest::RecordDigest::of(
             None,

@@ -7,6 +7,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::digest::Field;
+use super::flow::FlowState;
 
 /// One difference between the source and the target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -158,6 +159,15 @@ pub struct PartitionReport {
     pub downstream_records: u64,
     pub matched: u64,
     pub duplicates: u64,
+    /// Target records past the stored offset that copy the source's records there: replication
+    /// the stored offsets have not caught up with (in flight, or written after the last offset
+    /// flush before a crash), not differences.
+    pub past_stored: u64,
+    /// Source records whose copies lie below the target's log start (its retention deleted
+    /// them): not compared, as records deleted from the source are not.
+    pub deleted_on_target: i64,
+    /// The target's records past the stored offset were checked.
+    pub tail_checked: bool,
     pub windows: u64,
     pub windows_compared: u64,
     pub upstream_digest: String,
@@ -181,6 +191,11 @@ pub struct Report {
     pub source: String,
     pub target: String,
     pub topics: Vec<String>,
+    /// Whether the flow's workers run, which decides whether the tail is checked.
+    pub flow: Option<FlowState>,
+    /// The target's records past the stored offsets were checked (the flow is stopped, or
+    /// `--include-tail`).
+    pub tail_checked: bool,
     pub partitions: Vec<PartitionReport>,
     pub groups: Vec<GroupReport>,
     pub differences: Vec<Difference>,
@@ -194,6 +209,14 @@ impl Report {
 
     pub fn write_table(&self, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "verify {}->{}", self.source, self.target)?;
+        if let Some(flow) = &self.flow {
+            let tail = if self.tail_checked {
+                "target records past the stored offsets checked"
+            } else {
+                "target records past the stored offsets not checked (--include-tail checks them)"
+            };
+            writeln!(out, "flow {flow}: {tail}")?;
+        }
         writeln!(
             out,
             "TOPIC\tPARTITION\tREMOTE\tUPSTREAM\tDOWNSTREAM\tRECORDS\tDUPLICATES\tWINDOWS\tSTATUS"
@@ -203,11 +226,20 @@ impl Report {
                 (Some((a, b)), Some(d)) => (format!("{a}..{b}"), format!("{d}..")),
                 _ => ("-".to_string(), "-".to_string()),
             };
-            let status = match &p.skipped {
+            let mut status = match &p.skipped {
                 Some(why) => format!("not compared: {why}"),
                 None if p.differences == 0 => "ok".to_string(),
                 None => format!("{} differences", p.differences),
             };
+            if p.past_stored > 0 {
+                status += &format!("; {} copied past the stored offset", p.past_stored);
+            }
+            if p.deleted_on_target > 0 {
+                status += &format!(
+                    "; {} deleted on the target (below its log start)",
+                    p.deleted_on_target
+                );
+            }
             writeln!(
                 out,
                 "{}\t{}\t{}\t{range}\t{down}\t{}\t{}\t{}/{}\t{status}",

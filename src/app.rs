@@ -116,7 +116,12 @@ pub fn run(args: &ConfigArgs) -> Result<(), AppError> {
     block_on(async {
         let (stop_tx, stop_rx) = watch::channel(false);
         let running = start(cfg, stop_rx).await?;
-        crate::shutdown::signal().await;
+        let mut stopping = running.stopping.clone();
+        tokio::select! {
+            () = crate::shutdown::signal() => {}
+            // A flow that cannot start stops the process (see `start`).
+            () = crate::shutdown::stopped(&mut stopping) => {}
+        }
         let _ = stop_tx.send(true);
         running.wait().await
     })?
@@ -142,6 +147,8 @@ pub struct Running {
     pub metrics: Metrics,
     /// The bound HTTP addresses, in `listeners` order.
     pub http: Vec<std::net::SocketAddr>,
+    /// Turns true once everything is to stop: on `stop`, or when a flow failed.
+    pub stopping: watch::Receiver<bool>,
 }
 
 impl Running {
@@ -158,7 +165,14 @@ impl Running {
 
 /// Starts the flows' connectors on one herder and the HTTP listeners; they stop when `stop`
 /// turns true.
+///
+/// A flow that fails (it cannot start, as when an internal topic has the wrong shape) stops
+/// everything else too, so that the process exits with its error: Java's MirrorMaker exits
+/// the JVM when one flow's herder fails to start.
 pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Running, AppError> {
+    let (halt, halted) = watch::channel(false);
+    let halt = Arc::new(halt);
+    let stop = either(stop, halted);
     let metrics = Metrics::with_names(cfg.driver.metric_names);
     let mut tasks = JoinSet::new();
     if cfg.driver.internal_rest {
@@ -186,7 +200,7 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
             herders.clone(),
             stop.clone(),
         );
-        let (starting, name) = (starting.clone(), flow.name());
+        let (starting, name, halt) = (starting.clone(), flow.name(), halt.clone());
         // The process reports a flow's failure as its exit message.
         tasks.spawn(async move {
             let register = move |herder| {
@@ -194,7 +208,10 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
                 starting.joined(&name);
             };
             let run = flow_worker::run(f, m, w, register, s);
-            run.await.map_err(|e| e.to_string())
+            run.await.map_err(|e| {
+                halt.send_replace(true);
+                e.to_string()
+            })
         });
     }
     let api = rest::Api {
@@ -213,7 +230,32 @@ pub async fn start(cfg: Mm2Config, stop: watch::Receiver<bool>) -> Result<Runnin
         tasks,
         metrics,
         http,
+        stopping: stop,
     })
+}
+
+/// A stop signal that turns true when `stop` does (or its sender is gone) or `halt` turns true
+/// (its sender going is no reason to stop: the flows hold it, and there may be none).
+fn either(
+    mut stop: watch::Receiver<bool>,
+    mut halt: watch::Receiver<bool>,
+) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(*stop.borrow() || *halt.borrow());
+    tokio::spawn(async move {
+        let halted = async {
+            if halt.wait_for(|h| *h).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = crate::shutdown::stopped(&mut stop) => {}
+            () = halted => {}
+            // Nobody listens any more.
+            () = tx.closed() => return,
+        }
+        tx.send_replace(true);
+    });
+    rx
 }
 
 /// The flows that have not joined their worker groups yet: the worker is healthy once none

@@ -159,7 +159,14 @@ async fn serve(base: WorkerBase, group: Group) -> Result<(), AppError> {
     // Connect's names for the stages of its herder's startup.
     api.health
         .stage("initializing and reading to the end of internal topics");
-    spec.ensure_topics().await.map_err(runtime)?;
+    // An internal topic of the wrong shape ends the worker with Java's message and status 1,
+    // as Java's herder thread exits the JVM on that ConfigException.
+    let topics = spec.ensure_topics().await.map_err(|e| {
+        if let crate::connect::Error::Shape(shape) = &e {
+            tracing::error!(topic = %shape.topic(), "{shape} To fix: {}", shape.fix());
+        }
+        runtime(e)
+    })?;
     let offsets = open_offsets(&spec, &group).await?;
     let env = Arc::new(WorkerEnv {
         props: base.props.clone(),
@@ -173,6 +180,7 @@ async fn serve(base: WorkerBase, group: Group) -> Result<(), AppError> {
     api.health.stage("ensuring membership in the cluster");
     let member = group::join(
         &spec,
+        topics,
         &worker_id,
         Arc::new(Plugins { env }),
         None,

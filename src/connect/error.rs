@@ -4,6 +4,7 @@
 
 use std::io;
 
+use super::internal_topic::ShapeError;
 use crate::config::{join_errors, ConfigError};
 use crate::kafka::admin::AdminError;
 use crate::kafka::fence::FenceError;
@@ -41,6 +42,10 @@ pub enum Error {
     /// Boxed, as the admin error is large and every result of the runtime carries this type.
     #[error(transparent)]
     Admin(Box<AdminError>),
+    /// An internal topic that exists with a shape the worker cannot use: not a passing fault,
+    /// so the worker refuses to start rather than retry.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
     #[error("cannot create {topic}: {source}")]
     CreateTopic {
         topic: String,

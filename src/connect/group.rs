@@ -2,6 +2,7 @@
 //! herder that follows both, and the group membership that deals out the work. Used by
 //! connect-distributed and by each flow of connect-mirror-maker.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -13,11 +14,12 @@ use tracing::info;
 use super::config_log;
 use super::error::Error;
 use super::herder::{ConnectorFactory, Herder};
+use super::internal_topic::{check_internal_topic, Purpose};
 use super::membership;
 use super::status::StatusStore;
 use super::status_log;
 use super::stored_names::StoredNames;
-use crate::kafka::admin::Admin;
+use crate::kafka::admin::{Admin, TopicAdmin};
 use crate::kafka::log::ensure_compacted_topic;
 use crate::kafka::props::ClientProps;
 
@@ -47,24 +49,119 @@ pub struct GroupSpec {
     pub admin: ClientProps,
 }
 
+/// What `GroupSpec::ensure_topics` found on the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InternalTopics {
+    /// The offsets topic's real partition count, which may differ from
+    /// `offset.storage.partitions` when the topic was there before (created by an operator, a
+    /// Strimzi setup or an earlier Java install): the group shares its work by it.
+    pub offset_partitions: i32,
+}
+
 impl GroupSpec {
-    /// Creates the three compacted topics unless they exist.
-    pub async fn ensure_topics(&self) -> Result<(), Error> {
+    /// Creates the three compacted topics unless they exist, and checks the ones that existed as
+    /// Java's worker does (see `internal_topic`), in Java's order: offsets (`Worker.start`),
+    /// status, then config. A topic of the wrong shape is `Error::Shape`, which no retry mends.
+    pub async fn ensure_topics(&self) -> Result<InternalTopics, Error> {
         let name = format!("{}|admin", self.group_id);
         let admin = Admin::new(&self.admin, &self.cluster, &name, Duration::from_secs(30))?;
-        for (topic, partitions, rf) in [
-            (&self.config_topic, 1, self.config_rf),
-            (&self.offset_topic, self.offset_partitions, self.offset_rf),
-            (&self.status_topic, self.status_partitions, self.status_rf),
-        ] {
+        let topics = [
+            (
+                Purpose::Offsets,
+                &self.offset_topic,
+                self.offset_partitions,
+                self.offset_rf,
+            ),
+            (
+                Purpose::Status,
+                &self.status_topic,
+                self.status_partitions,
+                self.status_rf,
+            ),
+            (Purpose::Config, &self.config_topic, 1, self.config_rf),
+        ];
+        let existing = admin.topics().await?;
+        let mut created = false;
+        for (_, topic, partitions, rf) in topics {
+            if existing.contains_key(topic) {
+                continue;
+            }
+            // One that another worker creates meanwhile counts as created, and goes unchecked.
             ensure_compacted_topic(&admin, topic, partitions, rf)
                 .await
                 .map_err(|source| Error::CreateTopic {
                     topic: topic.clone(),
                     source: Box::new(source),
                 })?;
+            created = true;
         }
-        Ok(())
+        let policies = self.cleanup_policies(&admin, &existing).await;
+        // A topic just created may not be in the metadata yet: it has the count asked for.
+        let counts = if created {
+            admin.topics().await?
+        } else {
+            existing.clone()
+        };
+        for (purpose, topic, partitions, _) in topics {
+            let count = counts.get(topic).copied().unwrap_or(partitions);
+            let policy = policies.get(topic).map(String::as_str);
+            if existing.contains_key(topic) && policy.is_none() {
+                info!(
+                    "Unable to use admin client to verify the cleanup policy of '{topic}' topic \
+                     is 'compact', either because the broker is an older version or because the \
+                     Kafka principal used for Connect internal topics does not have the required \
+                     permission to describe topic configurations."
+                );
+            }
+            check_internal_topic(purpose, topic, count, policy)?;
+        }
+        let offset_partitions = counts
+            .get(&self.offset_topic)
+            .copied()
+            .unwrap_or(self.offset_partitions);
+        if offset_partitions != self.offset_partitions {
+            info!(
+                topic = %self.offset_topic,
+                "the offsets topic has {offset_partitions} partitions \
+                 (offset.storage.partitions = {}): the group shares its work over {offset_partitions}",
+                self.offset_partitions
+            );
+        }
+        Ok(InternalTopics { offset_partitions })
+    }
+
+    /// The `cleanup.policy` of each internal topic in `existing`; a topic whose configs cannot
+    /// be described is left out (Java goes on without the check then).
+    async fn cleanup_policies(
+        &self,
+        admin: &Admin,
+        existing: &BTreeMap<String, i32>,
+    ) -> BTreeMap<String, String> {
+        let names: Vec<String> = [&self.offset_topic, &self.status_topic, &self.config_topic]
+            .into_iter()
+            .filter(|t| existing.contains_key(*t))
+            .cloned()
+            .collect();
+        if names.is_empty() {
+            return BTreeMap::new();
+        }
+        let described = match admin.describe_topic_configs(&names).await {
+            Ok(d) => d,
+            Err(e) => {
+                info!("cannot describe the internal topics' configs: {e}");
+                return BTreeMap::new();
+            }
+        };
+        described
+            .into_iter()
+            .filter_map(|(topic, entries)| {
+                let value = entries
+                    .into_iter()
+                    .find(|e| e.name == "cleanup.policy")?
+                    .value?;
+                Some((topic, value))
+            })
+            .collect()
     }
 }
 
@@ -77,9 +174,10 @@ pub struct Member {
 }
 
 /// Joins the group: reads the config topic to its end, then follows it and the membership
-/// until `stop`. The topics must exist.
+/// until `stop`. The topics must exist, as `topics` found them.
 pub async fn join(
     spec: &GroupSpec,
+    topics: InternalTopics,
     worker_id: &str,
     factory: Arc<dyn ConnectorFactory>,
     read_only: Option<String>,
@@ -107,7 +205,7 @@ pub async fn join(
     let membership = membership::join(
         &props,
         &spec.offset_topic,
-        spec.offset_partitions,
+        topics.offset_partitions,
         spec.rebalance_timeout,
         stopping.clone(),
     )?;

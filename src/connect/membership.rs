@@ -1,13 +1,14 @@
 //! Which connectors and tasks this worker runs, decided by Kafka's consumer-group protocol: all
 //! workers of a group join the group `group.id` subscribed to the offsets topic, whose
 //! partitions the round-robin assignor deals out; unit `i` (a number derived from the
-//! connector's name and the task's id) belongs to whoever holds partition `i mod partitions`. Before a rebalance hands a
-//! partition to another worker, this worker stops the units it held (eager protocol, as
+//! connector's name and the task's id) belongs to whoever holds partition `i mod partitions`,
+//! where `partitions` is the topic's real partition count (see `token_count`). Before a
+//! rebalance hands a partition to another worker, this worker stops the units it held (eager protocol, as
 //! Connect's first protocol), so two workers never run the same task knowingly. A worker that
 //! dies loses its partitions when its session times out.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -64,10 +65,33 @@ pub fn first_token(name: &str) -> usize {
     (hash % (1 << 31)) as usize
 }
 
+/// The number of tokens of an assignment: the offsets topic's partition count as this member
+/// learnt it when the assignment arrived, `fresh`, or else the last one known. Never below the
+/// highest partition held, which the count the leader dealt from had.
+///
+/// Why this count and not `offset.storage.partitions`: the round-robin assignor deals out the
+/// partitions the topic really has, so a unit hashed onto a partition the topic lacks would
+/// have no owner (a pre-created topic of 1 partition ran nothing).
+///
+/// Why every worker ends up with the same count: the leader dealt the partitions from the
+/// metadata it fetched before joining, and each member (the leader too) asks a broker for the
+/// count once its assignment arrives. Partitions are only ever added. If some were added while
+/// the group rebalanced, a member's fresh count exceeds the one the group was formed with; the
+/// answer goes through the member's own consumer, and librdkafka rejoins the group when a
+/// subscribed topic's partition count changes, so a new rebalance follows at once, revoking
+/// everything first (eager), and after it every member holds a partition of the same, final
+/// count. Partitions added later, in a quiet group, reach the members by librdkafka's metadata
+/// refresh (`topic.metadata.refresh.interval.ms`) and cause the same rebalance.
+fn token_count(fresh: Option<i32>, known: i32, partitions: &BTreeSet<i32>) -> i32 {
+    let highest = partitions.last().map_or(0, |p| p + 1);
+    fresh.unwrap_or(known).max(highest).max(1)
+}
+
 /// Publishes each assignment, and on a revocation waits until the herder acknowledged that
 /// it stopped what it ran.
 struct Listener {
-    tokens: i32,
+    /// The last token count known, for an assignment whose count the cluster did not tell.
+    tokens: AtomicI32,
     owned: watch::Sender<GroupAssignment>,
     /// Generations the herder has finished applying.
     acks: Mutex<mpsc::Receiver<u64>>,
@@ -81,7 +105,7 @@ impl Listener {
         self.owned.send_replace(GroupAssignment {
             generation,
             partitions,
-            tokens: self.tokens,
+            tokens: self.tokens.load(Ordering::Relaxed),
         });
         generation
     }
@@ -110,8 +134,14 @@ impl RebalanceListener for Listener {
         }
     }
 
-    fn assigned(&self, partitions: BTreeSet<i32>) {
-        info!(partitions = ?partitions, "group assignment");
+    fn assigned(&self, partitions: BTreeSet<i32>, partition_count: Option<i32>) {
+        let known = self.tokens.load(Ordering::Relaxed);
+        if partition_count.is_none() {
+            warn!("cannot learn the offsets topic's partition count; sharing work over the last known, {known}");
+        }
+        let tokens = token_count(partition_count, known, &partitions);
+        self.tokens.store(tokens, Ordering::Relaxed);
+        info!(partitions = ?partitions, tokens, "group assignment");
         self.publish(Some(partitions));
     }
 }
@@ -124,8 +154,8 @@ pub struct Membership {
     pub thread: std::thread::JoinHandle<()>,
 }
 
-/// Joins `group` (set as `group.id` in `props`) subscribed to `topic` with `tokens` partitions,
-/// polling on a thread of its own until `stop`.
+/// Joins `group` (set as `group.id` in `props`) subscribed to `topic`, found with `tokens`
+/// partitions at start, polling on a thread of its own until `stop`.
 pub fn join(
     props: &ClientProps,
     topic: &str,
@@ -144,7 +174,7 @@ pub fn join(
     let (ack_tx, ack_rx) = mpsc::channel();
     let name = format!("{}|membership", props.get("group.id").unwrap_or_default());
     let listener = Listener {
-        tokens,
+        tokens: AtomicI32::new(tokens),
         owned: owned_tx,
         acks: Mutex::new(ack_rx),
         ack_timeout: rebalance_timeout,
@@ -178,6 +208,36 @@ mod tests {
         }
         .owns(1));
         assert!((0..10).all(|i| GroupAssignment::all().owns(i)));
+    }
+
+    #[test]
+    fn tokens_are_the_topics_real_partition_count() {
+        let held = |p: &[i32]| p.iter().copied().collect::<BTreeSet<i32>>();
+        // A pre-created topic of 1 partition, with offset.storage.partitions = 25 known at start.
+        assert_eq!(token_count(Some(1), 25, &held(&[0])), 1);
+        assert_eq!(token_count(Some(5), 25, &held(&[1, 3])), 5);
+        // The cluster did not answer: the last count known.
+        assert_eq!(token_count(None, 5, &held(&[0, 2, 4])), 5);
+        // Never below what the leader dealt from.
+        assert_eq!(token_count(Some(3), 3, &held(&[0, 6])), 7);
+        assert_eq!(token_count(None, 0, &held(&[])), 1);
+        // With the real count, every unit has an owner among the members.
+        let members = [held(&[0]), held(&[])];
+        let tokens = token_count(Some(1), 25, &members[0]);
+        for unit in 0..100 {
+            let owners = members
+                .iter()
+                .filter(|p| {
+                    GroupAssignment {
+                        generation: 1,
+                        partitions: Some((*p).clone()),
+                        tokens,
+                    }
+                    .owns(unit)
+                })
+                .count();
+            assert_eq!(owners, 1, "unit {unit}");
+        }
     }
 
     #[test]

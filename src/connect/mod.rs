@@ -7,6 +7,7 @@ pub mod converter;
 pub mod error;
 pub mod group;
 pub mod herder;
+pub mod internal_topic;
 pub mod membership;
 pub mod offsets;
 pub mod panic;

@@ -21,14 +21,19 @@ pub trait RebalanceListener: Send + Sync + 'static {
     /// group hands them to others after this returns.
     fn revoked(&self);
 
-    /// The group gave this member `partitions`.
-    fn assigned(&self, partitions: BTreeSet<i32>);
+    /// The group gave this member `partitions` of the topic, which had `partition_count`
+    /// partitions when the assignment arrived (`None` if the cluster could not say).
+    fn assigned(&self, partitions: BTreeSet<i32>, partition_count: Option<i32>);
 }
 
 struct Ctx<L> {
     log: LogContext,
     listener: L,
+    topic: String,
 }
+
+/// How long the member's thread waits for the topic's metadata in the middle of a rebalance.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl<L: RebalanceListener> ClientContext for Ctx<L> {
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
@@ -43,10 +48,25 @@ impl<L: RebalanceListener> ConsumerContext for Ctx<L> {
         }
     }
 
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
-            self.listener
-                .assigned(tpl.elements().iter().map(|e| e.partition()).collect());
+            // Asked of a broker, not of a cache: the freshest count there is. Through this
+            // consumer, so that librdkafka sees the answer too and rejoins the group if the
+            // count differs from the one the group was formed with.
+            let count = consumer
+                .fetch_metadata(Some(&self.topic), METADATA_TIMEOUT)
+                .ok()
+                .and_then(|md| {
+                    md.topics()
+                        .iter()
+                        .find(|t| t.name() == self.topic && t.error().is_none())
+                        .map(|t| t.partitions().len() as i32)
+                })
+                .filter(|n| *n > 0);
+            self.listener.assigned(
+                tpl.elements().iter().map(|e| e.partition()).collect(),
+                count,
+            );
         }
     }
 }
@@ -65,6 +85,7 @@ pub fn join_token_group(
     let ctx = Ctx {
         log: LogContext::new(name),
         listener,
+        topic: topic.to_string(),
     };
     let consumer: BaseConsumer<Ctx<_>> = create(props, name, ctx)?;
     consumer.subscribe(&[topic])?;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{error, info};
 
 use crate::config::{ClientKind, Flow};
 use crate::connect::error::Error;
@@ -59,6 +59,16 @@ fn spec(flow: &Flow) -> Result<GroupSpec, Error> {
 
 /// Joins the flow's group (retrying while the target is down), writes the flow's connector
 /// configs, hands the herder to `register`, and runs until `stop`.
+///
+/// An internal topic of the wrong shape (a config topic of several partitions, a topic that
+/// is not compacted) is not retried: nothing on the cluster mends it by itself, and a flow that
+/// waits for it runs nothing while looking like a flow whose target is down. Java's MirrorMaker
+/// runs each flow on a DistributedHerder, whose thread, on that ConfigException, logs
+/// "Uncaught exception in herder work thread, exiting:" and calls `Exit.exit(1)`: the whole
+/// process stops, every flow with it, with status 1 (seen with Kafka 4.3.1). So does ours: the
+/// error is logged with the topic and the fix, and returned, and `app` stops the process with
+/// it. An operator sees it at once, as the process exits, rather than in a WARN repeated
+/// every minute.
 pub async fn run(
     flow: Arc<Flow>,
     metrics: Metrics,
@@ -76,15 +86,32 @@ pub async fn run(
         spec.group_id, flow.target
     );
     let s = stop.clone();
+    // A shape error is an `Ok` answer, so that `retry` hands it back instead of retrying.
     let attempt = || {
         let (spec, factory, worker_id, s) = (&spec, factory.clone(), worker_id.clone(), s.clone());
         async move {
-            spec.ensure_topics().await?;
-            group::join(spec, &worker_id, factory, Some(READ_ONLY.into()), s).await
+            let topics = match spec.ensure_topics().await {
+                Ok(topics) => topics,
+                Err(Error::Shape(e)) => return Ok(Err(e)),
+                Err(e) => return Err(e),
+            };
+            group::join(spec, topics, &worker_id, factory, Some(READ_ONLY.into()), s)
+                .await
+                .map(Ok)
         }
     };
-    let Some(member) = retry(&flow.name(), &what, &mut stop, attempt).await else {
-        return Ok(());
+    let member = match retry(&flow.name(), &what, &mut stop, attempt).await {
+        None => return Ok(()),
+        Some(Ok(member)) => member,
+        Some(Err(shape)) => {
+            error!(
+                flow = %flow.name(),
+                topic = %shape.topic(),
+                "the flow cannot start: {shape} To fix: {}; connect-mirror-maker stops",
+                shape.fix()
+            );
+            return Err(shape.into());
+        }
     };
     info!(flow = %flow.name(), enabled = flow.settings.enabled, "flow started");
     // Configs stored under our full names by earlier versions: a Java herder would run them as

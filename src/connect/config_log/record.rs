@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tracing::error;
 
 use crate::connect::connector::ConfigMap;
 use crate::connect::status::TargetState;
@@ -50,12 +51,31 @@ impl ConfigRecord {
     /// Parses one record; `None` for records of other kinds or shapes.
     pub fn parse(key: &[u8], value: Option<&[u8]>) -> Option<ConfigRecord> {
         let key = std::str::from_utf8(key).ok()?;
-        let value: Option<Value> = value.and_then(|v| serde_json::from_slice(v).ok());
+        // As Java's JsonConverter reads it: no value, an empty one and JSON `null` are null; a
+        // value that is no JSON at all is skipped whatever its key (Java: "Failed to convert
+        // config data to Kafka Connect format").
+        let value: Option<Value> = match value {
+            None | Some([]) => None,
+            Some(bytes) => match serde_json::from_slice::<Value>(bytes) {
+                Ok(Value::Null) => None,
+                Ok(v) => Some(v),
+                Err(_) => return None,
+            },
+        };
         if let Some(name) = key.strip_prefix("connector-") {
-            return Some(ConfigRecord::Connector(
-                name.to_string(),
-                value.as_ref().and_then(properties),
-            ));
+            // Only a null value deletes a connector; a config of the wrong shape is ignored,
+            // as Java ignores it (logging at ERROR, as here), rather than taken for a deletion.
+            let config = match &value {
+                None => None,
+                Some(v) => match properties(v) {
+                    Some(config) => Some(config),
+                    None => {
+                        error!(connector = name, "Ignoring configuration for connector '{name}' because it is in the wrong format");
+                        return None;
+                    }
+                },
+            };
+            return Some(ConfigRecord::Connector(name.to_string(), config));
         }
         if let Some(rest) = key.strip_prefix("task-") {
             let (name, n) = name_and_task(rest)?;
@@ -257,6 +277,34 @@ mod tests {
     fn round_trip(r: ConfigRecord) -> ConfigRecord {
         let (k, v) = r.encode();
         ConfigRecord::parse(k.as_bytes(), v.as_deref()).unwrap()
+    }
+
+    #[test]
+    fn only_a_null_connector_config_deletes_the_connector() {
+        for deletion in [None, Some(&b""[..]), Some(&b"null"[..])] {
+            assert_eq!(
+                ConfigRecord::parse(b"connector-a", deletion),
+                Some(ConfigRecord::Connector("a".into(), None)),
+                "{deletion:?}"
+            );
+        }
+        let nested = "[".repeat(10_000);
+        for poison in [
+            &b"\xff\xfe"[..],
+            b"42",
+            b"\"text\"",
+            b"[]",
+            b"{}",
+            br#"{"properties": 7}"#,
+            br#"{"properties": ["a"]}"#,
+            b"{\"unterminated\": ",
+            nested.as_bytes(),
+        ] {
+            assert_eq!(ConfigRecord::parse(b"connector-a", Some(poison)), None);
+            assert_eq!(ConfigRecord::parse(b"task-a-0", Some(poison)), None);
+            assert_eq!(ConfigRecord::parse(b"commit-a", Some(poison)), None);
+            assert_eq!(ConfigRecord::parse(b"target-state-a", Some(poison)), None);
+        }
     }
 
     #[test]

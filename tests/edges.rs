@@ -194,17 +194,7 @@ async fn a_refused_record_stops_its_partition_in_order() {
 async fn records_deleted_before_replication_are_counted_or_stop_the_task() {
     common::require_brokers!();
     for fail in [false, true] {
-        let (a, b) = aliases();
-        let topic = unique("edge-retention");
-        create_topic(&source_bootstrap(), &topic, 1).await;
-        fill_topic(&source_bootstrap(), &topic, 10);
-        let extra = format!("fail.on.data.loss = {fail}\n");
-        let text = edge_config(&a, &b, &topic, &extra);
-        let mm2 = Mm2::start(&text).await;
-        wait_for(Duration::from_secs(60), || {
-            stored_offsets(&target_bootstrap(), &a, &topic) == vec![(0, 9)]
-        });
-        mm2.stop().await;
+        let (a, b, topic, text) = ten_copied_then_stopped("edge-retention", fail).await;
         // While it is away: ten more records, and the first five of them deleted.
         fill_topic(&source_bootstrap(), &topic, 10);
         delete_records_before(&topic, 15).await;
@@ -246,17 +236,7 @@ async fn records_deleted_before_replication_are_counted_or_stop_the_task() {
 async fn a_recreated_source_topic_starts_over_or_stops_the_task() {
     common::require_brokers!();
     for fail in [false, true] {
-        let (a, b) = aliases();
-        let topic = unique("edge-recreated");
-        create_topic(&source_bootstrap(), &topic, 1).await;
-        fill_topic(&source_bootstrap(), &topic, 10);
-        let extra = format!("fail.on.data.loss = {fail}\n");
-        let text = edge_config(&a, &b, &topic, &extra);
-        let mm2 = Mm2::start(&text).await;
-        wait_for(Duration::from_secs(60), || {
-            stored_offsets(&target_bootstrap(), &a, &topic) == vec![(0, 9)]
-        });
-        mm2.stop().await;
+        let (a, b, topic, text) = ten_copied_then_stopped("edge-recreated", fail).await;
         admin(&source_bootstrap())
             .delete_topics(&[&topic], &AdminOptions::new())
             .await
@@ -284,6 +264,22 @@ async fn a_recreated_source_topic_starts_over_or_stops_the_task() {
             assert_eq!(values(&target_bootstrap(), &remote, 0), want);
         }
     }
+}
+
+/// A one-partition source topic of ten records, copied by a flow (`fail.on.data.loss` as given)
+/// that then stops: (source alias, target alias, topic, the flow's mm2.properties).
+async fn ten_copied_then_stopped(prefix: &str, fail: bool) -> (String, String, String, String) {
+    let (a, b) = aliases();
+    let topic = unique(prefix);
+    create_topic(&source_bootstrap(), &topic, 1).await;
+    fill_topic(&source_bootstrap(), &topic, 10);
+    let text = edge_config(&a, &b, &topic, &format!("fail.on.data.loss = {fail}\n"));
+    let mm2 = Mm2::start(&text).await;
+    wait_for(Duration::from_secs(60), || {
+        stored_offsets(&target_bootstrap(), &a, &topic) == vec![(0, 9)]
+    });
+    mm2.stop().await;
+    (a, b, topic, text)
 }
 
 /// Deletes the records of partition 0 of `topic` on the source before `offset`, as retention

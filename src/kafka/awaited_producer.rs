@@ -1,6 +1,6 @@
 //! A producer whose every record is awaited until the target acknowledges it or refuses it, for
 //! the few records a flow writes on a schedule (heartbeats, checkpoints): the caller learns
-//! about each one.
+//! about each one. A batch of them can be in flight together ([`AwaitedProducer::send_all`]).
 
 use std::time::Duration;
 
@@ -35,18 +35,38 @@ impl AwaitedProducer {
         record: Outgoing<'_>,
         queue_timeout: Duration,
     ) -> Result<(), KafkaError> {
-        let record = FutureRecord::<[u8], [u8]> {
-            topic: record.topic,
-            partition: record.partition,
-            payload: record.value,
-            key: record.key,
-            timestamp: record.timestamp,
-            headers: record.headers.map(|h| h.0),
-        };
         self.inner
-            .send(record, queue_timeout)
+            .send(future_record(record), queue_timeout)
             .await
             .map(|_| ())
             .map_err(|(e, _)| e)
+    }
+
+    /// Sends every record, all of them in flight together (queued in this order), and waits for
+    /// all their delivery reports; each record's outcome, in order.
+    pub async fn send_all(
+        &self,
+        records: Vec<Outgoing<'_>>,
+        queue_timeout: Duration,
+    ) -> Vec<Result<(), KafkaError>> {
+        let sends = records.into_iter().map(|r| async move {
+            self.inner
+                .send(future_record(r), queue_timeout)
+                .await
+                .map(|_| ())
+                .map_err(|(e, _)| e)
+        });
+        futures_util::future::join_all(sends).await
+    }
+}
+
+fn future_record(record: Outgoing<'_>) -> FutureRecord<'_, [u8], [u8]> {
+    FutureRecord {
+        topic: record.topic,
+        partition: record.partition,
+        payload: record.value,
+        key: record.key,
+        timestamp: record.timestamp,
+        headers: record.headers.map(|h| h.0),
     }
 }

@@ -1,7 +1,11 @@
 //! MirrorCheckpointConnector at run time: finds the source's consumer groups, reads the offset
 //! syncs, writes checkpoints to `<source>.checkpoints.internal` on the target every
 //! `emit.checkpoints.interval.seconds`, and with `sync.group.offsets.enabled` commits the
-//! translated offsets to target groups that have no active members.
+//! translated offsets to target groups that have no active members (`group_sync`, on its own
+//! schedule).
+//!
+//! Each round's group requests run many at a time, and its checkpoints are all in flight
+//! together, awaited once: thousands of groups cost round trips in parallel, not in series.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -23,9 +27,8 @@ use crate::metrics::{CheckpointLatency, Metrics};
 use crate::policy::{ReplicationPolicy, TopicFilter};
 use crate::shutdown::stopped;
 
-use super::checkpoint::{
-    offsets_to_sync, CheckpointStore, GroupSelector, SourceOffset, Translator,
-};
+use super::checkpoint::{CheckpointStore, GroupSelector, SourceOffset, Translator};
+use super::group_sync::{per_group, GroupSyncer, SyncView};
 use super::offset_sync_store::OffsetSyncStore;
 use super::scheduler::{every, now_ms, retry, tick};
 use super::wire::{Checkpoint, OffsetSync};
@@ -56,6 +59,20 @@ pub async fn run(
         s.sync_group_offsets,
         s.sync_group_offsets.unwrap_or_default(),
     );
+    let syncer = GroupSyncer {
+        flow: flow.name(),
+        target_alias: flow.target.clone(),
+        target: cp.target.clone(),
+        selector: cp.group_selector.clone(),
+        view: cp.view.subscribe(),
+    };
+    // Beside the rounds, never behind them.
+    let syncing = async {
+        loop {
+            tick(&mut sync).await;
+            syncer.sync().await;
+        }
+    };
     // A stop interrupts a round under way (listing groups, writing checkpoints): the herder
     // waits for this task before a rebalance may hand it to another worker, and checkpoints
     // and synced offsets are rewritten whole by the next round wherever it runs.
@@ -67,13 +84,13 @@ pub async fn run(
             tokio::select! {
                 _ = tick(&mut refresh) => cp.refresh_groups().await,
                 _ = tick(&mut emit) => cp.emit().await,
-                _ = tick(&mut sync) => cp.sync_group_offsets().await,
             }
         }
     };
     tokio::select! {
         () = stopped(&mut stop) => {}
         () = rounds => {}
+        () = syncing => {}
     }
     Ok(())
 }
@@ -137,6 +154,8 @@ struct Checkpointer {
     topic_filter: TopicFilter,
     group_selector: GroupSelector,
     latency: CheckpointLatency,
+    /// What group offset sync works from: the selected groups' latest checkpoints.
+    view: watch::Sender<Arc<SyncView>>,
 }
 
 /// The previous checkpoints (the monotonicity filter starts from them) and whether they could
@@ -258,7 +277,19 @@ impl Checkpointer {
             store,
             groups: Vec::new(),
             policy,
+            view: watch::Sender::new(Arc::default()),
         })
+    }
+
+    /// Publishes the selected groups' latest checkpoints to group offset sync.
+    fn publish_view(&self) {
+        let view: SyncView = self
+            .groups
+            .iter()
+            .map(|g| (g.clone(), self.store.group(g)))
+            .filter(|(_, latest)| !latest.is_empty())
+            .collect();
+        self.view.send_replace(Arc::new(view));
     }
 
     async fn group_offsets(
@@ -278,24 +309,24 @@ impl Checkpointer {
                 return warn!(flow = %self.flow.name(), "listing consumer groups on {}: {e}", self.flow.source)
             }
         };
-        let mut groups = Vec::new();
-        for g in listed
+        let admitted: Vec<String> = listed
             .into_iter()
-            .filter(|g| self.group_selector.admits(&g.group_id))
-        {
-            match self.group_offsets(&self.source, &g.group_id).await {
+            .map(|g| g.group_id)
+            .filter(|g| self.group_selector.admits(g))
+            .collect();
+        let mut groups = Vec::new();
+        for (g, offsets) in per_group(&admitted, |g| self.group_offsets(&self.source, g)).await {
+            match offsets {
                 Ok(o)
                     if self
                         .group_selector
-                        .exclusion(&g.group_id, o.keys().map(|tp| tp.topic.as_str()))
+                        .exclusion(g, o.keys().map(|tp| tp.topic.as_str()))
                         .is_none() =>
                 {
-                    groups.push(g.group_id)
+                    groups.push(g.clone())
                 }
                 Ok(_) => {}
-                Err(e) => {
-                    warn!(flow = %self.flow.name(), "listing offsets of group {}: {e}", g.group_id)
-                }
+                Err(e) => warn!(flow = %self.flow.name(), "listing offsets of group {g}: {e}"),
             }
         }
         groups.sort();
@@ -303,6 +334,7 @@ impl Checkpointer {
             info!(flow = %self.flow.name(), groups = groups.len(), "consumer groups to checkpoint changed");
             self.latency.retain_groups(&groups);
             self.groups = groups;
+            self.publish_view();
         }
     }
 
@@ -341,10 +373,12 @@ impl Checkpointer {
     /// Every group's committed source offsets, each with the time they were listed; a group
     /// whose offsets cannot be listed is left out of this round.
     async fn list_group_offsets(&self) -> Vec<ListedOffsets> {
+        let listed_at = now_ms();
         let mut listed = Vec::new();
-        for group in &self.groups {
-            let listed_at = now_ms();
-            let offsets = match self.group_offsets(&self.source, group).await {
+        for (group, offsets) in
+            per_group(&self.groups, |g| self.group_offsets(&self.source, g)).await
+        {
+            let offsets = match offsets {
                 Ok(o) => o,
                 Err(e) => {
                     warn!(flow = %self.flow.name(), "listing offsets of group {group}: {e}");
@@ -392,21 +426,30 @@ impl Checkpointer {
             .collect()
     }
 
-    /// Writes checkpoints; one that is written is remembered as the group's latest. Returns the
-    /// groups of those that could not be written.
+    /// Writes checkpoints, all in flight together; one that is written is remembered as the
+    /// group's latest. Returns the groups of those that could not be written.
     async fn write_checkpoints(&mut self, all: Vec<(Checkpoint, i64)>) -> BTreeSet<String> {
+        let encoded: Vec<(Vec<u8>, Vec<u8>)> = all
+            .iter()
+            .map(|(c, _)| (c.record_key(), c.record_value()))
+            .collect();
+        let records = encoded
+            .iter()
+            .zip(&all)
+            .map(|((key, value), (_, listed_at))| {
+                Outgoing::new(&self.checkpoints_topic, Some(key), Some(value))
+                    .partition(0)
+                    .timestamp(*listed_at)
+            })
+            .collect();
+        let results = self
+            .producer
+            .send_all(records, self.flow.settings.admin_timeout)
+            .await;
         let mut failed = BTreeSet::new();
-        for (c, listed_at) in all {
-            let (key, value) = (c.record_key(), c.record_value());
-            let record = Outgoing::new(&self.checkpoints_topic, Some(&key), Some(&value))
-                .partition(0)
-                .timestamp(listed_at);
-            match self
-                .producer
-                .send(record, self.flow.settings.admin_timeout)
-                .await
-            {
-                Ok(_) => {
+        for ((c, listed_at), result) in all.into_iter().zip(results) {
+            match result {
+                Ok(()) => {
                     self.latency
                         .record(&c.group, &c.topic, c.partition, now_ms() - listed_at);
                     self.store.update(c);
@@ -417,70 +460,7 @@ impl Checkpointer {
                 }
             }
         }
+        self.publish_view();
         failed
-    }
-
-    /// Commits the latest checkpoints to target groups that are empty (or do not exist yet);
-    /// an active group is never touched and no group is moved backwards. Only groups selected
-    /// now are synced, as Java syncs its tasks' assigned groups: a group known only from old
-    /// checkpoints, since excluded or gone, is left alone.
-    async fn sync_group_offsets(&mut self) {
-        let groups: Vec<String> = self
-            .store
-            .groups()
-            .into_iter()
-            .filter(|g| self.groups.contains(g))
-            .collect();
-        if groups.is_empty() {
-            return;
-        }
-        let described = match self.target.describe_groups(&groups).await {
-            Ok(d) => d,
-            Err(e) => {
-                return warn!(flow = %self.flow.name(), "describing groups on {}: {e}", self.flow.target)
-            }
-        };
-        for d in described {
-            if let Some(e) = &d.error {
-                warn!(flow = %self.flow.name(), "describing group {} on {}: {e}", d.group_id, self.flow.target);
-                continue;
-            }
-            if self.group_selector.syncs_offsets(&d) {
-                self.sync_group(&d.group_id).await;
-            }
-        }
-    }
-
-    /// Commits one inactive target group's translated offsets that move it forward.
-    async fn sync_group(&self, group_id: &str) {
-        let target: BTreeMap<TopicPartition, i64> = match self
-            .group_offsets(&self.target, group_id)
-            .await
-        {
-            Ok(o) => o.into_iter().map(|(tp, o)| (tp, o.offset)).collect(),
-            Err(e) => {
-                return warn!(flow = %self.flow.name(), "listing offsets of group {group_id} on {}: {e}", self.flow.target);
-            }
-        };
-        let to_sync: BTreeMap<TopicPartition, GroupOffset> =
-            offsets_to_sync(&self.store.group(group_id), &target)
-                .into_iter()
-                .map(|(tp, (offset, metadata))| (tp, GroupOffset { offset, metadata }))
-                .collect();
-        if to_sync.is_empty() {
-            return;
-        }
-        match self.target.alter_group_offsets(group_id, &to_sync).await {
-            Ok(results) => {
-                for (tp, r) in results {
-                    if let Err(e) = r {
-                        warn!(flow = %self.flow.name(), "group {group_id} {tp} not synced (likely consumers are using it): {e}");
-                    }
-                }
-            }
-            Err(e) => {
-                warn!(flow = %self.flow.name(), "syncing offsets of group {group_id}: {e}")
-            }
-        }
     }
 }

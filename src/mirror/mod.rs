@@ -6,6 +6,7 @@ pub mod checkpoint_task;
 pub mod flow_connectors;
 pub mod flow_state;
 pub mod flow_worker;
+pub mod group_sync;
 pub mod heartbeat;
 pub mod offset_sync;
 pub mod offset_sync_store;

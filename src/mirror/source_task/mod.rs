@@ -472,6 +472,7 @@ impl Task {
                 Err(e) => warn!(flow = %self.spec.flow.name(), "source offset not written: {e}"),
             }
         }
+        self.progress.send_pending_syncs();
         self.progress.ledger.promote_delayed_syncs();
         self.progress.send_syncs();
     }
@@ -508,6 +509,7 @@ impl Task {
         // the source cluster (the default location) go with their own producer, outside any
         // transaction; without this a quiet partition's last records would never get a sync.
         if matches!(self.progress.syncs, Syncs::Own(..)) {
+            self.progress.send_pending_syncs();
             self.progress.ledger.promote_delayed_syncs();
             self.progress.send_syncs();
         }

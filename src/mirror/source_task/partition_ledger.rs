@@ -272,6 +272,11 @@ impl PartitionLedger {
         }
     }
 
+    /// Whether a sync is due and not sent yet (every permit was taken).
+    pub fn has_pending_syncs(&self) -> bool {
+        self.syncs.as_ref().is_some_and(|w| w.has_pending())
+    }
+
     /// At an offset commit: the latest position of every partition becomes a sync to send.
     pub fn promote_delayed_syncs(&mut self) {
         if let Some(w) = &mut self.syncs {

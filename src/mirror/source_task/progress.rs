@@ -105,6 +105,18 @@ impl Progress {
             })));
     }
 
+    /// Sends every pending sync, waiting for permits as needed: an offset commit then promotes
+    /// the delayed syncs without replacing one that is due (Java's promotion would).
+    pub(super) fn send_pending_syncs(&mut self) {
+        if !matches!(self.syncs, Syncs::Own(..)) {
+            return;
+        }
+        self.send_syncs();
+        while self.ledger.has_pending_syncs() && !self.syncs_stalled {
+            self.wait_for_sync_permit();
+        }
+    }
+
     /// Waits until the offset-syncs producer delivered a sync, freeing a permit, and sends the
     /// pending syncs; gives up after [`SYNC_PERMIT_WAIT`] (see there).
     fn wait_for_sync_permit(&mut self) {

@@ -99,6 +99,7 @@ impl Bench {
             partitions: backlog.partitions,
             tasks_max: TASKS_MAX,
             compression: backlog.compression,
+            groups: None,
             extra: String::new(),
         }
     }

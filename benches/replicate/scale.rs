@@ -297,9 +297,19 @@ fn commit_groups(rt: &Runtime, admin: &Admin, groups: &[Group]) {
     }
 }
 
-/// Whether each of `groups` has, on the target, its source offsets on the remote topics of
-/// `source_alias`.
-fn synced(rt: &Runtime, admin: &Admin, groups: &[&Group], source_alias: &str) -> Vec<bool> {
+/// How far a group's offsets are synced on the target.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Synced {
+    /// Some of its partitions have no offset there.
+    Missing,
+    /// Every partition has one, not all equal to the source's.
+    Other,
+    /// Every partition has the source's offset.
+    Exact,
+}
+
+/// How far each of `groups` is synced on the target, on the remote topics of `source_alias`.
+fn synced(rt: &Runtime, admin: &Admin, groups: &[&Group], source_alias: &str) -> Vec<Synced> {
     let jobs = groups.iter().map(|g| {
         let (admin, name) = (admin.clone(), g.name.clone());
         async move { list_consumer_group_offsets(&admin, &name, REQUEST_TIMEOUT).await }
@@ -308,12 +318,25 @@ fn synced(rt: &Runtime, admin: &Admin, groups: &[&Group], source_alias: &str) ->
         .into_iter()
         .zip(groups)
         .map(|(target, g)| {
-            let Ok(target) = target else { return false };
-            g.offsets.iter().all(|(t, p, o)| {
+            let Ok(target) = target else {
+                return Synced::Missing;
+            };
+            let on_target = |t: &str, p: i32| {
                 target
-                    .get(&(format!("{source_alias}.{t}"), *p))
-                    .is_some_and(|synced| synced.offset == *o)
-            })
+                    .get(&(format!("{source_alias}.{t}"), p))
+                    .map(|o| o.offset)
+            };
+            if g.offsets.iter().any(|(t, p, _)| on_target(t, *p).is_none()) {
+                Synced::Missing
+            } else if g
+                .offsets
+                .iter()
+                .all(|(t, p, o)| on_target(t, *p) == Some(*o))
+            {
+                Synced::Exact
+            } else {
+                Synced::Other
+            }
         })
         .collect()
 }
@@ -331,8 +354,8 @@ fn delete_groups(bootstrap: &str, names: &[String]) {
 enum Outcome {
     /// Done this many seconds after its start.
     Done(f64),
-    /// Not done within the limit; how far it got.
-    Late(Duration, String),
+    /// Not done within its limit, given up this many seconds after its start; how far it got.
+    Late(f64, String),
     /// Not tried: a phase it needs did not complete.
     Skipped,
 }
@@ -345,12 +368,19 @@ impl Outcome {
         }
     }
 
+    /// The seconds it took, or at least took (`false`).
+    fn bound(&self) -> Option<(f64, bool)> {
+        match self {
+            Outcome::Done(s) => Some((*s, true)),
+            Outcome::Late(s, _) => Some((*s, false)),
+            Outcome::Skipped => None,
+        }
+    }
+
     fn cell(&self) -> String {
         match self {
             Outcome::Done(s) => format!("{s:.1} s"),
-            Outcome::Late(limit, progress) => {
-                format!("not done in {} s ({progress})", limit.as_secs())
-            }
+            Outcome::Late(after, progress) => format!("not done by {after:.0} s ({progress})"),
             Outcome::Skipped => "skipped".into(),
         }
     }
@@ -361,6 +391,7 @@ struct ScaleRun {
     who: Replicator,
     topics: Outcome,
     records: Outcome,
+    groups_present: Outcome,
     groups: Outcome,
     new_topic: Outcome,
     new_group: Outcome,
@@ -398,10 +429,10 @@ impl Watched {
             };
             if let Ok(Some(status)) = self.running.child.try_wait() {
                 let progress = format!("{progress}; the process exited: {status}");
-                break Outcome::Late(limit, progress);
+                break Outcome::Late(since.elapsed().as_secs_f64(), progress);
             }
             if Instant::now() >= deadline {
-                break Outcome::Late(limit, progress);
+                break Outcome::Late(since.elapsed().as_secs_f64(), progress);
             }
             std::thread::sleep(LOOK);
         };
@@ -528,19 +559,36 @@ impl crate::Bench {
             .map(|_| cpu_seconds(watched.running.pid()));
         // Looked at once the records are copied: a group's offsets cannot be synced before its
         // topics are copied, and 1,000 offset lookups per look would load the target meanwhile.
-        let groups = if records.seconds().is_some() {
+        let (groups_present, groups) = if records.seconds().is_some() {
             let mut pending: Vec<&Group> = source.groups.iter().collect();
-            watched.until("groups", started, limit, || {
-                let done = synced(rt, &target, &pending, &s);
-                let mut done = done.into_iter();
-                pending.retain(|_| !done.next().unwrap_or(false));
+            // When every group first had offsets on every partition, whatever their values:
+            // Java's translation may stay below the source's offsets for long.
+            let (mut present, mut n_present) = (None, 0);
+            let exact = watched.until("groups synced", started, limit, || {
+                let states = synced(rt, &target, &pending, &s);
+                let missing = states.iter().filter(|&&s| s == Synced::Missing).count();
+                n_present = n_groups - missing;
+                if missing == 0 && present.is_none() {
+                    present = Some(started.elapsed().as_secs_f64());
+                }
+                let mut states = states.into_iter();
+                pending.retain(|_| states.next() != Some(Synced::Exact));
                 match n_groups - pending.len() {
                     n if n >= n_groups => Ok(()),
                     n => Err(format!("{n} of {n_groups} groups")),
                 }
-            })
+            });
+            let present = match (present, &exact) {
+                (Some(at), _) => Outcome::Done(at),
+                (None, Outcome::Late(after, _)) => {
+                    Outcome::Late(*after, format!("{n_present} of {n_groups} groups"))
+                }
+                _ => Outcome::Skipped,
+            };
+            println!("{}: groups with offsets: {}", who.label(), present.cell());
+            (present, exact)
         } else {
-            Outcome::Skipped
+            (Outcome::Skipped, Outcome::Skipped)
         };
 
         // Taking up what is new: a topic, then a group, each timed from its own creation.
@@ -571,7 +619,7 @@ impl crate::Bench {
             let committed = Instant::now();
             commit_groups(rt, &source_admin, std::slice::from_ref(&new_group));
             watched.until("new group", committed, limit, || {
-                if synced(rt, &target, &[&new_group], &s)[0] {
+                if synced(rt, &target, &[&new_group], &s)[0] == Synced::Exact {
                     Ok(())
                 } else {
                     Err("not synced".into())
@@ -601,6 +649,7 @@ impl crate::Bench {
             who,
             topics,
             records,
+            groups_present,
             groups,
             new_topic,
             new_group: new_group_outcome,
@@ -627,32 +676,41 @@ fn markdown(sizes: &Sizes, runs: &[ScaleRun]) -> Vec<String> {
     header.push_str(" Java / ours |");
     rule.push_str("---|");
     let records = sizes.topics as u64 * sizes.partitions as u64 * sizes.records as u64;
-    let phase = |o: &Outcome| (o.cell(), o.seconds());
-    let measure = |run: &ScaleRun, row: usize| -> (String, Option<f64>) {
+    let phase = |o: &Outcome| (o.cell(), o.bound());
+    // A cell, and its figure with whether it is exact (`false`: a lower bound).
+    let measure = |run: &ScaleRun, row: usize| -> (String, Option<(f64, bool)>) {
         match row {
             0 => phase(&run.topics),
             1 => phase(&run.records),
-            2 => phase(&run.groups),
-            3 => phase(&run.new_topic),
-            4 => phase(&run.new_group),
-            5 => (
-                format!("{:.0} MiB", run.peak_rss_mib),
-                Some(run.peak_rss_mib),
-            ),
+            2 => phase(&run.groups_present),
+            3 => phase(&run.groups),
+            4 => phase(&run.new_topic),
+            5 => phase(&run.new_group),
             6 => (
+                format!("{:.0} MiB", run.peak_rss_mib),
+                Some((run.peak_rss_mib, true)),
+            ),
+            7 => (
                 run.cpu_copied.map_or("-".into(), |c| format!("{c:.1} s")),
-                run.cpu_copied,
+                run.cpu_copied.map(|c| (c, true)),
             ),
             _ => (
                 format!("{:.1} s in {:.0} s", run.cpu_seconds, run.run_seconds),
-                Some(run.cpu_seconds),
+                Some((run.cpu_seconds, true)),
             ),
         }
     };
     let names = [
         format!("all {} remote topics exist, s from start", sizes.topics),
         format!("all {records} records copied, s from start"),
-        format!("all {} groups synced, s from start", sizes.groups),
+        format!(
+            "all {} groups have offsets on the target, s from start",
+            sizes.groups
+        ),
+        format!(
+            "all {} groups synced to the source's offsets, s from start",
+            sizes.groups
+        ),
         "a new topic's records copied, s from its creation".to_string(),
         "a new group synced, s from its commit".to_string(),
         "peak RSS, whole run".to_string(),
@@ -671,7 +729,10 @@ fn markdown(sizes: &Sizes, runs: &[ScaleRun]) -> Vec<String> {
                 .and_then(|r| measure(r, row).1)
         };
         let ratio = match (value(Replicator::JavaDefaults), value(Replicator::Ours)) {
-            (Some(java), Some(ours)) if ours > 0.0 => format!("{:.1}×", java / ours),
+            (Some((java, true)), Some((ours, true))) => format!("{:.1}×", java / ours),
+            // Java not done by then: ours is at least this much faster.
+            (Some((java, false)), Some((ours, true))) => format!("> {:.1}×", java / ours),
+            (Some((java, true)), Some((ours, false))) => format!("< {:.1}×", java / ours),
             _ => "-".into(),
         };
         line.push_str(&format!(" {ratio} |"));

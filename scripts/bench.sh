@@ -3,7 +3,10 @@
 # in one run on local Kafka 4.3.1 clusters (benches/replicate/main.rs says what it measures).
 # Starts clusters A and B on loopback, and a far source cluster in a network namespace behind a
 # 50 ms-each-way link (scripts/far-link.py; needs root, else the far part is skipped).
-# Usage: scripts/bench.sh   (BENCH_PARTS=throughput,latency,far,memory and BENCH_SCALE=1 choose)
+# Usage: scripts/bench.sh
+#   BENCH_PARTS=throughput,latency,far,memory,scale and BENCH_SCALE=1 choose; the scale part's
+#   sizes are BENCH_SCALE_TOPICS=5000, _PARTITIONS=2, _RECORDS=10 and _GROUPS=1000, and each of
+#   its phases is given BENCH_SCALE_LIMIT=600 seconds.
 source "$(dirname "${BASH_SOURCE[0]}")/kafka.sh"
 cd "$ROOT"
 # Kafka's own default broker heap: the benchmark measures the brokers too.

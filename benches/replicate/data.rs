@@ -144,7 +144,7 @@ impl Backlog {
     }
 }
 
-fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
+pub fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
     ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()

@@ -12,6 +12,12 @@
 //!   scripts/far-link.py), one partition and 16.
 //! - `memory`: connect-mirror-maker's peak RSS with tasks.max=4 and default settings on a large
 //!   backlog, with the target stopped (SIGSTOP on BENCH_TARGET_PID) for 60 s mid-way.
+//! - `scale`: thousands of small topics and a thousand groups, with checkpoints and group offset
+//!   sync, Java MirrorMaker 2 (defaults) then ours: the seconds from process start until every
+//!   remote topic exists, every record is copied and every group is synced, the time to take up
+//!   a new topic and a new group, peak RSS and CPU. Sized by BENCH_SCALE_TOPICS,
+//!   BENCH_SCALE_PARTITIONS, BENCH_SCALE_RECORDS, BENCH_SCALE_GROUPS; each phase is given
+//!   BENCH_SCALE_LIMIT seconds (scale.rs says more).
 //!
 //! BENCH_SCALE multiplies every backlog (default 1); BENCH_WORKLOADS keeps the workloads whose
 //! name contains it, BENCH_REPLICATORS the replicators whose label contains it; BENCH_PROFILE=DIR records connect-mirror-maker under `perf record` there.
@@ -24,6 +30,7 @@ mod memory;
 mod probe;
 mod replicators;
 mod report;
+mod scale;
 
 use std::time::{Duration, Instant};
 
@@ -99,6 +106,7 @@ impl Bench {
             partitions: backlog.partitions,
             tasks_max: TASKS_MAX,
             compression: backlog.compression,
+            groups: None,
             extra: String::new(),
         }
     }
@@ -198,8 +206,8 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--floor") {
         return floor::main(&args[i + 1..]);
     }
-    let parts =
-        std::env::var("BENCH_PARTS").unwrap_or_else(|_| "throughput,latency,far,memory".into());
+    let parts = std::env::var("BENCH_PARTS")
+        .unwrap_or_else(|_| "throughput,latency,far,memory,scale".into());
     let mut bench = Bench {
         source: env("TEST_SOURCE_BOOTSTRAP"),
         target: env("TEST_TARGET_BOOTSTRAP"),
@@ -231,6 +239,10 @@ fn main() {
     if parts.contains("memory") {
         let line = bench.memory(std::env::var("BENCH_TARGET_PID").ok());
         println!("\n{line}");
+    }
+    if parts.contains("scale") {
+        let lines = bench.scale();
+        println!("\n{}", lines.join("\n"));
     }
     println!("\nbenchmark took {:.0} s", started.elapsed().as_secs_f64());
 }

@@ -1,5 +1,5 @@
 //! What the benchmark observes from outside: a process's CPU time and peak memory (from /proc),
-//! and how many records have reached a topic (the sum of its end offsets, one batched
+//! and how many records have reached topics (the sum of their end offsets, one batched
 //! ListOffsets request per look).
 
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ pub fn peak_rss_mib(pid: u32) -> f64 {
         / 1024.0
 }
 
-/// Counts the records on a topic by its end offsets (no transactions in these runs, so the
+/// Counts the records on topics by their end offsets (no transactions in these runs, so the
 /// end offset of a partition is its record count).
 pub struct TopicCount {
     consumer: BaseConsumer,
@@ -41,21 +41,29 @@ pub struct TopicCount {
 
 impl TopicCount {
     pub fn new(bootstrap: &str, topic: &str, partitions: i32) -> TopicCount {
+        TopicCount::of(bootstrap, &[topic.to_string()], partitions)
+    }
+
+    /// All of `topics`, each of `partitions` partitions, in one query.
+    pub fn of(bootstrap: &str, topics: &[String], partitions: i32) -> TopicCount {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
             .set("group.id", "bench-count")
             .create()
             .expect("count consumer");
         let mut query = TopicPartitionList::new();
-        for p in 0..partitions {
-            // An offset query for timestamp -1 answers each partition's end offset.
-            query.add_partition_offset(topic, p, Offset::End).unwrap();
+        for topic in topics {
+            for p in 0..partitions {
+                // An offset query for timestamp -1 answers each partition's end offset.
+                query.add_partition_offset(topic, p, Offset::End).unwrap();
+            }
         }
         TopicCount { consumer, query }
     }
 
-    /// The records on the topic now; 0 while it does not exist yet.
-    pub fn now(&self) -> u64 {
+    /// Each partition's end offset, for the partitions that answered; none while the topics do
+    /// not exist yet.
+    pub fn ends(&self) -> Vec<(String, i32, i64)> {
         match self
             .consumer
             .offsets_for_times(self.query.clone(), Duration::from_secs(5))
@@ -64,12 +72,19 @@ impl TopicCount {
                 .elements()
                 .iter()
                 .filter_map(|e| match e.offset() {
-                    Offset::Offset(n) if e.error().is_ok() => Some(n as u64),
+                    Offset::Offset(n) if e.error().is_ok() => {
+                        Some((e.topic().to_string(), e.partition(), n))
+                    }
                     _ => None,
                 })
-                .sum(),
-            Err(_) => 0,
+                .collect(),
+            Err(_) => Vec::new(),
         }
+    }
+
+    /// The records on the topics now; 0 while they do not exist yet.
+    pub fn now(&self) -> u64 {
+        self.ends().iter().map(|&(_, _, n)| n as u64).sum()
     }
 }
 

@@ -38,6 +38,9 @@ pub struct FlowSpec<'a> {
     pub tasks_max: u32,
     /// The target producer's `compression.type`.
     pub compression: &'static str,
+    /// Consumer groups to checkpoint and sync to the target (a `groups` regex), or none:
+    /// replication only.
+    pub groups: Option<String>,
     /// Extra mm2.properties lines.
     pub extra: String,
 }
@@ -47,15 +50,17 @@ impl FlowSpec<'_> {
         format!("{}.{}", self.source_alias, self.topic)
     }
 
-    /// The mm2.properties both MirrorMaker 2s run: replication only (no heartbeats,
-    /// checkpoints or group sync), single-replica internal topics for one-node clusters.
+    /// The mm2.properties both MirrorMaker 2s run: replication only (no heartbeats; checkpoints
+    /// and group sync only for [`FlowSpec::groups`]), single-replica internal topics for
+    /// one-node clusters.
     pub fn mm2_properties(&self, tuned_java: bool) -> String {
         let (s, t) = (&self.source_alias, &self.target_alias);
+        let groups = self.groups.is_some();
         let mut text = format!(
             "clusters = {s}, {t}\n{s}.bootstrap.servers = {}\n{t}.bootstrap.servers = {}\n\
              {s}->{t}.enabled = true\n{s}->{t}.topics = {}\n\
-             emit.heartbeats.enabled = false\nemit.checkpoints.enabled = false\n\
-             sync.group.offsets.enabled = false\nsync.topic.acls.enabled = false\n\
+             emit.heartbeats.enabled = false\nemit.checkpoints.enabled = {groups}\n\
+             sync.group.offsets.enabled = {groups}\nsync.topic.acls.enabled = false\n\
              replication.factor = 1\noffset-syncs.topic.replication.factor = 1\n\
              heartbeats.topic.replication.factor = 1\ncheckpoints.topic.replication.factor = 1\n\
              offset.storage.replication.factor = 1\nconfig.storage.replication.factor = 1\n\
@@ -63,6 +68,9 @@ impl FlowSpec<'_> {
              {t}.producer.compression.type = {}\n",
             self.source, self.target, self.topic, self.tasks_max, self.compression
         );
+        if let Some(groups) = &self.groups {
+            text.push_str(&format!("{s}->{t}.groups = {groups}\n"));
+        }
         if tuned_java {
             // What a Java user tunes first: larger batches, sent less often.
             text.push_str(&format!(

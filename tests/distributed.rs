@@ -294,11 +294,14 @@ async fn exactly_once_fences_a_frozen_worker() {
         });
         s["tasks"][0]["worker_id"].as_str().unwrap().to_string()
     };
-    // The owner once the group has settled: the second worker has joined (the first runs the
-    // task until then), and the owner's latest assignment holds the task.
+    // The owner once the group has settled: both workers are members (the first to join runs
+    // the task until the second joins, and either may join first), each holding a share of the
+    // offsets topic's partitions, and the owner's latest assignment holds the task.
     const ASSIGNED: &str = "running after the rebalance";
     wait_for(Duration::from_secs(60), || {
-        workers[1].log.count(ASSIGNED) > 0
+        workers
+            .iter()
+            .all(|w| last_assignment_share(&w.log.text()).is_some_and(|(held, of)| held < of))
     });
     // A worker owns the task when its latest assignment holds it, or when the task started
     // after that assignment (a connector created once the group formed starts its task without
@@ -391,6 +394,35 @@ async fn exactly_once_fences_a_frozen_worker() {
     for w in workers {
         w.stop();
     }
+}
+
+/// How many of the offsets topic's partitions a worker's latest group assignment held, and of
+/// how many, from its log line `group assignment partitions={0, 2} tokens=25`.
+fn last_assignment_share(log: &str) -> Option<(usize, usize)> {
+    let line = log.lines().rev().find(|l| l.contains("group assignment"))?;
+    // The fields may be coloured: drop the escape sequences (ESC [ ... m).
+    let mut plain = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|c| *c == 'm');
+        } else {
+            plain.push(c);
+        }
+    }
+    let set = plain.split_once("partitions={")?.1.split_once('}')?.0;
+    let held = set.split(',').filter(|p| !p.trim().is_empty()).count();
+    let of = plain.split_once("tokens=")?.1.split_whitespace().next()?;
+    Some((held, of.parse().ok()?))
+}
+
+#[test]
+fn assignment_shares_are_read_from_plain_and_coloured_lines() {
+    let plain = "INFO group assignment partitions={1, 3} tokens=25\nINFO running";
+    assert_eq!(last_assignment_share(plain), Some((2, 25)));
+    let coloured = "\u{1b}[32m INFO\u{1b}[0m group assignment \u{1b}[3mpartitions\u{1b}[0m\u{1b}[2m=\u{1b}[0m{0, 1, 2} \u{1b}[3mtokens\u{1b}[0m\u{1b}[2m=\u{1b}[0m3";
+    assert_eq!(last_assignment_share(coloured), Some((3, 3)));
+    assert_eq!(last_assignment_share("nothing"), None);
 }
 
 /// The end offset of a one-partition topic: how far its writers have got while they still

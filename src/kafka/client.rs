@@ -34,8 +34,18 @@ pub fn repeated(name: &str, msg: &str) -> bool {
     false
 }
 
+/// The experimental librdkafka setting the replication producer sets itself.
+const OWN_EXPERIMENTAL_SETTING: &str = "enable.gapless.guarantee";
+
 /// librdkafka's log line, at the matching level; repeats within a minute are dropped.
 pub fn log(name: &str, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+    // Settings this project chooses on purpose (see `source_task::clients`): librdkafka's
+    // warning that they are experimental is for whoever set them, not for the operator.
+    let level = if fac == "CONFWARN" && msg.contains(OWN_EXPERIMENTAL_SETTING) {
+        RDKafkaLogLevel::Debug
+    } else {
+        level
+    };
     if level as i32 <= RDKafkaLogLevel::Warning as i32 && repeated(name, msg) {
         return;
     }

@@ -16,19 +16,19 @@ use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
-use rdkafka::statistics::Statistics;
 use rdkafka::util::IntoOpaque;
 use rdkafka::ClientContext;
 use tracing::warn;
 
 use super::client::{client_error, log};
+use super::stats::ClientStats;
 use super::topic_partition::TopicPartition;
 
 /// What a client context does besides naming its client in logs. Everything has a default, so
 /// a plain client needs `impl ClientHooks for MyHooks {}` (or `()`).
 pub trait ClientHooks: Send + Sync + 'static {
     /// librdkafka's statistics, every `statistics.interval.ms` (if set).
-    fn stats(&self, _client: &str, _stats: Statistics) {}
+    fn stats(&self, _client: &str, _stats: &ClientStats) {}
 }
 
 /// What a producer does with each delivery report.
@@ -63,9 +63,13 @@ impl<H: ClientHooks> ClientContext for Named<H> {
         client_error(&self.name, &error, reason);
     }
 
-    fn stats(&self, statistics: Statistics) {
-        crate::metrics::clients::global().observe(&statistics);
-        self.hooks.stats(&self.name, statistics);
+    // Decoded here, not by rust-rdkafka: only the fields used (see `kafka::stats`).
+    fn stats_raw(&self, statistics: &[u8]) {
+        let Some(stats) = ClientStats::decode(statistics) else {
+            return warn!(client = %self.name, "librdkafka's statistics could not be read");
+        };
+        crate::metrics::clients::global().observe(&stats);
+        self.hooks.stats(&self.name, &stats);
     }
 }
 
@@ -210,12 +214,12 @@ impl EndOffsets {
 }
 
 impl ClientHooks for EndOffsets {
-    fn stats(&self, _: &str, stats: Statistics) {
+    fn stats(&self, _: &str, stats: &ClientStats) {
         let mut high = self.0.lock().expect("stats lock");
-        for (topic, t) in stats.topics {
-            for (p, part) in t.partitions {
-                if p >= 0 && part.hi_offset >= 0 {
-                    high.insert(TopicPartition::new(topic.clone(), p), part.hi_offset);
+        for (topic, t) in &stats.topics {
+            for (p, part) in &t.partitions {
+                if *p >= 0 && part.hi_offset >= 0 {
+                    high.insert(TopicPartition::new(topic.clone(), *p), part.hi_offset);
                 }
             }
         }

@@ -11,9 +11,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, OnceLock};
 
+use crate::kafka::stats::{ClientStats, PartitionStats};
 use prometheus::proto::MetricFamily;
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
-use rdkafka::statistics::Statistics;
 
 use super::jmx;
 
@@ -94,7 +94,7 @@ impl ClientMetrics {
     }
 
     /// Takes one statistics report of a client.
-    pub fn observe(&self, stats: &Statistics) {
+    pub fn observe(&self, stats: &ClientStats) {
         let kind: &'static str = match stats.client_type.as_str() {
             "consumer" => "consumer",
             "producer" => "producer",
@@ -153,7 +153,7 @@ impl ClientMetrics {
 /// application gets), once both are known. librdkafka's own `consumer_lag` counts from the
 /// committed offset instead, which a MirrorMaker task never commits (its positions go to the
 /// offsets topic), so it is used only when no position is known.
-fn records_lag(p: &rdkafka::statistics::Partition) -> Option<i64> {
+fn records_lag(p: &PartitionStats) -> Option<i64> {
     if p.hi_offset >= 0 && p.app_offset >= 0 {
         return Some((p.hi_offset - p.app_offset).max(0));
     }
@@ -171,8 +171,8 @@ mod tests {
         String::from_utf8(buf).unwrap()
     }
 
-    fn stats(json: &str) -> Statistics {
-        serde_json::from_str(json).expect("statistics")
+    fn stats(json: &str) -> ClientStats {
+        ClientStats::decode(json.as_bytes()).expect("statistics")
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use mm2::connect::offsets::{offset_value, source_offset_key, MirrorPartition};
-use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::AdminOptions;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 
@@ -39,12 +39,13 @@ fn task_failed_with(status: &Value, text: &str) -> bool {
 /// compacted with Connect's 25 partitions, each key where Java's partitioner puts it.
 async fn store_source_offsets(a: &str, topic: &str, offsets: &[(i32, i64)]) {
     let offsets_topic = format!("mm2-offsets.{a}.internal");
-    let new = NewTopic::new(&offsets_topic, 25, TopicReplication::Fixed(1))
-        .set("cleanup.policy", "compact");
-    admin(&target_bootstrap())
-        .create_topics(&[new], &AdminOptions::new())
-        .await
-        .expect("create the offsets topic");
+    create_topic_with(
+        &target_bootstrap(),
+        &offsets_topic,
+        25,
+        &[("cleanup.policy", "compact")],
+    )
+    .await;
     let p: BaseProducer = client(&target_bootstrap())
         .set("partitioner", "murmur2_random")
         .create()
@@ -134,12 +135,13 @@ async fn a_refused_record_stops_its_partition_in_order() {
     common::require_brokers!();
     let (a, b) = aliases();
     let topic = unique("edge-large");
-    let new =
-        NewTopic::new(&topic, 1, TopicReplication::Fixed(1)).set("max.message.bytes", "3000000");
-    admin(&source_bootstrap())
-        .create_topics(&[new], &AdminOptions::new())
-        .await
-        .expect("create");
+    create_topic_with(
+        &source_bootstrap(),
+        &topic,
+        1,
+        &[("max.message.bytes", "3000000")],
+    )
+    .await;
     let big = vec![b'x'; 2_000_000];
     let p: BaseProducer = client(&source_bootstrap())
         .set("message.max.bytes", "3000000")

@@ -11,36 +11,18 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
-use rdkafka::consumer::Consumer;
+use rdkafka::admin::AdminOptions;
 
 /// Creates `topic` on `bootstrap` with `partitions` and `cleanup.policy`, as an operator would
 /// before MirrorMaker first starts, and waits until its metadata shows every partition.
 async fn precreate(bootstrap: &str, topic: &str, partitions: i32, cleanup_policy: &str) {
-    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1))
-        .set("cleanup.policy", cleanup_policy);
-    let results = admin(bootstrap)
-        .create_topics(
-            &[new],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
-        .await
-        .expect("create_topics");
-    for r in results {
-        r.unwrap_or_else(|(t, e)| panic!("create {t}: {e}"));
-    }
-    let consumer = consumer(bootstrap);
-    wait_for(Duration::from_secs(10), || {
-        consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(2))
-            .ok()
-            .and_then(|m| {
-                m.topics()
-                    .first()
-                    .map(|t| t.partitions().len() == partitions as usize)
-            })
-            .unwrap_or(false)
-    });
+    create_topic_with(
+        bootstrap,
+        topic,
+        partitions,
+        &[("cleanup.policy", cleanup_policy)],
+    )
+    .await;
 }
 
 /// With `mm2-offsets.<source>.internal` pre-created with `partitions` partitions, every record

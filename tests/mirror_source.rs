@@ -562,13 +562,7 @@ async fn connectors_are_stored_under_java_names() {
     let legacy = format!("connector-{a}->{b}.MirrorSourceConnector");
     // What an earlier version left: the same connector under the full name (in a config topic
     // of the shape Java requires: one partition, compacted).
-    let new =
-        rdkafka::admin::NewTopic::new(&config_topic, 1, rdkafka::admin::TopicReplication::Fixed(1))
-            .set("cleanup.policy", "compact");
-    admin(&target)
-        .create_topics(&[new], &rdkafka::admin::AdminOptions::new())
-        .await
-        .expect("create the config topic");
+    create_topic_with(&target, &config_topic, 1, &[("cleanup.policy", "compact")]).await;
     producer(&target)
         .send(
             rdkafka::producer::FutureRecord::to(&config_topic)

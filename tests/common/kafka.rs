@@ -49,8 +49,22 @@ pub fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
 
 /// Creates a topic and waits until its metadata shows every partition.
 pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    create_topic_with(bootstrap, topic, partitions, &[]).await;
+}
+
+/// Creates a topic with topic configs (`cleanup.policy`, `max.message.bytes`...) and waits
+/// until its metadata shows every partition.
+pub async fn create_topic_with(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) {
     let admin = admin(bootstrap);
-    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let new = configs.iter().fold(
+        NewTopic::new(topic, partitions, TopicReplication::Fixed(1)),
+        |new, (k, v)| new.set(k, v),
+    );
     let res = admin
         .create_topics(
             &[new],

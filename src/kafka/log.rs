@@ -133,13 +133,7 @@ fn end_offsets<C: rdkafka::consumer::ConsumerContext>(
     topic: &str,
     deadline: Instant,
 ) -> Result<(Vec<(i32, i64)>, TopicPartitionList), KafkaError> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    let md = consumer.fetch_metadata(Some(topic), left)?;
-    let partitions = md
-        .topics()
-        .first()
-        .map(|t| t.partitions().len() as i32)
-        .unwrap_or(0);
+    let partitions = partition_count_when_known(consumer, topic, deadline)?;
     let mut ends = Vec::new();
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
@@ -152,8 +146,38 @@ fn end_offsets<C: rdkafka::consumer::ConsumerContext>(
     Ok((ends, tpl))
 }
 
+/// How long a topic that the metadata does not know is waited for: one that another client
+/// just created shows within milliseconds; one that does not exist reads as empty.
+const TOPIC_APPEARS: Duration = Duration::from_secs(2);
+
+/// The partition count of `topic`, waiting out the moments right after another client created
+/// it, when this broker's metadata does not know it yet (at most [`TOPIC_APPEARS`], and never
+/// past `deadline`); 0 for a topic that does not exist.
+fn partition_count_when_known<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    deadline: Instant,
+) -> Result<i32, KafkaError> {
+    let wait_until = deadline.min(Instant::now() + TOPIC_APPEARS);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let md = consumer.fetch_metadata(Some(topic), left)?;
+        let Some(t) = md.topics().first() else {
+            return Ok(0);
+        };
+        match t.error() {
+            Some(e) if Instant::now() < wait_until => {
+                tracing::debug!("metadata of {topic}: {e:?}; retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            _ => return Ok(t.partitions().len() as i32),
+        }
+    }
+}
+
 /// A partition's watermarks, waiting out the moments right after the topic was created (or its
-/// broker restarted) when the partition has no leader yet, until `deadline`.
+/// broker restarted) when the partition has no leader yet, or is not in this client's metadata
+/// yet, until `deadline`.
 pub fn watermarks_when_led<C: rdkafka::consumer::ConsumerContext>(
     consumer: &BaseConsumer<C>,
     topic: &str,
@@ -161,13 +185,16 @@ pub fn watermarks_when_led<C: rdkafka::consumer::ConsumerContext>(
     deadline: Instant,
 ) -> Result<(i64, i64), KafkaError> {
     use rdkafka::types::RDKafkaErrorCode::{
-        LeaderNotAvailable, NotLeaderForPartition, UnknownTopicOrPartition,
+        LeaderNotAvailable, NotLeaderForPartition, UnknownPartition, UnknownTopicOrPartition,
     };
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match consumer.fetch_watermarks(topic, partition, left) {
             Err(KafkaError::MetadataFetch(
-                code @ (NotLeaderForPartition | LeaderNotAvailable | UnknownTopicOrPartition),
+                code @ (NotLeaderForPartition
+                | LeaderNotAvailable
+                | UnknownTopicOrPartition
+                | UnknownPartition),
             )) if Instant::now() < deadline => {
                 tracing::debug!("watermarks of {topic}-{partition}: {code}; retrying");
                 std::thread::sleep(Duration::from_millis(100));
@@ -222,12 +249,10 @@ impl Tail {
             create(&props, name, LogContext::new(name)).map_err(err)?;
         let count = match partitions {
             Partitions::First => 1,
-            Partitions::All => consumer
-                .fetch_metadata(Some(topic), Duration::from_secs(30))
-                .map_err(err)?
-                .topics()
-                .first()
-                .map_or(0, |t| t.partitions().len() as i32),
+            Partitions::All => {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                partition_count_when_known(&consumer, topic, deadline).map_err(err)?
+            }
         };
         let mut tpl = TopicPartitionList::new();
         for p in 0..count {

@@ -82,14 +82,7 @@ async fn an_offsets_topic_of_25_partitions_runs_everything() {
 /// Runs connect-mirror-maker (in this process) on `text` and returns the error it stops with,
 /// by itself, within 60 s.
 async fn refused(text: &str) -> String {
-    mm2::telemetry::init_for_tests();
-    let props = mm2::config::Properties::parse(text.as_bytes()).expect("syntax");
-    let cfg = mm2::config::from_properties(
-        props,
-        &[],
-        &mm2::config::Environment::Fixed(Default::default()),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let cfg = app_config(text);
     let (stop, rx) = tokio::sync::watch::channel(false);
     let running = mm2::app::start(cfg, rx).await.expect("starts");
     let outcome = tokio::time::timeout(Duration::from_secs(60), running.wait())

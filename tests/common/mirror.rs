@@ -18,15 +18,7 @@ pub struct Mm2 {
 impl Mm2 {
     /// Starts the flows of an mm2.properties text.
     pub async fn start(text: &str) -> Mm2 {
-        // Logs go through the test harness: shown for a failing test only.
-        mm2::telemetry::init_for_tests();
-        let props = mm2::config::Properties::parse(text.as_bytes()).expect("syntax");
-        let cfg = mm2::config::from_properties(
-            props,
-            &[],
-            &mm2::config::Environment::Fixed(Default::default()),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let cfg = app_config(text);
         let (stop, rx) = tokio::sync::watch::channel(false);
         let running = mm2::app::start(cfg, rx).await.expect("starts");
         let (metrics, http) = (running.metrics.clone(), running.http.clone());
@@ -47,6 +39,19 @@ impl Mm2 {
             .expect("joins")
             .expect("stops cleanly");
     }
+}
+
+/// The application's configuration from an mm2.properties text (panics on a bad one), with
+/// the logs going through the test harness: shown for a failing test only.
+pub fn app_config(text: &str) -> mm2::config::Mm2Config {
+    mm2::telemetry::init_for_tests();
+    let props = mm2::config::Properties::parse(text.as_bytes()).expect("syntax");
+    mm2::config::from_properties(
+        props,
+        &[],
+        &mm2::config::Environment::Fixed(Default::default()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Two unique cluster aliases, so each test has its own remote and internal topic names.

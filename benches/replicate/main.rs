@@ -20,7 +20,8 @@
 //!   BENCH_SCALE_LIMIT seconds (scale.rs says more).
 //!
 //! BENCH_SCALE multiplies every backlog (default 1); BENCH_WORKLOADS keeps the workloads whose
-//! name contains it, BENCH_REPLICATORS the replicators whose label contains it; BENCH_PROFILE=DIR records connect-mirror-maker under `perf record` there.
+//! name contains it, BENCH_REPLICATORS the replicators whose label contains it; BENCH_PROFILE=DIR records connect-mirror-maker under `perf record` there, BENCH_HEAPTRACK=DIR
+//! its allocations under `heaptrack` (attached through gdb).
 
 mod data;
 mod far;

@@ -89,6 +89,8 @@ pub struct Running {
     dir: PathBuf,
     /// `perf record` attached to connect-mirror-maker, when BENCH_PROFILE names a folder.
     perf: Option<Child>,
+    /// `heaptrack` attached to connect-mirror-maker, when BENCH_HEAPTRACK names a folder.
+    heaptrack: Option<Child>,
 }
 
 impl Running {
@@ -108,6 +110,10 @@ impl Drop for Running {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(heaptrack) = &mut self.heaptrack {
+            // It writes its file once the process it watches is gone.
+            let _ = heaptrack.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -156,7 +162,11 @@ pub fn start(who: Replicator, flow: &FlowSpec) -> Running {
             let path = write(&dir, &text);
             Command::new(env!("CARGO_BIN_EXE_connect-mirror-maker"))
                 .arg(&path)
-                .env("RUST_LOG", "warn")
+                // BENCH_OURS_LOG: its log filter (warn by default), e.g. info.
+                .env(
+                    "RUST_LOG",
+                    std::env::var("BENCH_OURS_LOG").unwrap_or_else(|_| "warn".into()),
+                )
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("spawn connect-mirror-maker")
@@ -166,7 +176,31 @@ pub fn start(who: Replicator, flow: &FlowSpec) -> Running {
         (Replicator::Ours, Ok(folder)) => Some(profile(child.id(), &folder, &flow.source_alias)),
         _ => None,
     };
-    Running { child, dir, perf }
+    let heaptrack = match (who, std::env::var("BENCH_HEAPTRACK")) {
+        (Replicator::Ours, Ok(folder)) => Some(heaptrack(child.id(), &folder, &flow.source_alias)),
+        _ => None,
+    };
+    Running {
+        child,
+        dir,
+        perf,
+        heaptrack,
+    }
+}
+
+/// `heaptrack` attached to `pid` (through gdb, so from just after its start), into
+/// FOLDER/heaptrack-ALIAS.*: what holds memory, by call stack (`heaptrack_print`).
+fn heaptrack(pid: u32, folder: &str, alias: &str) -> Child {
+    std::fs::create_dir_all(folder).unwrap();
+    Command::new("heaptrack")
+        .arg("-o")
+        .arg(Path::new(folder).join(format!("heaptrack-{alias}")))
+        .arg("-p")
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn heaptrack")
 }
 
 /// `perf record` with call graphs on `pid`, into FOLDER/perf-ALIAS.data.

@@ -1,9 +1,8 @@
 //! Consumers of records: one that reads partitions it assigns itself (`assign()`, no group
-//! membership), as MirrorSource's tasks and the checkpoints' offset-sync reader do, with the end
-//! offsets librdkafka's statistics report; one that reads what its consumer group gives it
+//! membership), as MirrorSource's tasks and the checkpoints' offset-sync reader do, with the
+//! offsets each fetch reports; one that reads what its consumer group gives it
 //! (`subscribe()`) and commits what it consumed, as Connect's sink tasks do.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -12,7 +11,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::client::create;
-use super::context::{EndOffsets, LogContext, Named};
+use super::context::LogContext;
 use super::producer::Headers;
 use super::props::ClientProps;
 use super::topic_partition::TopicPartition;
@@ -27,7 +26,7 @@ pub enum StartAt {
 
 /// A consumer of self-assigned partitions.
 pub struct AssignedConsumer {
-    inner: BaseConsumer<Named<EndOffsets>>,
+    inner: BaseConsumer<LogContext>,
 }
 
 /// A record just read; it borrows the consumer.
@@ -82,11 +81,7 @@ impl AssignedConsumer {
         client_id: &str,
         log_name: &str,
     ) -> Result<Self, KafkaError> {
-        let inner = create(
-            props,
-            client_id,
-            Named::with(log_name, EndOffsets::default()),
-        )?;
+        let inner = create(props, client_id, LogContext::new(log_name))?;
         Ok(AssignedConsumer { inner })
     }
 
@@ -102,6 +97,34 @@ impl AssignedConsumer {
             tpl.add_partition_offset(&tp.topic, tp.partition, offset)?;
         }
         self.inner.assign(&tpl)
+    }
+
+    /// The first offset in the log of each of `partitions` that its leader reported, asked in
+    /// one request per broker. (Assigned at its beginning, a partition is looked up by
+    /// librdkafka on its own, one request per partition: ten thousand at a first start.)
+    /// Partitions the leaders did not answer for are left out.
+    pub fn log_starts(
+        &self,
+        partitions: &[TopicPartition],
+        timeout: Duration,
+    ) -> Result<Vec<(TopicPartition, i64)>, KafkaError> {
+        let mut tpl = TopicPartitionList::with_capacity(partitions.len());
+        for tp in partitions {
+            // A ListOffsets "timestamp" of -2 asks for the earliest offset.
+            tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Beginning)?;
+        }
+        let found = self.inner.offsets_for_times(tpl, timeout)?;
+        Ok(found
+            .elements()
+            .iter()
+            .filter(|e| e.error().is_ok())
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) if o >= 0 => {
+                    Some((TopicPartition::new(e.topic().to_string(), e.partition()), o))
+                }
+                _ => None,
+            })
+            .collect())
     }
 
     /// The next record, waiting up to `timeout`; `None` when there is none yet.
@@ -131,11 +154,12 @@ impl AssignedConsumer {
             .fetch_watermarks(&tp.topic, tp.partition, timeout)
     }
 
-    /// The log start offset of `tp` that the last fetch reported, without asking the broker;
-    /// `None` before one did. Cheap: for every gap in a partition's offsets.
-    // librdkafka caches it from each fetch response, but rust-rdkafka does not expose the call.
+    /// The log start offset and end offset of `tp` that the last fetch reported, without
+    /// asking the broker; `None` before one did. Cheap: for every gap in a partition's offsets,
+    /// and for the lag metrics.
+    // librdkafka caches them from each fetch response, but rust-rdkafka does not expose the call.
     #[allow(unsafe_code)]
-    pub fn cached_log_start(&self, tp: &TopicPartition) -> Option<i64> {
+    pub fn cached_watermarks(&self, tp: &TopicPartition) -> Option<(i64, i64)> {
         let topic = std::ffi::CString::new(tp.topic.as_str()).ok()?;
         let (mut low, mut high) = (-1_i64, -1_i64);
         // SAFETY: the client handle lives as long as `self`; `topic` is a NUL-terminated string
@@ -150,8 +174,8 @@ impl AssignedConsumer {
                 &mut high,
             )
         };
-        (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && low >= 0)
-            .then_some(low)
+        (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR)
+            .then_some((low, high))
     }
 
     /// The offset of the next record this consumer will read from `tp`; `None` before it has
@@ -162,11 +186,6 @@ impl AssignedConsumer {
             Offset::Offset(o) => Some(o),
             _ => None,
         }
-    }
-
-    /// The last end offsets the statistics reported (`statistics.interval.ms`).
-    pub fn end_offsets(&self) -> HashMap<TopicPartition, i64> {
-        self.inner.context().hooks.snapshot()
     }
 }
 

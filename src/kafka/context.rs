@@ -1,13 +1,13 @@
 //! rdkafka client contexts. Every client is [`Named`]: its librdkafka logs and errors go to
 //! `tracing` under its name (e.g. `A->B|MirrorSourceConnector-0|replication-consumer`), through
-//! the one forwarder in `client.rs` that drops repeats. What a client needs besides its name
-//! (delivery reports, statistics) is a small hooks type, so no context re-implements logging.
+//! the one forwarder in `client.rs` that drops repeats. What a producer needs besides its name
+//! (what to do with delivery reports) is a small hooks type, so no context re-implements
+//! logging.
 //!
-//! A client that only logs uses [`LogContext`]. One that needs more implements [`ClientHooks`]
-//! (and [`DeliveryHooks`] for a producer) on its own state and creates its client with
-//! `Named::with(name, hooks)`; its code reaches the state as `client.context().hooks`.
+//! A client that only logs uses [`LogContext`]. A producer that needs more implements
+//! [`DeliveryHooks`] on its own state and creates its client with `Named::with(name, hooks)`;
+//! its code reaches the state as `client.context().hooks`.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -21,18 +21,9 @@ use rdkafka::ClientContext;
 use tracing::warn;
 
 use super::client::{client_error, log};
-use super::stats::ClientStats;
-use super::topic_partition::TopicPartition;
-
-/// What a client context does besides naming its client in logs. Everything has a default, so
-/// a plain client needs `impl ClientHooks for MyHooks {}` (or `()`).
-pub trait ClientHooks: Send + Sync + 'static {
-    /// librdkafka's statistics, every `statistics.interval.ms` (if set).
-    fn stats(&self, _client: &str, _stats: &ClientStats) {}
-}
 
 /// What a producer does with each delivery report.
-pub trait DeliveryHooks: ClientHooks {
+pub trait DeliveryHooks: Send + Sync + 'static {
     /// Passed with each record and handed back with its report.
     type Opaque: IntoOpaque;
     fn delivery(&self, client: &str, result: &DeliveryResult<'_>, opaque: Self::Opaque);
@@ -54,7 +45,7 @@ impl<H> Named<H> {
     }
 }
 
-impl<H: ClientHooks> ClientContext for Named<H> {
+impl<H: Send + Sync + 'static> ClientContext for Named<H> {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         log(&self.name, level, fac, log_message);
     }
@@ -63,17 +54,12 @@ impl<H: ClientHooks> ClientContext for Named<H> {
         client_error(&self.name, &error, reason);
     }
 
-    // Decoded here, not by rust-rdkafka: only the fields used (see `kafka::stats`).
-    fn stats_raw(&self, statistics: &[u8]) {
-        let Some(stats) = ClientStats::decode(statistics) else {
-            return warn!(client = %self.name, "librdkafka's statistics could not be read");
-        };
-        crate::metrics::clients::global().observe(&stats);
-        self.hooks.stats(&self.name, &stats);
-    }
+    // Metrics do not come from librdkafka's statistics (see `metrics::clients`); an operator
+    // who sets `statistics.interval.ms` gets no report decoded and logged every interval.
+    fn stats_raw(&self, _statistics: &[u8]) {}
 }
 
-impl<H: ClientHooks> ConsumerContext for Named<H> {}
+impl<H: Send + Sync + 'static> ConsumerContext for Named<H> {}
 
 impl<H: DeliveryHooks> ProducerContext for Named<H> {
     type DeliveryOpaque = H::Opaque;
@@ -84,7 +70,6 @@ impl<H: DeliveryHooks> ProducerContext for Named<H> {
 
 /// Nothing but the name; as a producer's hooks, deliveries need no answer (statuses, which
 /// are rewritten on change).
-impl ClientHooks for () {}
 
 impl DeliveryHooks for () {
     type Opaque = ();
@@ -111,8 +96,6 @@ impl FirstFailure {
         self.0.lock().expect("failed lock").take()
     }
 }
-
-impl ClientHooks for FirstFailure {}
 
 impl DeliveryHooks for FirstFailure {
     type Opaque = ();
@@ -144,6 +127,8 @@ impl Named<FirstFailure> {
 #[derive(Debug)]
 pub struct Ack {
     pub tag: usize,
+    /// The record's key and value bytes (for the producer's buffer metric).
+    pub bytes: usize,
     /// The record's offset in the target partition, or why it was not written.
     pub result: Result<i64, KafkaError>,
 }
@@ -161,16 +146,18 @@ impl Acks {
     }
 }
 
-impl ClientHooks for Acks {}
-
 impl DeliveryHooks for Acks {
     type Opaque = usize;
     fn delivery(&self, _: &str, result: &DeliveryResult<'_>, tag: usize) {
-        let result = match result {
-            Ok(m) => Ok(m.offset()),
-            Err((e, _)) => Err(e.clone()),
+        let (result, m) = match result {
+            Ok(m) => (Ok(m.offset()), m),
+            Err((e, m)) => (Err(e.clone()), m),
         };
-        self.0.lock().expect("acks lock").push(Ack { tag, result });
+        let bytes = m.key_len() + m.payload_len();
+        self.0
+            .lock()
+            .expect("acks lock")
+            .push(Ack { tag, result, bytes });
     }
 }
 
@@ -191,8 +178,6 @@ impl CountedDeliveries {
     }
 }
 
-impl ClientHooks for CountedDeliveries {}
-
 impl DeliveryHooks for CountedDeliveries {
     type Opaque = ();
     fn delivery(&self, client: &str, result: &DeliveryResult<'_>, _: ()) {
@@ -200,28 +185,5 @@ impl DeliveryHooks for CountedDeliveries {
             warn!(client = %client, "offset sync not written: {e}");
         }
         self.0.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Keeps each partition's end offset from librdkafka's statistics (for the lag metric).
-#[derive(Default)]
-pub struct EndOffsets(Mutex<HashMap<TopicPartition, i64>>);
-
-impl EndOffsets {
-    pub fn snapshot(&self) -> HashMap<TopicPartition, i64> {
-        self.0.lock().expect("stats lock").clone()
-    }
-}
-
-impl ClientHooks for EndOffsets {
-    fn stats(&self, _: &str, stats: &ClientStats) {
-        let mut high = self.0.lock().expect("stats lock");
-        for (topic, t) in &stats.topics {
-            for (p, part) in &t.partitions {
-                if *p >= 0 && part.hi_offset >= 0 {
-                    high.insert(TopicPartition::new(topic.clone(), *p), part.hi_offset);
-                }
-            }
-        }
     }
 }

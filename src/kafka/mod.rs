@@ -15,7 +15,6 @@ pub mod group_admin;
 pub mod log;
 pub mod producer;
 pub mod props;
-pub mod stats;
 pub mod topic_partition;
 pub mod transaction;
 pub mod validate;

@@ -8,8 +8,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use prometheus::{Gauge, GaugeVec, Opts, Registry};
+use prometheus::{GaugeVec, Opts, Registry};
 
+use super::table::{Column, Kind, Row, Table};
 use super::window::Window;
 use super::MetricNames;
 
@@ -20,7 +21,9 @@ const GROUP_LABELS: &[&str] = &["source", "target", "group"];
 #[derive(Clone)]
 pub struct CheckpointMetrics {
     names: MetricNames,
-    latency: [GaugeVec; 4],
+    /// Latency last, min, max and avg per (group, topic, partition): a table, as there are
+    /// thousands (see `table`).
+    latency: Arc<Table>,
     staleness: GaugeVec,
     /// (source, target, group) labels → when the group was last up to date (wall ms).
     fresh_at: Arc<Mutex<HashMap<[String; 3], i64>>>,
@@ -36,22 +39,24 @@ impl CheckpointMetrics {
             v
         };
         let g = |suffix: &str, help: &str| {
-            register(
-                GaugeVec::new(
-                    Opts::new(format!("{prefix}checkpoint_latency_ms{suffix}"), help),
-                    LABELS,
-                )
-                .expect("valid metric"),
+            Column::new(
+                format!("{prefix}checkpoint_latency_ms{suffix}"),
+                help,
+                Kind::Gauge,
             )
         };
-        CheckpointMetrics {
-            names,
-            latency: [
+        let latency = Table::new(
+            vec![
                 g("", "Time from listing source group offsets to the checkpoint's acknowledgement, in ms (last value)"),
                 g("_min", "Checkpoint latency in ms (minimum over the last minute)"),
                 g("_max", "Checkpoint latency in ms (maximum over the last minute)"),
                 g("_avg", "Checkpoint latency in ms (average over the last minute)"),
             ],
+            LABELS,
+        );
+        CheckpointMetrics {
+            names,
+            latency: Arc::new(latency),
             staleness: register(
                 GaugeVec::new(
                     Opts::new(
@@ -77,6 +82,11 @@ impl CheckpointMetrics {
         }
     }
 
+    /// Appends the latency families in Prometheus' text format.
+    pub fn render(&self, out: &mut String) {
+        self.latency.render(out);
+    }
+
     /// Sets every group's staleness as of `now_ms` (wall clock); call before a scrape.
     pub fn refresh(&self, now_ms: i64) {
         for (labels, at) in self.fresh_at.lock().expect("fresh lock").iter() {
@@ -92,7 +102,7 @@ pub struct CheckpointLatency {
     family: CheckpointMetrics,
     source: String,
     target: String,
-    series: HashMap<(String, String, i32), (Window, [Gauge; 4])>,
+    series: HashMap<(String, String, i32), (Window, Arc<Row>)>,
     groups: BTreeSet<String>,
 }
 
@@ -101,19 +111,18 @@ impl CheckpointLatency {
         let now = Instant::now();
         let key = (group.to_string(), topic.to_string(), partition);
         let (family, source, target) = (&self.family, &self.source, &self.target);
-        let (window, gauges) = self.series.entry(key).or_insert_with(|| {
+        let (window, row) = self.series.entry(key).or_insert_with(|| {
             let (group, topic) = (family.names.label(group), family.names.label(topic));
             let p = partition.to_string();
             let labels = [source.as_str(), target.as_str(), &group, &topic, p.as_str()];
-            (
-                Window::new(now),
-                std::array::from_fn(|i| family.latency[i].with_label_values(&labels)),
-            )
+            let row = family.latency.row(&labels);
+            row.show();
+            (Window::new(now), row)
         });
         window.record(latency_ms as f64, now);
         let s = window.summary(now);
-        for (g, v) in gauges.iter().zip([s.last, s.min, s.max, s.avg]) {
-            g.set(v);
+        for (i, v) in [s.last, s.min, s.max, s.avg].into_iter().enumerate() {
+            row.set(i, v);
         }
     }
 
@@ -146,21 +155,8 @@ impl CheckpointLatency {
                 .lock()
                 .expect("fresh lock")
                 .remove(&key);
-            self.series.retain(|(group, topic, partition), _| {
-                if *group != g {
-                    return true;
-                }
-                let p = partition.to_string();
-                let (group, topic) = (
-                    self.family.names.label(group),
-                    self.family.names.label(topic),
-                );
-                let l = [self.source.as_str(), &self.target, &group, &topic, &p];
-                for v in &self.family.latency {
-                    let _ = v.remove_label_values(&l);
-                }
-                false
-            });
+            // Their rows go with them.
+            self.series.retain(|(group, _, _), _| *group != g);
         }
     }
 
@@ -209,10 +205,19 @@ mod tests {
         m.refresh(20_000);
         assert_eq!(staleness(&registry)[0].1, 1.0);
         flow.record("g:1", "A.t", 0, 7);
+        let mut latency = String::new();
+        m.render(&mut latency);
+        assert!(latency.contains(
+            r#"kafka_connect_mirror_mirrorcheckpointconnector_checkpoint_latency_ms_max{group="\"g:1\"",partition="0",source="A",target="B",topic="A.t"} 7"#
+        ), "{latency}");
         flow.retain_groups(&[]);
         m.refresh(30_000);
         assert!(staleness(&registry).is_empty());
-        let latency: usize = registry.gather().iter().map(|f| f.get_metric().len()).sum();
-        assert_eq!(latency, 0, "the group's latency series go too");
+        latency.clear();
+        m.render(&mut latency);
+        assert!(
+            latency.is_empty(),
+            "the group's latency series go too: {latency}"
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod clients;
 pub mod jmx;
 pub mod source;
+pub mod table;
 pub mod task;
 pub mod window;
 pub mod worker;
@@ -72,7 +73,7 @@ impl Metrics {
 
     pub fn with_names(names: MetricNames) -> Self {
         let registry = Registry::new();
-        let source = SourceMetrics::register(&registry, names);
+        let source = SourceMetrics::new(names);
         let checkpoint = CheckpointMetrics::register(&registry, names);
         let task = TaskMetricsFamily::register(&registry);
         #[cfg(target_os = "linux")]
@@ -111,7 +112,11 @@ impl Metrics {
         TextEncoder::new()
             .encode(&families, &mut buf)
             .expect("text encoding of gathered metrics");
-        String::from_utf8(buf).expect("prometheus text is UTF-8")
+        let mut text = String::from_utf8(buf).expect("prometheus text is UTF-8");
+        // Per-partition families, kept apart from the registry (see `table`).
+        self.source.render(&mut text);
+        self.checkpoint.render(&mut text);
+        text
     }
 }
 

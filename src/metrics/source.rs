@@ -9,14 +9,10 @@
 //! the timestamp the task last published, so it keeps growing while a stalled task publishes
 //! nothing. A partition's series go when its task stops, as Java removes a task's metrics.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Instant;
 
-use prometheus::{
-    Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-};
-
+use super::table::{Column, Kind, Row, Table};
 use super::window::Window;
 use super::MetricNames;
 
@@ -27,117 +23,106 @@ const CAUGHT_UP: i64 = i64::MIN;
 /// Records are outstanding, but none has been read yet, so their age is unknown.
 const UNKNOWN: i64 = i64::MAX;
 
+// A partition's cells, in the order of `columns`.
+const RECORD_COUNT: usize = 0;
+const LOST_RECORD_COUNT: usize = 1;
+const BYTE_COUNT: usize = 2;
+const RECORD_RATE: usize = 3;
+const BYTE_RATE: usize = 4;
+/// Last, min, max, avg.
+const RECORD_AGE: usize = 5;
+const REPLICATION_LATENCY: usize = 9;
+const LAG: usize = 13;
+const LAG_SECONDS: usize = 14;
+/// The oldest outstanding timestamp (or [`CAUGHT_UP`], [`UNKNOWN`]), for the scrape-time lag
+/// in seconds.
+const CLOCK: usize = 15;
+
 /// The metric families, registered once.
 #[derive(Clone)]
 pub struct SourceMetrics {
     names: MetricNames,
-    record_count: IntCounterVec,
-    lost_record_count: IntCounterVec,
-    byte_count: IntCounterVec,
-    record_rate: GaugeVec,
-    byte_rate: GaugeVec,
-    record_age: [GaugeVec; 4],
-    replication_latency: [GaugeVec; 4],
-    lag: IntGaugeVec,
-    lag_seconds: GaugeVec,
-    /// Each live partition's oldest outstanding timestamp, for the scrape-time lag in seconds.
-    clocks: Arc<Mutex<Vec<LagClock>>>,
+    table: Arc<Table>,
 }
 
-/// A partition's oldest outstanding timestamp (gone with its task) and its lag-seconds gauge.
-type LagClock = (Weak<AtomicI64>, Gauge);
-
-struct Family<'a> {
-    registry: &'a Registry,
-    prefix: &'static str,
-}
-
-impl Family<'_> {
-    fn register<C: prometheus::core::Collector + Clone + 'static>(&self, c: C) -> C {
-        self.registry
-            .register(Box::new(c.clone()))
-            .expect("registered once");
-        c
-    }
-
-    fn opts(&self, name: &str, help: &str) -> Opts {
-        Opts::new(format!("{}{name}", self.prefix), help)
-    }
-
-    fn gauge(&self, name: &str, help: &str) -> GaugeVec {
-        self.register(GaugeVec::new(self.opts(name, help), LABELS).expect("valid metric"))
-    }
-
-    fn counter(&self, name: &str, help: &str) -> IntCounterVec {
-        self.register(IntCounterVec::new(self.opts(name, help), LABELS).expect("valid metric"))
-    }
-
-    fn stat(&self, name: &str, help: &str) -> [GaugeVec; 4] {
+fn columns(prefix: &str) -> Vec<Column> {
+    let c = |name: &str, help: &str, kind| Column::new(format!("{prefix}{name}"), help, kind);
+    let stat = |name: &str, help: &str| {
         [
-            self.gauge(name, &format!("{help} (last value)")),
-            self.gauge(
+            c(name, &format!("{help} (last value)"), Kind::Gauge),
+            c(
                 &format!("{name}_min"),
                 &format!("{help} (minimum over the last minute)"),
+                Kind::Gauge,
             ),
-            self.gauge(
+            c(
                 &format!("{name}_max"),
                 &format!("{help} (maximum over the last minute)"),
+                Kind::Gauge,
             ),
-            self.gauge(
+            c(
                 &format!("{name}_avg"),
                 &format!("{help} (average over the last minute)"),
+                Kind::Gauge,
             ),
         ]
-    }
+    };
+    let mut columns = vec![
+        c(
+            "record_count",
+            "Records replicated and acknowledged by the target",
+            Kind::Counter,
+        ),
+        c(
+            "lost_record_count",
+            "Source records deleted (retention, deleted records) before they were replicated",
+            Kind::Counter,
+        ),
+        c(
+            "byte_count",
+            "Value bytes of records replicated",
+            Kind::Counter,
+        ),
+        c("record_rate", "Records replicated per second", Kind::Gauge),
+        c(
+            "byte_rate",
+            "Value bytes replicated per second",
+            Kind::Gauge,
+        ),
+    ];
+    columns.extend(stat(
+        "record_age_ms",
+        "Age of records when read from the source, in ms",
+    ));
+    columns.extend(stat(
+        "replication_latency_ms",
+        "Time from a record's timestamp to its acknowledgement by the target, in ms",
+    ));
+    columns.push(c(
+        "replication_lag",
+        "Records in the source partition not yet replicated (end offset minus next offset to replicate)",
+        Kind::IntGauge,
+    ));
+    columns.push(c(
+        "replication_lag_seconds",
+        "Age in seconds of the oldest record of the source partition not yet on the target (0 when caught up; NaN until one is read)",
+        Kind::Gauge,
+    ));
+    columns.push(c("clock", "", Kind::Hidden));
+    columns
 }
 
 impl SourceMetrics {
-    pub fn register(registry: &Registry, names: MetricNames) -> Self {
-        let f = Family {
-            registry,
-            prefix: names.source_prefix(),
-        };
-        let lag = f.register(
-            IntGaugeVec::new(
-                f.opts(
-                    "replication_lag",
-                    "Records in the source partition not yet replicated (end offset minus next offset to replicate)",
-                ),
-                LABELS,
-            )
-            .expect("valid metric"),
-        );
+    pub fn new(names: MetricNames) -> Self {
+        let table = Table::new(columns(names.source_prefix()), LABELS);
         SourceMetrics {
             names,
-            record_count: f.counter(
-                "record_count",
-                "Records replicated and acknowledged by the target",
-            ),
-            lost_record_count: f.counter(
-                "lost_record_count",
-                "Source records deleted (retention, deleted records) before they were replicated",
-            ),
-            byte_count: f.counter("byte_count", "Value bytes of records replicated"),
-            record_rate: f.gauge("record_rate", "Records replicated per second"),
-            byte_rate: f.gauge("byte_rate", "Value bytes replicated per second"),
-            record_age: f.stat(
-                "record_age_ms",
-                "Age of records when read from the source, in ms",
-            ),
-            replication_latency: f.stat(
-                "replication_latency_ms",
-                "Time from a record's timestamp to its acknowledgement by the target, in ms",
-            ),
-            lag,
-            lag_seconds: f.gauge(
-                "replication_lag_seconds",
-                "Age in seconds of the oldest record of the source partition not yet on the target (0 when caught up; NaN until one is read)",
-            ),
-            clocks: Arc::default(),
+            table: Arc::new(table),
         }
     }
 
     /// The metrics of one partition, labelled with the remote (target-side) topic as in Java.
+    /// They show from the partition's first record (or lag) until its task stops.
     pub fn partition(
         &self,
         source: &str,
@@ -149,62 +134,34 @@ impl SourceMetrics {
         let labels: [String; 4] =
             [source, target, remote_topic, p.as_str()].map(|v| self.names.label(v));
         let l: [&str; 4] = std::array::from_fn(|i| labels[i].as_str());
-        let four = |v: &[GaugeVec; 4]| -> [Gauge; 4] {
-            std::array::from_fn(|i| v[i].with_label_values(&l))
-        };
-        let clock = Arc::new(AtomicI64::new(UNKNOWN));
-        self.clocks.lock().expect("clocks lock").push((
-            Arc::downgrade(&clock),
-            self.lag_seconds.with_label_values(&l),
-        ));
+        let row = self.table.row(&l);
+        row.set_int(CLOCK, UNKNOWN);
+        row.set(LAG_SECONDS, f64::NAN);
         let now = Instant::now();
         PartitionMetrics {
-            record_count: self.record_count.with_label_values(&l),
-            lost_record_count: self.lost_record_count.with_label_values(&l),
-            byte_count: self.byte_count.with_label_values(&l),
-            record_rate: self.record_rate.with_label_values(&l),
-            byte_rate: self.byte_rate.with_label_values(&l),
-            record_age: four(&self.record_age),
-            replication_latency: four(&self.replication_latency),
-            lag: self.lag.with_label_values(&l),
-            clock,
+            row,
             records: Window::new(now),
             bytes: Window::new(now),
             age: Window::new(now),
             latency: Window::new(now),
             pending_records: 0,
             pending_bytes: 0,
-            family: self.clone(),
-            labels,
+            active_at: None,
+            settled: false,
         }
     }
 
-    /// Sets every live partition's lag in seconds as of `now_ms` (wall clock); call before a
+    /// Sets every shown partition's lag in seconds as of `now_ms` (wall clock); call before a
     /// scrape.
     pub fn refresh(&self, now_ms: i64) {
-        let mut clocks = self.clocks.lock().expect("clocks lock");
-        clocks.retain(|(clock, gauge)| {
-            let Some(clock) = clock.upgrade() else {
-                return false;
-            };
-            gauge.set(lag_seconds(clock.load(Ordering::Relaxed), now_ms));
-            true
+        self.table.for_each_shown(|row| {
+            row.set(LAG_SECONDS, lag_seconds(row.get_int(CLOCK), now_ms));
         });
     }
 
-    fn remove(&self, labels: &[String; 4]) {
-        let l: [&str; 4] = std::array::from_fn(|i| labels[i].as_str());
-        // Errors mean "never created", which is fine.
-        let _ = self.record_count.remove_label_values(&l);
-        let _ = self.lost_record_count.remove_label_values(&l);
-        let _ = self.byte_count.remove_label_values(&l);
-        let _ = self.record_rate.remove_label_values(&l);
-        let _ = self.byte_rate.remove_label_values(&l);
-        for v in self.record_age.iter().chain(&self.replication_latency) {
-            let _ = v.remove_label_values(&l);
-        }
-        let _ = self.lag.remove_label_values(&l);
-        let _ = self.lag_seconds.remove_label_values(&l);
+    /// Appends the families in Prometheus' text format.
+    pub fn render(&self, out: &mut String) {
+        self.table.render(out);
     }
 }
 
@@ -220,24 +177,23 @@ fn lag_seconds(oldest_ms: i64, now_ms: i64) -> f64 {
 
 /// One partition's statistics, owned by the task that replicates it.
 pub struct PartitionMetrics {
-    record_count: IntCounter,
-    lost_record_count: IntCounter,
-    byte_count: IntCounter,
-    record_rate: Gauge,
-    byte_rate: Gauge,
-    record_age: [Gauge; 4],
-    replication_latency: [Gauge; 4],
-    lag: IntGauge,
-    clock: Arc<AtomicI64>,
+    row: Arc<Row>,
     records: Window,
     bytes: Window,
     age: Window,
     latency: Window,
     pending_records: u64,
     pending_bytes: u64,
-    family: SourceMetrics,
-    labels: [String; 4],
+    /// When a record was last read or acknowledged.
+    active_at: Option<Instant>,
+    /// Published caught up, with windows already empty: publishing again changes nothing
+    /// until a record comes (see [`PartitionMetrics::is_settled`]).
+    settled: bool,
 }
+
+/// How long after its last record a partition's windows are surely empty (two samples of 30 s,
+/// with room for the sample that was current).
+const WINDOWS_EMPTY_AFTER: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// Where a partition stands, for the lag metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,6 +222,9 @@ impl PartitionMetrics {
     /// A record read from the source: its value size and age (`now - timestamp`), as Java
     /// records at poll time.
     pub fn polled(&mut self, value_bytes: usize, age_ms: Option<i64>, now: Instant) {
+        self.row.show();
+        self.active_at = Some(now);
+        self.settled = false;
         self.pending_bytes += value_bytes as u64;
         self.bytes.record(value_bytes as f64, now);
         if let Some(age) = age_ms {
@@ -275,6 +234,9 @@ impl PartitionMetrics {
 
     /// A record acknowledged by the target, with its latency since its timestamp.
     pub fn acked(&mut self, latency_ms: Option<i64>, now: Instant) {
+        self.row.show();
+        self.active_at = Some(now);
+        self.settled = false;
         self.pending_records += 1;
         self.records.record(1.0, now);
         if let Some(l) = latency_ms {
@@ -284,38 +246,46 @@ impl PartitionMetrics {
 
     /// Records found deleted from the source before they were replicated.
     pub fn lost(&mut self, records: u64) {
-        self.lost_record_count.inc_by(records);
+        self.row.show();
+        self.row.add(LOST_RECORD_COUNT, records);
     }
 
     /// Sets the replication lag, in records and (through the scrape) in seconds.
     pub fn set_lag(&mut self, outstanding: Outstanding) {
-        self.lag.set(outstanding.records.max(0));
-        self.clock.store(outstanding.oldest(), Ordering::Relaxed);
+        if outstanding.records > 0 {
+            self.row.show();
+        }
+        self.row.set_int(LAG, outstanding.records.max(0));
+        self.row.set_int(CLOCK, outstanding.oldest());
+    }
+
+    /// Caught up, and nothing read or acknowledged since its windows emptied and were
+    /// published: an idle partition, which the task need not look at (nor publish) until a
+    /// record of it comes. Thousands of idle partitions then cost a flag each per second.
+    pub fn is_settled(&self) -> bool {
+        self.settled
     }
 
     /// Copies the local statistics to Prometheus.
     pub fn publish(&mut self, now: Instant) {
-        self.record_count
-            .inc_by(std::mem::take(&mut self.pending_records));
-        self.byte_count
-            .inc_by(std::mem::take(&mut self.pending_bytes));
-        self.record_rate.set(self.records.summary(now).rate);
-        self.byte_rate.set(self.bytes.summary(now).rate);
-        for (gauges, window) in [
-            (&self.record_age, &mut self.age),
-            (&self.replication_latency, &mut self.latency),
+        self.settled = self.row.get_int(CLOCK) == CAUGHT_UP
+            && self
+                .active_at
+                .is_none_or(|t| now.duration_since(t) >= WINDOWS_EMPTY_AFTER);
+        let row = &self.row;
+        row.add(RECORD_COUNT, std::mem::take(&mut self.pending_records));
+        row.add(BYTE_COUNT, std::mem::take(&mut self.pending_bytes));
+        row.set(RECORD_RATE, self.records.summary(now).rate);
+        row.set(BYTE_RATE, self.bytes.summary(now).rate);
+        for (first, window) in [
+            (RECORD_AGE, &mut self.age),
+            (REPLICATION_LATENCY, &mut self.latency),
         ] {
             let s = window.summary(now);
-            for (g, v) in gauges.iter().zip([s.last, s.min, s.max, s.avg]) {
-                g.set(v);
+            for (i, v) in [s.last, s.min, s.max, s.avg].into_iter().enumerate() {
+                row.set(first + i, v);
             }
         }
-    }
-}
-
-impl Drop for PartitionMetrics {
-    fn drop(&mut self) {
-        self.family.remove(&self.labels);
     }
 }
 
@@ -347,28 +317,60 @@ mod tests {
     }
 
     #[test]
-    fn a_stopped_partition_leaves_no_series() {
-        let registry = Registry::new();
-        let m = SourceMetrics::register(&registry, MetricNames::Strimzi);
+    fn a_partition_shows_from_its_first_record_until_its_task_stops() {
+        let m = SourceMetrics::new(MetricNames::Strimzi);
+        let text = |m: &SourceMetrics| {
+            m.refresh(2_000);
+            let mut out = String::new();
+            m.render(&mut out);
+            out
+        };
+        let mut idle = m.partition("A", "B", "A.t", 1);
+        idle.set_lag(outstanding(0, None, None));
+        idle.publish(Instant::now());
+        assert!(
+            text(&m).is_empty(),
+            "an idle partition costs nothing: {}",
+            text(&m)
+        );
         let mut p = m.partition("A", "B", "A.t", 0);
         p.set_lag(outstanding(3, Some(0), None));
         p.acked(Some(5), Instant::now());
         p.publish(Instant::now());
-        m.refresh(2_000);
-        let names = |r: &Registry| -> Vec<String> {
-            r.gather()
-                .iter()
-                .filter(|f| !f.get_metric().is_empty())
-                .map(|f| f.name().to_string())
-                .collect()
-        };
-        let live = names(&registry);
-        assert!(live.contains(&"kafka_connect_mirror_mirrorsourceconnector_record_count".into()));
-        assert!(live.contains(
-            &"kafka_connect_mirror_mirrorsourceconnector_replication_lag_seconds".into()
-        ));
+        let live = text(&m);
+        let series = r#"{partition="0",source="A",target="B",topic="A.t"}"#;
+        for line in [
+            format!("kafka_connect_mirror_mirrorsourceconnector_record_count{series} 1"),
+            format!("kafka_connect_mirror_mirrorsourceconnector_replication_lag{series} 3"),
+            format!("kafka_connect_mirror_mirrorsourceconnector_replication_lag_seconds{series} 2"),
+            format!(
+                "kafka_connect_mirror_mirrorsourceconnector_replication_latency_ms_max{series} 5"
+            ),
+        ] {
+            assert!(live.contains(&format!("{line}\n")), "{line} in {live}");
+        }
+        assert!(!live.contains(r#"partition="1""#) && !live.contains("clock"));
         drop(p);
-        m.refresh(3_000);
-        assert!(names(&registry).is_empty(), "{:?}", names(&registry));
+        assert!(text(&m).is_empty(), "{}", text(&m));
+    }
+
+    #[test]
+    fn an_idle_partition_settles_once_its_windows_are_published_empty() {
+        let m = SourceMetrics::new(MetricNames::Strimzi);
+        let mut p = m.partition("A", "B", "A.t", 0);
+        let start = Instant::now();
+        p.polled(10, Some(1), start);
+        p.acked(Some(2), start);
+        p.set_lag(outstanding(0, None, Some(1)));
+        p.publish(start);
+        assert!(!p.is_settled(), "its windows still hold the record");
+        let later = start + WINDOWS_EMPTY_AFTER;
+        p.publish(later);
+        assert!(p.is_settled());
+        p.polled(10, Some(1), later);
+        assert!(!p.is_settled(), "a record wakes it");
+        p.set_lag(outstanding(4, None, Some(1)));
+        p.publish(later + WINDOWS_EMPTY_AFTER);
+        assert!(!p.is_settled(), "behind: not settled");
     }
 }

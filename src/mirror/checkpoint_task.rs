@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{join_errors, ClientKind, Flow, OffsetSyncsLocation, Side};
 use crate::kafka::admin::Admin;
@@ -342,7 +342,9 @@ impl Checkpointer {
     async fn emit(&mut self) {
         // Listed before the syncs that arrived are read, so that each of those syncs can
         // improve the translation of these offsets (`OffsetSyncStore::watch`).
+        let started = std::time::Instant::now();
         let listed = self.list_group_offsets().await;
+        let listed_in = started.elapsed();
         if let Some(mut reader) = self.syncs.take() {
             reader
                 .store
@@ -360,7 +362,9 @@ impl Checkpointer {
         }
         let Some(reader) = &self.syncs else { return };
         let all = self.translate_groups(reader, &listed);
+        let moved = all.len();
         let failed = self.write_checkpoints(all).await;
+        debug!(flow = %self.flow.name(), groups = listed.len(), checkpoints = moved, "checkpoint round: offsets listed in {listed_in:?}, done in {:?}", started.elapsed());
         // A group is up to date once its offsets were listed and every checkpoint that moved
         // was written.
         for (group, listed_at, _) in listed {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::watch;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::kafka::admin::Admin;
 use crate::kafka::admin_ffi::GroupOffset;
@@ -60,6 +60,7 @@ impl GroupSyncer {
         if view.is_empty() {
             return;
         }
+        let started = std::time::Instant::now();
         let groups: Vec<String> = view.keys().cloned().collect();
         let described = match self.target.describe_groups(&groups).await {
             Ok(d) => d,
@@ -75,7 +76,9 @@ impl GroupSyncer {
                 inactive.push(d.group_id);
             }
         }
+        let described_in = started.elapsed();
         per_group(&inactive, |g| self.sync_group(g, &view[g])).await;
+        debug!(flow = %self.flow, groups = groups.len(), inactive = inactive.len(), "group sync round: described in {described_in:?}, done in {:?}", started.elapsed());
     }
 
     /// Commits one inactive target group's translated offsets that move it forward.

@@ -17,6 +17,14 @@ use crate::kafka::props::translate;
 use super::scheduler::{every, retry, tick};
 use super::topic_sync::{assign_tasks, RemoteAction, RemoteTopic, TopicSelector};
 
+/// Topics whose configs are described (and then created or altered) per request: a few
+/// hundred keeps a response to a few hundred kilobytes, where one request for 5,000 topics
+/// held some 200,000 config entries at once.
+const CONFIG_BATCH: usize = 500;
+/// How long tasks wait for remote topics just created to show in the target's metadata.
+const VISIBLE_WITHIN: Duration = Duration::from_secs(60);
+const VISIBLE_POLL: Duration = Duration::from_millis(500);
+
 /// The partitions of each task.
 pub type Assignment = Vec<Vec<(String, i32)>>;
 
@@ -145,7 +153,8 @@ impl<A: TopicAdmin> SourceConnector<A> {
                 .await?;
         }
         let known = self.source_topics().await?;
-        self.create_remote_topics(&known).await?;
+        let made = self.create_remote_topics(&known).await?;
+        self.await_remote_topics(&made).await;
         Ok(known)
     }
 
@@ -172,8 +181,9 @@ impl<A: TopicAdmin> SourceConnector<A> {
         known: &BTreeMap<String, i32>,
     ) -> Result<Option<BTreeMap<String, i32>>, ConnectorError> {
         let new = self.source_topics().await?;
-        let missing_on_target = self.create_remote_topics(&new).await?;
-        if &new != known || missing_on_target {
+        let made = self.create_remote_topics(&new).await?;
+        self.await_remote_topics(&made).await;
+        if &new != known || !made.is_empty() {
             info!(flow = %self.flow.name(), topics = new.len(), "source topics or partitions changed; reassigning tasks");
             return Ok(Some(new));
         }
@@ -181,11 +191,13 @@ impl<A: TopicAdmin> SourceConnector<A> {
     }
 
     /// Creates missing remote topics and raises partition counts, as
-    /// [`TopicSelector::remote_topics`] decides. Returns whether anything was missing.
+    /// [`TopicSelector::remote_topics`] decides. Returns the remote topics created or grown,
+    /// with their partition counts.
     async fn create_remote_topics(
         &self,
         known: &BTreeMap<String, i32>,
-    ) -> Result<bool, ConnectorError> {
+    ) -> Result<Vec<(String, i32)>, ConnectorError> {
+        let mut made = Vec::new();
         let target = self.target.topics().await?;
         let plan = self.selector.remote_topics(known, &target);
         let create: Vec<&RemoteTopic> = plan
@@ -201,7 +213,8 @@ impl<A: TopicAdmin> SourceConnector<A> {
                 _ => None,
             })
             .collect();
-        if !create.is_empty() {
+        // In batches: one request for thousands of topics holds all their configs at once.
+        for create in create.chunks(CONFIG_BATCH) {
             let sources: Vec<String> = create.iter().map(|t| t.source.clone()).collect();
             let configs = self.source.describe_topic_configs(&sources).await?;
             let specs: Vec<NewTopicSpec> = create
@@ -216,7 +229,14 @@ impl<A: TopicAdmin> SourceConnector<A> {
                 .collect();
             for (topic, result) in self.target.create_topics(&specs).await? {
                 match result {
-                    Ok(()) => info!(flow = %self.flow.name(), "created remote topic {topic}"),
+                    Ok(()) => {
+                        info!(flow = %self.flow.name(), "created remote topic {topic}");
+                        let partitions = specs
+                            .iter()
+                            .find(|s| s.name == topic)
+                            .map_or(0, |s| s.partitions);
+                        made.push((topic, partitions));
+                    }
                     Err(e) => {
                         warn!(flow = %self.flow.name(), "cannot create remote topic {topic}: {e}")
                     }
@@ -227,7 +247,12 @@ impl<A: TopicAdmin> SourceConnector<A> {
             for (topic, result) in self.target.create_partitions(&grow).await? {
                 match result {
                     Ok(()) => {
-                        info!(flow = %self.flow.name(), "added partitions to remote topic {topic}")
+                        info!(flow = %self.flow.name(), "added partitions to remote topic {topic}");
+                        let partitions = grow
+                            .iter()
+                            .find(|(t, _)| *t == topic)
+                            .map_or(0, |(_, n)| *n as i32);
+                        made.push((topic, partitions));
                     }
                     Err(e) => {
                         warn!(flow = %self.flow.name(), "cannot add partitions to remote topic {topic}: {e}")
@@ -235,7 +260,33 @@ impl<A: TopicAdmin> SourceConnector<A> {
                 }
             }
         }
-        Ok(!create.is_empty() || !grow.is_empty())
+        Ok(made)
+    }
+
+    /// Waits (up to [`VISIBLE_WITHIN`]) until the target's metadata shows the remote topics just
+    /// `made` with all their partitions, so tasks are not given partitions their producers
+    /// cannot find yet: a broker takes a while to take up thousands of new partitions, and
+    /// librdkafka fails records for a topic it has not seen within
+    /// `topic.metadata.propagation.max.ms` (30 s).
+    async fn await_remote_topics(&self, made: &[(String, i32)]) {
+        if made.is_empty() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        loop {
+            let target = self.target.topics().await.unwrap_or_default();
+            let missing = made
+                .iter()
+                .filter(|(t, n)| target.get(t).is_none_or(|p| p < n))
+                .count();
+            if missing == 0 {
+                return info!(flow = %self.flow.name(), topics = made.len(), "remote topics ready after {:?}", started.elapsed());
+            }
+            if started.elapsed() >= VISIBLE_WITHIN {
+                return warn!(flow = %self.flow.name(), "{missing} of {} remote topics just created are not in the metadata of {} after {VISIBLE_WITHIN:?}; replicating to them all the same", made.len(), self.flow.target);
+            }
+            tokio::time::sleep(VISIBLE_POLL).await;
+        }
     }
 
     /// Makes the configs of every replicated topic's remote topic follow the source.
@@ -249,18 +300,21 @@ impl<A: TopicAdmin> SourceConnector<A> {
             .filter(|t| t.action != RemoteAction::Create)
             .map(|t| t.source)
             .collect();
-        if topics.is_empty() {
-            return Ok(());
-        }
-        let configs = self.source.describe_topic_configs(&topics).await?;
-        let changes = self.selector.config_changes(&configs);
-        for (topic, result) in self
-            .target
-            .incremental_alter_topic_configs(&changes)
-            .await?
-        {
-            if let Err(e) = result {
-                warn!(flow = %self.flow.name(), "cannot sync configs of {topic}: {e}");
+        // In batches, so a round over thousands of topics never holds all their configs.
+        for topics in topics.chunks(CONFIG_BATCH) {
+            let configs = self.source.describe_topic_configs(topics).await?;
+            let changes = self.selector.config_changes(&configs);
+            if changes.is_empty() {
+                continue;
+            }
+            for (topic, result) in self
+                .target
+                .incremental_alter_topic_configs(&changes)
+                .await?
+            {
+                if let Err(e) = result {
+                    warn!(flow = %self.flow.name(), "cannot sync configs of {topic}: {e}");
+                }
             }
         }
         Ok(())

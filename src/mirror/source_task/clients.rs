@@ -7,6 +7,7 @@ use crate::kafka::consumer::AssignedConsumer;
 use crate::kafka::context::{Acks, CountedDeliveries};
 use crate::kafka::producer::{replication_defaults, Producer};
 use crate::kafka::props::{translate, ClientProps};
+use crate::metrics::clients::{self as client_metrics, ConsumerMetrics, ProducerMetrics};
 use crate::policy::ReplicationPolicy;
 
 use super::buffers::Buffers;
@@ -33,8 +34,16 @@ fn client_props(props: &Props, label: &str) -> Result<ClientProps, TaskError> {
     })
 }
 
-/// The consumer of the task's source partitions (assigned, never in a group).
-pub(super) fn consumer(flow: &Flow, prefix: &str) -> Result<AssignedConsumer, TaskError> {
+/// The client id a client named `name` gets: the operator's `client.id`, else its name.
+fn client_id<'a>(props: &'a ClientProps, name: &'a str) -> &'a str {
+    props.get("client.id").unwrap_or(name)
+}
+
+/// The consumer of the task's source partitions (assigned, never in a group), and its metrics.
+pub(super) fn consumer(
+    flow: &Flow,
+    prefix: &str,
+) -> Result<(AssignedConsumer, ConsumerMetrics), TaskError> {
     let mut props = client_props(&flow.replication_consumer_props(), "replication consumer")?;
     // assign() needs a group id although no group is ever joined or committed to.
     props.set_default("group.id", format!("{}-mm2-source", flow.source));
@@ -49,23 +58,23 @@ pub(super) fn consumer(flow: &Flow, prefix: &str) -> Result<AssignedConsumer, Ta
     props.set_default("enable.auto.offset.store", "false");
     Buffers::for_tasks(flow.settings.tasks_max).apply_to_consumer(&mut props);
     props.set_default("fetch.wait.max.ms", "100");
-    // For the lag metric: the end offsets come with the statistics.
-    props.set_default("statistics.interval.ms", "5000");
     props.set("enable.partition.eof", "false", false);
     let name = format!("{prefix}|replication-consumer");
-    AssignedConsumer::create(&props, &name).map_err(|source| TaskError::Client {
+    let consumer = AssignedConsumer::create(&props, &name).map_err(|source| TaskError::Client {
         role: "replication consumer",
         source,
-    })
+    })?;
+    let metrics = client_metrics::global().consumer(client_id(&props, &name));
+    Ok((consumer, metrics))
 }
 
-/// The producer of replicated records (and of source offsets); transactional with
-/// `transactional_id` under exactly once.
+/// The producer of replicated records (and of source offsets), and its metrics; transactional
+/// with `transactional_id` under exactly once.
 pub(super) fn replication_producer(
     flow: &Flow,
     transactional_id: Option<&str>,
     prefix: &str,
-) -> Result<Producer<Acks>, TaskError> {
+) -> Result<(Producer<Acks>, ProducerMetrics), TaskError> {
     let mut props = client_props(
         &flow.worker_client_props(ClientKind::Producer),
         "replication producer",
@@ -84,12 +93,18 @@ pub(super) fn replication_producer(
     // Connect's name for a source task's producer, with the connector named as Strimzi names
     // MirrorMaker 2's (`A->B.MirrorSourceConnector`): dashboards select it by that suffix.
     let name = format!("connector-producer-{}", prefix.replacen('|', ".", 1));
-    // For the client metrics (outgoing bytes, available buffer).
-    props.set_default("statistics.interval.ms", "5000");
-    Producer::create(&props, &name, Acks::default()).map_err(|source| TaskError::Client {
-        role: "replication producer",
-        source,
-    })
+    let producer =
+        Producer::create(&props, &name, Acks::default()).map_err(|source| TaskError::Client {
+            role: "replication producer",
+            source,
+        })?;
+    // librdkafka has checked the setting (a number of KiB) in creating the producer.
+    let capacity = props
+        .get("queue.buffering.max.kbytes")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024);
+    let metrics = client_metrics::global().producer(client_id(&props, &name), capacity);
+    Ok((producer, metrics))
 }
 
 /// Where the flow's offset syncs go; `in_transaction` when the replication producer is

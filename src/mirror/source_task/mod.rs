@@ -19,11 +19,12 @@
 //! task reads its stored offsets only after fencing, with read_committed, so it resumes exactly
 //! after the last committed transaction.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{ExactlyOnceSource, Flow};
 use crate::connect::offsets::{
@@ -37,6 +38,7 @@ use crate::kafka::transaction::{
     CommitPolicy, StallWatch, Transaction, TransactionError, TRANSACTION_STALL,
 };
 use crate::kafka::{KafkaError, TopicPartition};
+use crate::metrics::clients::{ConsumerMetrics, RecordsLag};
 use crate::metrics::{Outstanding, SourceMetrics, TaskMetricsFamily};
 use crate::policy::ReplicationPolicy;
 
@@ -73,6 +75,11 @@ const FULL_POLL: Duration = Duration::from_millis(10);
 const COMMIT_FLUSH: Duration = Duration::from_secs(1);
 /// How often the partition metrics are published.
 const METRICS_EVERY: Duration = Duration::from_secs(1);
+/// How often the metrics of idle partitions are looked at all the same: while the task is held
+/// up, records may come to them unread.
+const IDLE_METRICS_EVERY: Duration = Duration::from_secs(30);
+/// How long the leaders have to say where a task's new partitions begin.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The least time a stopping task gives its records to be acknowledged (and an abort).
 const SHUTDOWN_MIN: Duration = Duration::from_secs(5);
 /// A commit waits [`TRANSACTION_STALL`] per attempt, and retries for twice as long.
@@ -158,8 +165,8 @@ pub fn exactly_once(flow: &Flow) -> bool {
 pub fn run(spec: SourceTaskSpec, deps: TaskDeps) -> Result<(), TaskError> {
     let flow = spec.flow.clone();
     let prefix = format!("{}|{}-{}", flow.name(), spec.connector, spec.task);
-    let consumer = clients::consumer(&flow, &prefix)?;
-    let mut task = Task::new(spec, deps, &prefix)?;
+    let (consumer, consumer_metrics) = clients::consumer(&flow, &prefix)?;
+    let mut task = Task::new(spec, deps, &prefix, consumer_metrics)?;
     if let Some(t) = &task.txn {
         if !task.producer.init_transactions(t.id(), &task.deps.stop)? {
             return Ok(()); // stopped while the target was unreachable
@@ -183,10 +190,20 @@ struct Task {
     producer: Producer<Acks>,
     txn: Option<Transaction>,
     progress: Progress,
+    consumer_metrics: ConsumerMetrics,
+    /// By partition position, as in the ledger.
+    records_lag: Vec<RecordsLag>,
+    /// When the metrics of idle partitions were last looked at.
+    idle_published: Instant,
 }
 
 impl Task {
-    fn new(spec: SourceTaskSpec, deps: TaskDeps, prefix: &str) -> Result<Self, TaskError> {
+    fn new(
+        spec: SourceTaskSpec,
+        deps: TaskDeps,
+        prefix: &str,
+        consumer_metrics: ConsumerMetrics,
+    ) -> Result<Self, TaskError> {
         let flow = spec.flow.clone();
         let txn = exactly_once(&flow).then(|| {
             Transaction::new(
@@ -194,13 +211,15 @@ impl Task {
                 flow.settings.transaction_boundary,
             )
         });
-        let producer =
+        let (producer, producer_metrics) =
             clients::replication_producer(&flow, txn.as_ref().map(Transaction::id), prefix)?;
         let syncs = clients::syncs(&flow, txn.is_some(), prefix)?;
         let policy = ReplicationPolicy::new(&flow.settings.policy);
         let mut partitions = Vec::new();
         let mut metrics = Vec::new();
+        let mut records_lag = Vec::new();
         for tp in &spec.partitions {
+            records_lag.push(consumer_metrics.partition(&tp.topic, tp.partition));
             let remote_topic: Arc<str> = policy.format_remote_topic(&flow.source, &tp.topic).into();
             metrics.push(deps.metrics.partition(
                 &flow.source,
@@ -222,6 +241,7 @@ impl Task {
             ledger: PartitionLedger::new(partitions, lag_max),
             metrics,
             task_metrics: deps.task_metrics.task(&spec.label, spec.task),
+            producer_metrics,
             syncs,
             acks: Vec::with_capacity(BATCH),
             failure: None,
@@ -233,6 +253,9 @@ impl Task {
             producer,
             txn,
             progress,
+            consumer_metrics,
+            records_lag,
+            idle_published: Instant::now(),
         })
     }
 
@@ -264,7 +287,7 @@ impl Task {
             .get("auto.offset.reset")
             .is_some_and(|s| s.value.eq_ignore_ascii_case("latest"));
         let ledger = &self.progress.ledger;
-        let starts: Vec<(TopicPartition, StartAt)> = (0..ledger.len())
+        let mut starts: Vec<(TopicPartition, StartAt)> = (0..ledger.len())
             .map(|i| {
                 let start = match ledger.stored(i) {
                     Some(o) => StartAt::Offset(o + 1),
@@ -274,7 +297,39 @@ impl Task {
                 (ledger.topic_partition(i), start)
             })
             .collect();
+        self.find_beginnings(consumer, &mut starts);
         consumer.assign(&starts).map_err(TaskError::Assign)
+    }
+
+    /// Turns the partitions that start at their beginning into offsets, asked of the leaders in
+    /// one request per broker, rather than one per partition as librdkafka would. Those it
+    /// cannot find stay at their beginning (librdkafka looks them up); an offset deleted
+    /// meanwhile is out of range, and `auto.offset.reset` (earliest) applies as before.
+    fn find_beginnings(
+        &self,
+        consumer: &AssignedConsumer,
+        starts: &mut [(TopicPartition, StartAt)],
+    ) {
+        let wanted: Vec<TopicPartition> = starts
+            .iter()
+            .filter(|(_, s)| *s == StartAt::Beginning)
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        if wanted.len() < 2 {
+            return;
+        }
+        let found = match consumer.log_starts(&wanted, LOOKUP_TIMEOUT) {
+            Ok(found) => found.into_iter().collect::<HashMap<_, _>>(),
+            Err(e) => {
+                debug!(flow = %self.spec.flow.name(), "looking up where {} partitions begin: {e}; librdkafka looks them up one by one", wanted.len());
+                return;
+            }
+        };
+        for (tp, start) in starts.iter_mut() {
+            if let (StartAt::Beginning, Some(o)) = (&start, found.get(tp)) {
+                *start = StartAt::Offset(*o);
+            }
+        }
     }
 
     fn replicate(&mut self, consumer: &AssignedConsumer) -> Result<(), TaskError> {
@@ -363,8 +418,10 @@ impl Task {
         let tp = self.progress.ledger.topic_partition(i);
         let log_start = expected
             .is_some_and(|e| found > e)
-            .then(|| consumer.cached_log_start(&tp))
-            .flatten();
+            .then(|| consumer.cached_watermarks(&tp))
+            .flatten()
+            .map(|(low, _)| low)
+            .filter(|low| *low >= 0);
         let continuity = classify(expected, found, log_start);
         let Some(what) = describe(&tp, continuity) else {
             return Some(i); // compaction or transaction markers
@@ -422,6 +479,9 @@ impl Task {
         }
         // Noted before any delivery report is served: a report always finds its record.
         self.progress.ledger.sent(i, offset, ts);
+        let bytes = (m.key().map_or(0, <[u8]>::len) + m.value_len()) as u64;
+        self.consumer_metrics.read(bytes);
+        self.progress.producer_metrics.sent(bytes);
         let (now, wall) = clock;
         self.progress.metrics[i].polled(m.value_len(), ts.map(|t| wall - t), now);
         self.progress.task_metrics.polled(1);
@@ -556,22 +616,39 @@ impl Task {
         Ok(sent)
     }
 
+    /// Publishes each partition's metrics, skipping idle ones (but every
+    /// [`IDLE_METRICS_EVERY`]), and the task's.
     fn publish_metrics(&mut self, consumer: &AssignedConsumer, now: Instant) {
-        let high = consumer.end_offsets();
+        let all = now.duration_since(self.idle_published) >= IDLE_METRICS_EVERY;
+        if all {
+            self.idle_published = now;
+        }
         let ledger = &self.progress.ledger;
         for (i, metrics) in self.progress.metrics.iter_mut().enumerate() {
             let (in_flight, oldest_in_flight, last_acked) = ledger.outstanding(i);
-            // Until the statistics bring an end offset, what is in flight is all we know.
-            let records = high
-                .get(&ledger.topic_partition(i))
-                .map_or(in_flight as i64, |h| h - ledger.next_offset(i));
+            if in_flight == 0 && metrics.is_settled() && !all {
+                continue;
+            }
+            let tp = ledger.topic_partition(i);
+            // The end offset of the last fetch; until one, what is in flight is all we know.
+            let high = consumer
+                .cached_watermarks(&tp)
+                .map(|(_, high)| high)
+                .filter(|high| *high >= 0);
+            let behind = high.map(|h| h - ledger.next_offset(i));
+            if let Some(h) = high {
+                // Java's records-lag counts from the consumer's position: what is read.
+                let position = ledger.expected(i).unwrap_or(ledger.next_offset(i));
+                self.records_lag[i].set(h - position);
+            }
             metrics.set_lag(Outstanding {
-                records,
+                records: behind.unwrap_or(in_flight as i64),
                 oldest_in_flight,
                 last_acked,
             });
             metrics.publish(now);
         }
+        self.progress.producer_metrics.publish();
         let in_flight = self.progress.ledger.in_flight();
         self.progress.task_metrics.publish(in_flight, now);
     }

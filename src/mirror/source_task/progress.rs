@@ -8,6 +8,7 @@ use tracing::warn;
 use crate::kafka::context::{Ack, Acks};
 use crate::kafka::producer::{Outgoing, Producer};
 use crate::kafka::KafkaError;
+use crate::metrics::clients::ProducerMetrics;
 use crate::metrics::{PartitionMetrics, TaskMetrics};
 
 use super::super::scheduler::now_ms;
@@ -35,6 +36,8 @@ pub(super) struct Progress {
     pub(super) metrics: Vec<PartitionMetrics>,
     /// Connect's metrics of the task as a whole.
     pub(super) task_metrics: TaskMetrics,
+    /// The replication producer's client metrics.
+    pub(super) producer_metrics: ProducerMetrics,
     pub(super) syncs: Syncs,
     /// The reports being served (kept to reuse its buffer).
     pub(super) acks: Vec<Ack>,
@@ -57,6 +60,7 @@ impl Progress {
                 }
                 continue;
             }
+            self.producer_metrics.reported(ack.bytes as u64);
             if let Err(e) = self.delivered(ack, now, wall) {
                 self.failure.get_or_insert(e.into());
             }

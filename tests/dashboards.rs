@@ -102,7 +102,7 @@ async fn strimzi_and_our_dashboards_and_alerts_select_served_series() {
         Duration::from_secs(60),
     );
 
-    // Series appear as the tasks publish and librdkafka's statistics arrive (every 5 s).
+    // Series appear as the tasks publish (about every second).
     let deadline = Instant::now() + Duration::from_secs(60);
     let unmet = loop {
         let (status, body) = http_get(mm2.http[0], "/metrics");

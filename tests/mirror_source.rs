@@ -315,7 +315,7 @@ async fn serves_per_partition_metrics() {
     read_exactly(&target_bootstrap(), &remote, 2, 20, Duration::from_secs(60));
     let addr = mm2.http[0];
     // Strimzi's names: the family of MirrorSourceConnector's MBeans, and the clients' metrics
-    // from librdkafka's statistics (every 5 s), client ids quoted as in MBean names.
+    // the tasks keep, client ids quoted as in MBean names.
     let p = "kafka_connect_mirror_mirrorsourceconnector_";
     let labels = format!("partition=\"1\",source=\"{a}\",target=\"{b}\",topic=\"{remote}\"");
     let wanted = [
@@ -325,6 +325,11 @@ async fn serves_per_partition_metrics() {
         format!("{p}replication_lag{{{labels}}} 0"),
         format!("kafka_producer_outgoing_byte_total{{clientid=\"\\\"connector-producer-{a}->{b}.MirrorSourceConnector-0\\\"\"}}"),
         format!("kafka_producer_buffer_available_bytes{{clientid=\"\\\"connector-producer-{a}->{b}.MirrorSourceConnector-0\\\"\"}}"),
+        format!(
+            "kafka_consumer_fetch_manager_records_lag{{clientid=\"\\\"{a}->{b}|MirrorSourceConnector-0|replication-consumer\\\"\",partition=\"1\",topic=\"{}\"}} 0",
+            topic.replace('.', "_")
+        ),
+        format!("kafka_consumer_incoming_byte_total{{clientid=\"\\\"{a}->{b}|MirrorSourceConnector-0|replication-consumer\\\"\"}}"),
         "process_resident_memory_bytes ".to_string(),
     ];
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

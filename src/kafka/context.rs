@@ -70,7 +70,6 @@ impl<H: DeliveryHooks> ProducerContext for Named<H> {
 
 /// Nothing but the name; as a producer's hooks, deliveries need no answer (statuses, which
 /// are rewritten on change).
-
 impl DeliveryHooks for () {
     type Opaque = ();
     fn delivery(&self, _: &str, _: &DeliveryResult<'_>, _: ()) {}

@@ -148,6 +148,7 @@ impl SourceMetrics {
             pending_bytes: 0,
             active_at: None,
             settled: false,
+            touched: false,
         }
     }
 
@@ -189,6 +190,8 @@ pub struct PartitionMetrics {
     /// Published caught up, with windows already empty: publishing again changes nothing
     /// until a record comes (see [`PartitionMetrics::is_settled`]).
     settled: bool,
+    /// A record was read or acknowledged since the last publish.
+    touched: bool,
 }
 
 /// How long after its last record a partition's windows are surely empty (two samples of 30 s,
@@ -225,6 +228,7 @@ impl PartitionMetrics {
         self.row.show();
         self.active_at = Some(now);
         self.settled = false;
+        self.touched = true;
         self.pending_bytes += value_bytes as u64;
         self.bytes.record(value_bytes as f64, now);
         if let Some(age) = age_ms {
@@ -237,6 +241,7 @@ impl PartitionMetrics {
         self.row.show();
         self.active_at = Some(now);
         self.settled = false;
+        self.touched = true;
         self.pending_records += 1;
         self.records.record(1.0, now);
         if let Some(l) = latency_ms {
@@ -266,8 +271,15 @@ impl PartitionMetrics {
         self.settled
     }
 
+    /// Caught up at the last [`set_lag`](Self::set_lag), and nothing read or acknowledged
+    /// since the last publish: still caught up, as a record that came would have been read.
+    pub fn is_still_caught_up(&self) -> bool {
+        !self.touched && self.row.get_int(CLOCK) == CAUGHT_UP
+    }
+
     /// Copies the local statistics to Prometheus.
     pub fn publish(&mut self, now: Instant) {
+        self.touched = false;
         self.settled = self.row.get_int(CLOCK) == CAUGHT_UP
             && self
                 .active_at

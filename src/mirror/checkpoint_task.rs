@@ -120,16 +120,24 @@ impl SyncReader {
                 continue;
             };
             match m {
-                Ok(m) => match OffsetSync::decode(
-                    m.key().unwrap_or_default(),
-                    m.value().unwrap_or_default(),
-                ) {
-                    Ok(s) => self.store.add(&s),
-                    Err(e) => warn!(
-                        "skipping a malformed offset sync at offset {}: {e}",
-                        m.offset()
-                    ),
-                },
+                Ok(m) => {
+                    match OffsetSync::decode(
+                        m.key().unwrap_or_default(),
+                        m.value().unwrap_or_default(),
+                    ) {
+                        Ok(s) => self.store.add(&s),
+                        Err(e) => warn!(
+                            "skipping a malformed offset sync at offset {}: {e}",
+                            m.offset()
+                        ),
+                    }
+                    // Up to the end as it was: syncs keep coming while tasks copy (a stream of
+                    // them at thousands of partitions), and a round that waited for a pause in
+                    // them took a minute; later ones are the next round's.
+                    if m.offset() + 1 >= high || Instant::now() > deadline {
+                        break;
+                    }
+                }
                 Err(e) => warn!("reading offset syncs: {e}"),
             }
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{ClientKind, Flow, OffsetSyncsLocation, Side};
 use crate::kafka::admin::{Admin, AdminError, NewTopicSpec, TopicAdmin};
@@ -300,6 +300,7 @@ impl<A: TopicAdmin> SourceConnector<A> {
             .filter(|t| t.action != RemoteAction::Create)
             .map(|t| t.source)
             .collect();
+        let started = std::time::Instant::now();
         // In batches, so a round over thousands of topics never holds all their configs.
         for topics in topics.chunks(CONFIG_BATCH) {
             let configs = self.source.describe_topic_configs(topics).await?;
@@ -317,6 +318,7 @@ impl<A: TopicAdmin> SourceConnector<A> {
                 }
             }
         }
+        debug!(flow = %self.flow.name(), topics = topics.len(), "config sync round done in {:?}", started.elapsed());
         Ok(())
     }
 

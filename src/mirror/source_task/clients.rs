@@ -39,10 +39,21 @@ fn client_id<'a>(props: &'a ClientProps, name: &'a str) -> &'a str {
     props.get("client.id").unwrap_or(name)
 }
 
+/// The longest a fetch of a task of `partitions` waits at the broker for records (librdkafka's
+/// `fetch.wait.max.ms`, Java's `fetch.max.wait.ms`, 500 ms there). A short wait keeps a small
+/// flow's copies prompt. But librdkafka has no fetch sessions: every fetch names all the task's
+/// partitions and every answer lists them all, so at thousands of idle partitions fetches
+/// every 100 ms cost the consumer and the broker more than the copy. The wait grows with the
+/// partitions, to Java's default.
+fn fetch_wait_ms(partitions: usize) -> u64 {
+    (partitions as u64 / 5).clamp(100, 500)
+}
+
 /// The consumer of the task's source partitions (assigned, never in a group), and its metrics.
 pub(super) fn consumer(
     flow: &Flow,
     prefix: &str,
+    partitions: usize,
 ) -> Result<(AssignedConsumer, ConsumerMetrics), TaskError> {
     let mut props = client_props(&flow.replication_consumer_props(), "replication consumer")?;
     // assign() needs a group id although no group is ever joined or committed to.
@@ -57,7 +68,7 @@ pub(super) fn consumer(
     props.set_default("isolation.level", isolation);
     props.set_default("enable.auto.offset.store", "false");
     Buffers::for_tasks(flow.settings.tasks_max).apply_to_consumer(&mut props);
-    props.set_default("fetch.wait.max.ms", "100");
+    props.set_default("fetch.wait.max.ms", fetch_wait_ms(partitions).to_string());
     props.set("enable.partition.eof", "false", false);
     let name = format!("{prefix}|replication-consumer");
     let consumer = AssignedConsumer::create(&props, &name).map_err(|source| TaskError::Client {
@@ -136,4 +147,15 @@ pub(super) fn syncs(flow: &Flow, in_transaction: bool, prefix: &str) -> Result<S
             }
         })?;
     Ok(Syncs::Own(producer, policy.offset_syncs_topic(other)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetches_wait_longer_as_a_task_has_more_partitions() {
+        let waits: Vec<u64> = [1, 500, 1_000, 2_500, 10_000].map(fetch_wait_ms).to_vec();
+        assert_eq!(waits, [100, 100, 200, 500, 500]);
+    }
 }

@@ -165,7 +165,7 @@ pub fn exactly_once(flow: &Flow) -> bool {
 pub fn run(spec: SourceTaskSpec, deps: TaskDeps) -> Result<(), TaskError> {
     let flow = spec.flow.clone();
     let prefix = format!("{}|{}-{}", flow.name(), spec.connector, spec.task);
-    let (consumer, consumer_metrics) = clients::consumer(&flow, &prefix)?;
+    let (consumer, consumer_metrics) = clients::consumer(&flow, &prefix, spec.partitions.len())?;
     let mut task = Task::new(spec, deps, &prefix, consumer_metrics)?;
     if let Some(t) = &task.txn {
         if !task.producer.init_transactions(t.id(), &task.deps.stop)? {
@@ -626,7 +626,13 @@ impl Task {
         let ledger = &self.progress.ledger;
         for (i, metrics) in self.progress.metrics.iter_mut().enumerate() {
             let (in_flight, oldest_in_flight, last_acked) = ledger.outstanding(i);
-            if in_flight == 0 && metrics.is_settled() && !all {
+            // Caught up and quiet since the last look: the lag is still none, and librdkafka
+            // (whose lookup of a partition scans the client's topics) need not be asked.
+            // While the task is held up, records may wait unread: hence `all` now and then.
+            if in_flight == 0 && metrics.is_still_caught_up() && !all {
+                if !metrics.is_settled() {
+                    metrics.publish(now);
+                }
                 continue;
             }
             let tp = ledger.topic_partition(i);

@@ -768,6 +768,71 @@ done:
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+/* mm2: the client's topics by id, for one Fetch response (see
+ * rd_kafka_fetch_reply_handle()). Each entry holds a reference. */
+#define RD_KAFKA_FETCH_TOPIC_INDEX_MIN 8
+typedef struct rd_kafka_fetch_topic_index_s {
+        rd_kafka_topic_t **topics;
+        int cnt;
+} rd_kafka_fetch_topic_index_t;
+
+static int rd_kafka_fetch_topic_index_cmp(const void *_a, const void *_b) {
+        const rd_kafka_topic_t *a = *(const rd_kafka_topic_t *const *)_a;
+        const rd_kafka_topic_t *b = *(const rd_kafka_topic_t *const *)_b;
+        return rd_kafka_Uuid_cmp(a->rkt_topic_id, b->rkt_topic_id);
+}
+
+static void rd_kafka_fetch_topic_index_build(rd_kafka_t *rk,
+                                             rd_kafka_fetch_topic_index_t *idx) {
+        rd_kafka_topic_t *rkt;
+        int n = 0;
+        rd_kafka_rdlock(rk);
+        idx->topics = rd_malloc(sizeof(*idx->topics) *
+                                (size_t)RD_MAX(rk->rk_topic_cnt, 1));
+        TAILQ_FOREACH(rkt, &rk->rk_topics, rkt_link) {
+                if (n >= rk->rk_topic_cnt)
+                        break;
+                rd_kafka_topic_keep(rkt);
+                idx->topics[n++] = rkt;
+        }
+        rd_kafka_rdunlock(rk);
+        idx->cnt = n;
+        qsort(idx->topics, (size_t)n, sizeof(*idx->topics),
+              rd_kafka_fetch_topic_index_cmp);
+}
+
+/* The topic with \p topic_id, with a reference of its own (as
+ * rd_kafka_topic_find_by_topic_id() returns it), or NULL. */
+static rd_kafka_topic_t *
+rd_kafka_fetch_topic_index_find(const rd_kafka_fetch_topic_index_t *idx,
+                                rd_kafka_Uuid_t topic_id) {
+        int lo = 0, hi = idx->cnt - 1;
+        while (lo <= hi) {
+                int mid = lo + (hi - lo) / 2;
+                int c   = rd_kafka_Uuid_cmp(idx->topics[mid]->rkt_topic_id,
+                                            topic_id);
+                if (c == 0) {
+                        rd_kafka_topic_keep(idx->topics[mid]);
+                        return idx->topics[mid];
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid - 1;
+        }
+        return NULL;
+}
+
+static void rd_kafka_fetch_topic_index_destroy(rd_kafka_fetch_topic_index_t *idx) {
+        int i;
+        for (i = 0; i < idx->cnt; i++)
+                rd_kafka_topic_destroy0(idx->topics[i]);
+        if (idx->topics)
+                rd_free(idx->topics);
+        idx->topics = NULL;
+        idx->cnt    = 0;
+}
+
 /**
  * Parses and handles a Fetch reply.
  * Returns 0 on success or an error code on failure.
@@ -783,6 +848,7 @@ rd_kafka_fetch_reply_handle(rd_kafka_broker_t *rkb,
         int16_t ErrorCode                      = RD_KAFKA_RESP_ERR_NO_ERROR;
         rd_kafkap_Fetch_reply_tags_t FetchTags = RD_ZERO_INIT;
         rd_bool_t has_fetch_tags               = rd_false;
+        rd_kafka_fetch_topic_index_t topic_index = RD_ZERO_INIT;
 
         if (rd_kafka_buf_ApiVersion(request) >= 1) {
                 int32_t Throttle_Time;
@@ -811,6 +877,14 @@ rd_kafka_fetch_reply_handle(rd_kafka_broker_t *rkb,
                                                          TopicArrayCnt);
         }
 
+        /* mm2 (vendor/README.md): a response of many topics is answered
+         * from an index of the client's topics by id, built once here,
+         * instead of a scan of them all for each topic: at thousands of
+         * topics the scans were quadratic, and most of the consumer's CPU. */
+        if (rd_kafka_buf_ApiVersion(request) > 12 &&
+            TopicArrayCnt >= RD_KAFKA_FETCH_TOPIC_INDEX_MIN)
+                rd_kafka_fetch_topic_index_build(rkb->rkb_rk, &topic_index);
+
         for (i = 0; i < TopicArrayCnt; i++) {
                 rd_kafkap_str_t topic    = RD_ZERO_INIT;
                 rd_kafka_Uuid_t topic_id = RD_KAFKA_UUID_ZERO;
@@ -819,8 +893,11 @@ rd_kafka_fetch_reply_handle(rd_kafka_broker_t *rkb,
 
                 if (rd_kafka_buf_ApiVersion(request) > 12) {
                         rd_kafka_buf_read_uuid(rkbuf, &topic_id);
-                        rkt = rd_kafka_topic_find_by_topic_id(rkb->rkb_rk,
-                                                              topic_id);
+                        rkt = topic_index.cnt > 0
+                                  ? rd_kafka_fetch_topic_index_find(
+                                        &topic_index, topic_id)
+                                  : rd_kafka_topic_find_by_topic_id(
+                                        rkb->rkb_rk, topic_id);
                         if (rkt)
                                 topic = *rkt->rkt_topic;
                 } else {
@@ -870,6 +947,7 @@ rd_kafka_fetch_reply_handle(rd_kafka_broker_t *rkb,
         }
         rd_kafka_handle_Fetch_metadata_update(rkb, &FetchTags);
         rd_kafkap_Fetch_reply_tags_destroy(&FetchTags);
+        rd_kafka_fetch_topic_index_destroy(&topic_index);
 
         return 0;
 
@@ -877,6 +955,7 @@ err_parse:
         if (rkt)
                 rd_kafka_topic_destroy0(rkt);
         rd_kafkap_Fetch_reply_tags_destroy(&FetchTags);
+        rd_kafka_fetch_topic_index_destroy(&topic_index);
         rd_rkb_dbg(rkb, MSG, "BADMSG",
                    "Bad message (Fetch v%d): "
                    "is broker.version.fallback incorrectly set?",

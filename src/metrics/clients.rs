@@ -43,42 +43,35 @@ impl ClientMetrics {
         let register = |c: Box<dyn prometheus::core::Collector>| {
             registry.register(c).expect("registered once");
         };
-        let records_lag = IntGaugeVec::new(
-            Opts::new(
-                "kafka_consumer_fetch_manager_records_lag",
-                "Records between the consumer's position and the partition's end offset as of its last fetch",
-            ),
+        let by_client = ["clientid"];
+        let gauges = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            register(Box::new(g.clone()));
+            g
+        };
+        let counters = |name: &str, help: &str| {
+            let c = IntCounterVec::new(Opts::new(name, help), &by_client).expect("valid metric");
+            register(Box::new(c.clone()));
+            c
+        };
+        let records_lag = gauges(
+            "kafka_consumer_fetch_manager_records_lag",
+            "Records between the consumer's position and the partition's end offset as of its last fetch",
             &["clientid", "topic", "partition"],
-        )
-        .expect("valid metric");
-        register(Box::new(records_lag.clone()));
-        let incoming = IntCounterVec::new(
-            Opts::new(
-                "kafka_consumer_incoming_byte_total",
-                "Bytes of the records (keys and values) the consumer fetched and the task read",
-            ),
-            &["clientid"],
-        )
-        .expect("valid metric");
-        register(Box::new(incoming.clone()));
-        let outgoing = IntCounterVec::new(
-            Opts::new(
-                "kafka_producer_outgoing_byte_total",
-                "Bytes of the records (keys and values) sent through the producer",
-            ),
-            &["clientid"],
-        )
-        .expect("valid metric");
-        register(Box::new(outgoing.clone()));
-        let buffer_available = IntGaugeVec::new(
-            Opts::new(
-                "kafka_producer_buffer_available_bytes",
-                "Bytes the producer's queue can still take (queue.buffering.max.kbytes less the records not yet acknowledged)",
-            ),
-            &["clientid"],
-        )
-        .expect("valid metric");
-        register(Box::new(buffer_available.clone()));
+        );
+        let incoming = counters(
+            "kafka_consumer_incoming_byte_total",
+            "Bytes of the records (keys and values) the consumer fetched and the task read",
+        );
+        let outgoing = counters(
+            "kafka_producer_outgoing_byte_total",
+            "Bytes of the records (keys and values) sent through the producer",
+        );
+        let buffer_available = gauges(
+            "kafka_producer_buffer_available_bytes",
+            "Bytes the producer's queue can still take (queue.buffering.max.kbytes less the records not yet acknowledged)",
+            &by_client,
+        );
         ClientMetrics {
             registry,
             records_lag,

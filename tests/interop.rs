@@ -14,27 +14,7 @@ use serde_json::json;
 /// The mm2.properties both implementations run: A->B for one topic and one group, with the
 /// short intervals Kafka's own MirrorMaker 2 tests use.
 fn config(a: &str, b: &str, topic: &str, group: &str) -> String {
-    format!(
-        "clusters = {a}, {b}\n\
-         {a}.bootstrap.servers = {}\n\
-         {b}.bootstrap.servers = {}\n\
-         {a}->{b}.enabled = true\n\
-         {a}->{b}.topics = {topic}\n\
-         {a}->{b}.groups = {group}\n\
-         {b}->{a}.enabled = false\n\
-         emit.heartbeats.enabled = false\n\
-         refresh.topics.interval.seconds = 1\n\
-         refresh.groups.interval.seconds = 1\n\
-         emit.checkpoints.interval.seconds = 1\n\
-         sync.group.offsets.enabled = true\n\
-         sync.group.offsets.interval.seconds = 1\n\
-         sync.topic.acls.enabled = false\n\
-         offset.flush.interval.ms = 1000\n\
-         {}",
-        source_bootstrap(),
-        target_bootstrap(),
-        one_broker_settings(b),
-    )
+    checkpointing_flow(a, b, topic, group, 1)
 }
 
 /// The connector names stored (not deleted) in the flow's config topic.

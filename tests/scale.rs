@@ -110,28 +110,8 @@ fn synced(group: &str, alias: &str, partitions: &[(String, i32)]) -> BTreeMap<(S
 
 /// The mm2.properties of flow `a`->`b` over the topics and groups of `prefix`.
 fn flow(a: &str, b: &str, prefix: &str) -> String {
-    format!(
-        "clusters = {a}, {b}\n\
-         {a}.bootstrap.servers = {}\n\
-         {b}.bootstrap.servers = {}\n\
-         {a}->{b}.enabled = true\n\
-         {a}->{b}.topics = {prefix}-.*\n\
-         {a}->{b}.groups = {prefix}-group-.*\n\
-         {b}->{a}.enabled = false\n\
-         tasks.max = 4\n\
-         emit.heartbeats.enabled = false\n\
-         refresh.topics.interval.seconds = 2\n\
-         refresh.groups.interval.seconds = 2\n\
-         emit.checkpoints.interval.seconds = 2\n\
-         sync.group.offsets.enabled = true\n\
-         sync.group.offsets.interval.seconds = 2\n\
-         sync.topic.acls.enabled = false\n\
-         offset.flush.interval.ms = 1000\n\
-         {}",
-        source_bootstrap(),
-        target_bootstrap(),
-        one_broker_settings(b),
-    )
+    let groups = format!("{prefix}-group-.*");
+    checkpointing_flow(a, b, &format!("{prefix}-.*"), &groups, 2) + "tasks.max = 4\n"
 }
 
 /// Waits until every remote topic of `alias` exists and holds every record.

@@ -204,6 +204,11 @@ impl<A: TopicAdmin> SourceConnector<A> {
             .iter()
             .filter(|t| t.action == RemoteAction::Create)
             .collect();
+        // The partitions each remote topic is to have, for the topics made below.
+        let wanted: BTreeMap<&str, i32> = plan
+            .iter()
+            .map(|t| (t.remote.as_str(), t.partitions))
+            .collect();
         let grow: Vec<(String, usize)> = plan
             .iter()
             .filter_map(|t| match t.action {
@@ -231,10 +236,7 @@ impl<A: TopicAdmin> SourceConnector<A> {
                 match result {
                     Ok(()) => {
                         info!(flow = %self.flow.name(), "created remote topic {topic}");
-                        let partitions = specs
-                            .iter()
-                            .find(|s| s.name == topic)
-                            .map_or(0, |s| s.partitions);
+                        let partitions = wanted.get(topic.as_str()).copied().unwrap_or(0);
                         made.push((topic, partitions));
                     }
                     Err(e) => {
@@ -248,10 +250,7 @@ impl<A: TopicAdmin> SourceConnector<A> {
                 match result {
                     Ok(()) => {
                         info!(flow = %self.flow.name(), "added partitions to remote topic {topic}");
-                        let partitions = grow
-                            .iter()
-                            .find(|(t, _)| *t == topic)
-                            .map_or(0, |(_, n)| *n as i32);
+                        let partitions = wanted.get(topic.as_str()).copied().unwrap_or(0);
                         made.push((topic, partitions));
                     }
                     Err(e) => {

@@ -78,6 +78,41 @@ pub fn flow_config(source: &str, target: &str, extra: &str) -> String {
     )
 }
 
+/// An mm2.properties for `a->b` (and not back) over `topics` and `groups`, checkpointing and
+/// syncing group offsets, with every refresh, checkpoint and sync every `interval_seconds` and
+/// offsets flushed every second: the short intervals Kafka's own MirrorMaker 2 tests use, which
+/// both implementations run alike.
+pub fn checkpointing_flow(
+    a: &str,
+    b: &str,
+    topics: &str,
+    groups: &str,
+    interval_seconds: u32,
+) -> String {
+    let i = interval_seconds;
+    format!(
+        "clusters = {a}, {b}\n\
+         {a}.bootstrap.servers = {}\n\
+         {b}.bootstrap.servers = {}\n\
+         {a}->{b}.enabled = true\n\
+         {a}->{b}.topics = {topics}\n\
+         {a}->{b}.groups = {groups}\n\
+         {b}->{a}.enabled = false\n\
+         emit.heartbeats.enabled = false\n\
+         refresh.topics.interval.seconds = {i}\n\
+         refresh.groups.interval.seconds = {i}\n\
+         emit.checkpoints.interval.seconds = {i}\n\
+         sync.group.offsets.enabled = true\n\
+         sync.group.offsets.interval.seconds = {i}\n\
+         sync.topic.acls.enabled = false\n\
+         offset.flush.interval.ms = 1000\n\
+         {}",
+        source_bootstrap(),
+        target_bootstrap(),
+        one_broker_settings(b),
+    )
+}
+
 /// mm2.properties lines for test clusters of one broker each (replication factor 1 for every
 /// topic MirrorMaker creates) and for a quick worker group on `target`.
 pub fn one_broker_settings(target: &str) -> String {

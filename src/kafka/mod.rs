@@ -14,10 +14,12 @@ pub mod group;
 pub mod group_admin;
 pub mod log;
 pub mod producer;
+pub mod record_batch;
 pub mod props;
 pub mod topic_partition;
 pub mod transaction;
 pub mod validate;
+pub mod wire;
 
 pub use props::ClientProps;
 /// The error of every Kafka client call, for modules that report one without calling rdkafka.

@@ -297,6 +297,9 @@ pub static KEYS: &[KeyDef] = &[
     // Ours: a source partition whose records were deleted before they were replicated (or
     // that started over) fails its task instead of going on; see `source_task::continuity`.
     key("fail.on.data.loss", Connector, Bool, Some("false")),
+    // Ours: MirrorSource tasks copy record batches as they are (`source_task::batch_copy`)
+    // instead of reading and producing each record.
+    key("copy.batches.enabled", Connector, Bool, Some("false")),
     key(
         "heartbeats.replication.enabled",
         Connector,

@@ -187,6 +187,8 @@ pub struct FlowSettings {
     pub emit_offset_syncs: bool,
     /// `fail.on.data.loss` (ours): stop a task that finds records lost before replication.
     pub fail_on_data_loss: bool,
+    /// `copy.batches.enabled` (ours): source tasks copy record batches without decoding them.
+    pub copy_batches: bool,
     pub heartbeats_replication: bool,
     pub use_defaults_from: DefaultsFrom,
     pub consumer_poll_timeout: Duration,

@@ -279,6 +279,7 @@ pub fn flow_settings(connector: &Props, errors: &mut Vec<ConfigError>) -> FlowSe
         offset_lag_max: r.int_in("offset.lag.max", 0, i64::MAX),
         emit_offset_syncs: r.bool("emit.offset-syncs.enabled"),
         fail_on_data_loss: r.bool("fail.on.data.loss"),
+        copy_batches: r.bool("copy.batches.enabled"),
         heartbeats_replication: r.bool("heartbeats.replication.enabled"),
         use_defaults_from: r.one_of("use.defaults.from", DEFAULTS_FROM),
         consumer_poll_timeout: r.millis("consumer.poll.timeout.ms"),

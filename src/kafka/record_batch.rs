@@ -420,8 +420,7 @@ mod tests {
     /// A batch as a source log holds it: at `base`, with the given records.
     fn source_batch(base: i64, records: &[RawRecord], codec: Codec) -> Batch {
         // Offsets as the records say (gaps included).
-        let bytes =
-            encode_with(records, codec, stamp(7), |_, r| (r.offset - base) as i32).unwrap();
+        let bytes = encode_with(records, codec, stamp(7), |_, r| (r.offset - base) as i32).unwrap();
         let mut b = BytesMut::from(&bytes[..]);
         b[0..8].copy_from_slice(&base.to_be_bytes());
         Batch { bytes: b.freeze() }
@@ -429,7 +428,18 @@ mod tests {
 
     #[test]
     fn varints_round_trip_with_zigzag() {
-        for v in [0i64, 1, -1, 63, -64, 64, 300, -300, i64::from(i32::MAX), i64::MIN / 2] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            300,
+            -300,
+            i64::from(i32::MAX),
+            i64::MIN / 2,
+        ] {
             let mut b = BytesMut::new();
             put_varlong(&mut b, v);
             assert_eq!(read_varlong(&mut b.freeze()), Some(v));
@@ -441,8 +451,17 @@ mod tests {
 
     #[test]
     fn every_codec_round_trips_records_byte_for_byte() {
-        let recs = vec![record(10, 1000, b"k1", b"v1"), record(11, 999, b"k2", b"v2")];
-        for codec in [Codec::None, Codec::Gzip, Codec::Snappy, Codec::Lz4, Codec::Zstd] {
+        let recs = vec![
+            record(10, 1000, b"k1", b"v1"),
+            record(11, 999, b"k2", b"v2"),
+        ];
+        for codec in [
+            Codec::None,
+            Codec::Gzip,
+            Codec::Snappy,
+            Codec::Lz4,
+            Codec::Zstd,
+        ] {
             let batch = source_batch(10, &recs, codec);
             assert!(batch.crc_is_valid(), "{codec:?}");
             assert_eq!(batch.codec(), Some(codec));

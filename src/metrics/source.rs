@@ -249,6 +249,25 @@ impl PartitionMetrics {
         }
     }
 
+    /// A batch of `records` copied as a whole (the batch path): its size in bytes as fetched
+    /// (compressed, where Java counts record values) and the age of its newest record.
+    pub fn polled_batch(&mut self, bytes: usize, age_ms: Option<i64>, now: Instant) {
+        self.polled(bytes, age_ms, now);
+    }
+
+    /// A batch of `records` acknowledged by the target, with the latency of its newest record.
+    pub fn acked_batch(&mut self, records: u64, latency_ms: Option<i64>, now: Instant) {
+        self.row.show();
+        self.active_at = Some(now);
+        self.settled = false;
+        self.touched = true;
+        self.pending_records += records;
+        self.records.record(records as f64, now);
+        if let Some(l) = latency_ms {
+            self.latency.record(l as f64, now);
+        }
+    }
+
     /// Records found deleted from the source before they were replicated.
     pub fn lost(&mut self, records: u64) {
         self.row.show();

@@ -164,6 +164,38 @@ impl OffsetSyncWriter {
         urgent
     }
 
+    /// Where, in a run of `len` acknowledged records whose upstream and downstream offsets both
+    /// count up by one from `upstream` and `downstream`, the first one is whose sync would be
+    /// urgent; `None` when none is. Changes nothing. Within such a run only the first record
+    /// can meet the gap and rewind rules; the later ones only the lag rule.
+    pub fn first_urgent_in_run(
+        &self,
+        position: usize,
+        upstream: i64,
+        downstream: i64,
+        len: u32,
+    ) -> Option<u32> {
+        let mut state = self.state[position];
+        if state.urgent(upstream, downstream, self.max_lag) {
+            return Some(0);
+        }
+        // The record at `j` is urgent once `downstream + j - (last sync + 1) >= max_lag`.
+        let at = state
+            .last_sync_downstream
+            .saturating_add(1)
+            .saturating_add(self.max_lag)
+            .saturating_sub(downstream);
+        (at >= 1 && at < i64::from(len)).then_some(at as u32)
+    }
+
+    /// Notes an acknowledged record that follows on from the last one and whose sync is known
+    /// not to be urgent, without queueing it (a later record of its run will be).
+    pub fn advance(&mut self, position: usize, upstream: i64, downstream: i64) {
+        let state = &mut self.state[position];
+        state.previous_upstream = upstream;
+        state.previous_downstream = downstream;
+    }
+
     /// Whether recording this acknowledgement now would replace a sync of the partition that
     /// is due and not yet sent because every permit is taken: translation would lose that sync
     /// for good. Changes nothing.
@@ -219,6 +251,55 @@ mod tests {
             w.acked();
         }
         out
+    }
+
+    /// A run recorded through `first_urgent_in_run` and `advance` emits exactly what recording
+    /// each of its records would.
+    #[test]
+    fn runs_emit_what_their_records_would() {
+        for (lag, runs) in [
+            (100, vec![(0i64, 1000u32), (1000, 5), (1200, 300)]),
+            (0, vec![(5, 3), (9, 1)]),
+            (7, vec![(0, 1), (1, 20), (30, 6)]),
+        ] {
+            let mut one = OffsetSyncWriter::new(1, lag);
+            let mut urgent_one = Vec::new();
+            let mut down = 0;
+            for (first, n) in &runs {
+                for k in 0..i64::from(*n) {
+                    if one.record(0, first + k, down) {
+                        urgent_one.push((first + k, down));
+                    }
+                    down += 1;
+                }
+            }
+            let mut run = OffsetSyncWriter::new(1, lag);
+            let mut urgent_run = Vec::new();
+            let mut down = 0;
+            for (first, n) in &runs {
+                let mut k = 0;
+                while k < *n {
+                    let (u, d, left) = (first + i64::from(k), down, n - k);
+                    let step = match run.first_urgent_in_run(0, u, d, left) {
+                        Some(j) => j + 1,
+                        None => left,
+                    };
+                    let j = i64::from(step) - 1;
+                    if j > 0 {
+                        run.advance(0, u + j - 1, d + j - 1);
+                    }
+                    if run.record(0, u + j, d + j) {
+                        urgent_run.push((u + j, d + j));
+                    }
+                    k += step;
+                    down += i64::from(step);
+                }
+            }
+            assert_eq!(urgent_run, urgent_one, "lag {lag}");
+            run.promote_delayed();
+            one.promote_delayed();
+            assert_eq!(emitted(&mut run), emitted(&mut one), "lag {lag}");
+        }
     }
 
     #[test]

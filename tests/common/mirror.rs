@@ -113,11 +113,19 @@ pub fn checkpointing_flow(
     )
 }
 
+/// Whether this run's flows copy record batches (`TEST_COPY_BATCHES=1`): scripts/test.sh runs
+/// the MirrorSource suites a second time so.
+pub fn copy_batches() -> bool {
+    std::env::var("TEST_COPY_BATCHES").is_ok_and(|v| v == "1")
+}
+
 /// mm2.properties lines for test clusters of one broker each (replication factor 1 for every
-/// topic MirrorMaker creates) and for a quick worker group on `target`.
+/// topic MirrorMaker creates) and for a quick worker group on `target`, and the data path this
+/// run tests ([`copy_batches`]).
 pub fn one_broker_settings(target: &str) -> String {
     format!(
-        "replication.factor = 1\n\
+        "copy.batches.enabled = {}\n\
+         replication.factor = 1\n\
          offset-syncs.topic.replication.factor = 1\n\
          checkpoints.topic.replication.factor = 1\n\
          heartbeats.topic.replication.factor = 1\n\
@@ -126,7 +134,8 @@ pub fn one_broker_settings(target: &str) -> String {
          status.storage.replication.factor = 1\n\
          {target}.offset.flush.interval.ms = 500\n\
          {target}.session.timeout.ms = 6000\n\
-         {target}.heartbeat.interval.ms = 1000\n"
+         {target}.heartbeat.interval.ms = 1000\n",
+        copy_batches()
     )
 }
 

@@ -130,14 +130,20 @@ impl Cluster {
             .map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port)))
             .collect();
         // A broker that left is forgotten with its connection.
-        self.connections.retain(|n, _| r.brokers.iter().any(|b| b.node_id.0 == *n));
+        self.connections
+            .retain(|n, _| r.brokers.iter().any(|b| b.node_id.0 == *n));
         for t in &r.topics {
             let Some(name) = &t.name else { continue };
             if t.error_code != 0 {
                 self.topics.remove(name.0.as_str());
                 continue;
             }
-            let n = t.partitions.iter().map(|p| p.partition_index + 1).max().unwrap_or(0);
+            let n = t
+                .partitions
+                .iter()
+                .map(|p| p.partition_index + 1)
+                .max()
+                .unwrap_or(0);
             let mut leaders = vec![None; n.max(0) as usize];
             for p in &t.partitions {
                 if p.leader_id.0 >= 0 && p.partition_index >= 0 {

@@ -199,7 +199,12 @@ impl Drop for Connection {
 }
 
 /// A request's frame: its size, header and body.
-fn encode<R: Request>(request: &R, version: i16, id: i32, client_id: &StrBytes) -> Result<Bytes, String> {
+fn encode<R: Request>(
+    request: &R,
+    version: i16,
+    id: i32,
+    client_id: &StrBytes,
+) -> Result<Bytes, String> {
     let header = RequestHeader::default()
         .with_request_api_key(R::KEY)
         .with_request_api_version(version)
@@ -215,7 +220,9 @@ fn encode<R: Request>(request: &R, version: i16, id: i32, client_id: &StrBytes) 
     header
         .encode(&mut buf, header_version)
         .map_err(|e| e.to_string())?;
-    request.encode(&mut buf, version).map_err(|e| e.to_string())?;
+    request
+        .encode(&mut buf, version)
+        .map_err(|e| e.to_string())?;
     Ok(buf.freeze())
 }
 
@@ -249,7 +256,11 @@ async fn write_loop(
     }
 }
 
-async fn read_loop(mut reader: ReadHalf<Box<dyn Stream>>, waiters: Waiters, broken: Arc<AtomicBool>) {
+async fn read_loop(
+    mut reader: ReadHalf<Box<dyn Stream>>,
+    waiters: Waiters,
+    broken: Arc<AtomicBool>,
+) {
     loop {
         let frame = match read_frame(&mut reader).await {
             Ok(f) => f,
@@ -292,18 +303,23 @@ struct Handshake<'a> {
 }
 
 impl Handshake<'_> {
-    async fn call<R: Request>(&mut self, request: &R, version: i16) -> Result<R::Response, WireError> {
+    async fn call<R: Request>(
+        &mut self,
+        request: &R,
+        version: i16,
+    ) -> Result<R::Response, WireError> {
         let id = self.next_id;
         self.next_id += 1;
         let io = |e: std::io::Error| WireError::Io {
             broker: self.broker.to_string(),
             reason: e.to_string(),
         };
-        let frame = encode(request, version, id, self.client_id).map_err(|reason| WireError::Protocol {
-            broker: self.broker.to_string(),
-            api: std::any::type_name::<R>(),
-            reason,
-        })?;
+        let frame =
+            encode(request, version, id, self.client_id).map_err(|reason| WireError::Protocol {
+                broker: self.broker.to_string(),
+                api: std::any::type_name::<R>(),
+                reason,
+            })?;
         self.stream.write_all(&frame).await.map_err(io)?;
         self.stream.flush().await.map_err(io)?;
         let answer = read_frame(self.stream).await.map_err(io)?;
@@ -322,7 +338,10 @@ impl Handshake<'_> {
         if let Some(e) = WireError::from_code(r.error_code) {
             return Err(e);
         }
-        Ok(r.api_keys.iter().map(|k| (k.api_key, k.max_version)).collect())
+        Ok(r.api_keys
+            .iter()
+            .map(|k| (k.api_key, k.max_version))
+            .collect())
     }
 
     async fn authenticate(&mut self, sasl: &super::security::Sasl) -> Result<(), WireError> {
@@ -339,13 +358,18 @@ impl Handshake<'_> {
             .await?;
         if r.error_code != 0 {
             let offered: Vec<&str> = r.mechanisms.iter().map(|m| m.as_str()).collect();
-            return Err(auth(format!("the broker does not accept {name} (it offers {offered:?})")));
+            return Err(auth(format!(
+                "the broker does not accept {name} (it offers {offered:?})"
+            )));
         }
         let mut exchange = Exchange::new(sasl).map_err(auth)?;
         let mut message = exchange.initial();
         loop {
             let r = self
-                .call(&SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(message)), 2)
+                .call(
+                    &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(message)),
+                    2,
+                )
                 .await?;
             if r.error_code != 0 {
                 let why = r.error_message.map(|m| m.to_string()).unwrap_or_default();

@@ -75,7 +75,9 @@ impl WireError {
                     | ResponseError::UnknownLeaderEpoch
                     | ResponseError::KafkaStorageError
             ),
-            WireError::Io { .. } | WireError::Connect { .. } | WireError::UnknownTopicOrPartition(_) => true,
+            WireError::Io { .. }
+            | WireError::Connect { .. }
+            | WireError::UnknownTopicOrPartition(_) => true,
             _ => false,
         }
     }

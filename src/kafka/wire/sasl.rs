@@ -107,7 +107,11 @@ mod tests {
             password: "pw".into(),
         };
         let first = Exchange::new(&sasl).unwrap().initial();
-        assert!(first.starts_with(b"n,,n=alice,r="), "{:?}", String::from_utf8_lossy(&first));
+        assert!(
+            first.starts_with(b"n,,n=alice,r="),
+            "{:?}",
+            String::from_utf8_lossy(&first)
+        );
     }
 
     /// RFC 7677's SCRAM-SHA-256 example checks the crate's derivation; SHA-512's PBKDF2 is

@@ -158,15 +158,21 @@ fn tls_settings(props: &ClientProps) -> Result<TlsSettings, WireError> {
     };
     if let Some(ca) = ca {
         // The named CAs only, as librdkafka does when ssl.ca.location is set.
-        let mut store = openssl::x509::store::X509StoreBuilder::new().map_err(|e| tls_error("TLS", e))?;
+        let mut store =
+            openssl::x509::store::X509StoreBuilder::new().map_err(|e| tls_error("TLS", e))?;
         for cert in X509::stack_from_pem(&ca).map_err(|e| tls_error("ssl.ca.location", e))? {
-            store.add_cert(cert).map_err(|e| tls_error("ssl.ca.location", e))?;
+            store
+                .add_cert(cert)
+                .map_err(|e| tls_error("ssl.ca.location", e))?;
         }
         b.set_verify_cert_store(store.build())
             .map_err(|e| tls_error("ssl.ca.location", e))?;
     }
     let key_password = props.get("ssl.key.password").unwrap_or_default();
-    let certificate = match (props.get("ssl.certificate.pem"), props.get("ssl.certificate.location")) {
+    let certificate = match (
+        props.get("ssl.certificate.pem"),
+        props.get("ssl.certificate.location"),
+    ) {
         (Some(pem), _) => Some(pem.as_bytes().to_vec()),
         (None, Some(path)) => Some(read("ssl.certificate.location", path)?),
         (None, None) => None,
@@ -180,20 +186,27 @@ fn tls_settings(props: &ClientProps) -> Result<TlsSettings, WireError> {
         let mut chain = X509::stack_from_pem(&cert)
             .map_err(|e| tls_error("ssl.certificate.location", e))?
             .into_iter();
-        let leaf = chain
-            .next()
-            .ok_or_else(|| WireError::Config("ssl.certificate.location holds no certificate".into()))?;
-        b.set_certificate(&leaf).map_err(|e| tls_error("ssl.certificate.location", e))?;
+        let leaf = chain.next().ok_or_else(|| {
+            WireError::Config("ssl.certificate.location holds no certificate".into())
+        })?;
+        b.set_certificate(&leaf)
+            .map_err(|e| tls_error("ssl.certificate.location", e))?;
         for c in chain {
-            b.add_extra_chain_cert(c).map_err(|e| tls_error("ssl.certificate.location", e))?;
+            b.add_extra_chain_cert(c)
+                .map_err(|e| tls_error("ssl.certificate.location", e))?;
         }
         let pkey = if key_password.is_empty() {
             PKey::private_key_from_pem(&key)
         } else {
             PKey::private_key_from_pem_passphrase(&key, key_password.as_bytes())
         }
-        .map_err(|_| WireError::Config("ssl.key.location: the key cannot be read (is ssl.key.password right?)".into()))?;
-        b.set_private_key(&pkey).map_err(|e| tls_error("ssl.key.location", e))?;
+        .map_err(|_| {
+            WireError::Config(
+                "ssl.key.location: the key cannot be read (is ssl.key.password right?)".into(),
+            )
+        })?;
+        b.set_private_key(&pkey)
+            .map_err(|e| tls_error("ssl.key.location", e))?;
     }
     if let Some(path) = props.get("ssl.keystore.location") {
         let der = read("ssl.keystore.location", path)?;
@@ -201,17 +214,24 @@ fn tls_settings(props: &ClientProps) -> Result<TlsSettings, WireError> {
             .and_then(|p| p.parse2(props.get("ssl.keystore.password").unwrap_or_default()))
             .map_err(|_| WireError::Config("ssl.keystore.location: the PKCS12 keystore cannot be opened (is ssl.keystore.password right?)".into()))?;
         if let (Some(cert), Some(pkey)) = (store.cert, store.pkey) {
-            b.set_certificate(&cert).map_err(|e| tls_error("ssl.keystore.location", e))?;
-            b.set_private_key(&pkey).map_err(|e| tls_error("ssl.keystore.location", e))?;
+            b.set_certificate(&cert)
+                .map_err(|e| tls_error("ssl.keystore.location", e))?;
+            b.set_private_key(&pkey)
+                .map_err(|e| tls_error("ssl.keystore.location", e))?;
         }
         for c in store.ca.into_iter().flatten() {
-            b.add_extra_chain_cert(c).map_err(|e| tls_error("ssl.keystore.location", e))?;
+            b.add_extra_chain_cert(c)
+                .map_err(|e| tls_error("ssl.keystore.location", e))?;
         }
     }
     let verify = !props
         .get("enable.ssl.certificate.verification")
         .is_some_and(|v| v.eq_ignore_ascii_case("false"));
-    b.set_verify(if verify { SslVerifyMode::PEER } else { SslVerifyMode::NONE });
+    b.set_verify(if verify {
+        SslVerifyMode::PEER
+    } else {
+        SslVerifyMode::NONE
+    });
     // librdkafka checks the broker's name unless told `none`, as Java does.
     let verify_hostname = verify
         && !props
@@ -260,15 +280,23 @@ mod tests {
             ("security.protocol", "SASL_PLAINTEXT"),
             ("sasl.mechanism", "PLAIN"),
         ]);
-        let e = Security::from_props(&missing, "me").unwrap_err().to_string();
+        let e = Security::from_props(&missing, "me")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("sasl.username"), "{e}");
     }
 
     #[test]
     fn unknown_protocols_and_mechanisms_are_named() {
         let bad = props(&[("bootstrap.servers", "a:1"), ("security.protocol", "tls")]);
-        assert!(Security::from_props(&bad, "me").unwrap_err().to_string().contains("tls"));
-        let gssapi = props(&[("bootstrap.servers", "a:1"), ("security.protocol", "SASL_SSL")]);
+        assert!(Security::from_props(&bad, "me")
+            .unwrap_err()
+            .to_string()
+            .contains("tls"));
+        let gssapi = props(&[
+            ("bootstrap.servers", "a:1"),
+            ("security.protocol", "SASL_SSL"),
+        ]);
         let e = Security::from_props(&gssapi, "me").unwrap_err().to_string();
         assert!(e.contains("GSSAPI"), "{e}");
     }

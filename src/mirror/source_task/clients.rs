@@ -23,7 +23,7 @@ pub(super) enum Syncs {
     InTransaction(String),
 }
 
-fn client_props(props: &Props, label: &str) -> Result<ClientProps, TaskError> {
+pub(super) fn client_props(props: &Props, label: &str) -> Result<ClientProps, TaskError> {
     translate(props, label).map(|(p, _)| p).map_err(|e| {
         TaskError::Config(
             e.iter()

@@ -49,6 +49,7 @@ use self::progress::Progress;
 use self::refusal::Refused;
 use super::scheduler::now_ms;
 
+mod batch_copy;
 mod buffers;
 mod clients;
 mod continuity;
@@ -113,6 +114,25 @@ pub enum TaskError {
     DataLoss(String),
     #[error(transparent)]
     Unmatched(#[from] UnmatchedReport),
+    /// The batch path could not talk to a cluster.
+    #[error("batch path: {0}")]
+    Wire(crate::kafka::wire::WireError),
+    #[error(
+        "the target refused a batch of {partition} from source offset {offset}: {source}{remedy}"
+    )]
+    BatchRefused {
+        partition: TopicPartition,
+        offset: i64,
+        #[source]
+        source: crate::kafka::wire::WireError,
+        remedy: String,
+    },
+    #[error("reading {partition}: {source}")]
+    Corrupt {
+        partition: TopicPartition,
+        #[source]
+        source: crate::kafka::record_batch::CorruptBatch,
+    },
 }
 
 /// A record the target did not get.
@@ -163,6 +183,9 @@ pub fn exactly_once(flow: &Flow) -> bool {
 
 /// Runs a task until `deps.stop` is set or it fails. Blocking: call it on its own thread.
 pub fn run(spec: SourceTaskSpec, deps: TaskDeps) -> Result<(), TaskError> {
+    if batch_copy::enabled(&spec.flow) {
+        return batch_copy::run(spec, deps);
+    }
     let flow = spec.flow.clone();
     let prefix = format!("{}|{}-{}", flow.name(), spec.connector, spec.task);
     let (consumer, consumer_metrics) = clients::consumer(&flow, &prefix, spec.partitions.len())?;

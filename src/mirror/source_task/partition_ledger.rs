@@ -36,13 +36,39 @@ pub struct Acked {
     pub sync_now: bool,
 }
 
+/// What is in flight to the target: one record (the record path), or a batch of the batch
+/// path with the runs of source offsets it carries.
+#[derive(Debug)]
+struct InFlight {
+    first: i64,
+    last: i64,
+    timestamp: Option<i64>,
+    /// A batch's runs of contiguous source offsets; `None` for one record.
+    runs: Option<Box<[(i64, u32)]>>,
+}
+
+/// A batch the target acknowledged, walked run by run for its offset syncs
+/// ([`PartitionLedger::span_step`]).
+#[derive(Debug)]
+pub struct SpanAck {
+    runs: Box<[(i64, u32)]>,
+    run: usize,
+    /// Records of the current run already recorded.
+    done: u32,
+    /// The downstream offset of the next record to record.
+    downstream: i64,
+    /// The batch's records and largest timestamp (for the metrics).
+    pub records: u32,
+    pub timestamp: Option<i64>,
+}
+
 /// One assigned partition.
 #[derive(Debug)]
 struct PartitionState {
     source: MirrorPartition,
     remote_topic: Arc<str>,
-    /// (source offset, timestamp) of records sent and not yet acknowledged, in send order.
-    in_flight: VecDeque<(i64, Option<i64>)>,
+    /// Records (or batches) sent and not yet acknowledged, in send order.
+    in_flight: VecDeque<InFlight>,
     acked: Option<i64>,
     /// The timestamp of the last record acknowledged (for the lag in seconds).
     acked_timestamp: Option<i64>,
@@ -153,8 +179,87 @@ impl PartitionLedger {
     /// A record was queued for the target; call before serving delivery reports again.
     pub fn sent(&mut self, i: usize, offset: i64, timestamp: Option<i64>) {
         let p = &mut self.partitions[i];
-        p.in_flight.push_back((offset, timestamp));
+        p.in_flight.push_back(InFlight {
+            first: offset,
+            last: offset,
+            timestamp,
+            runs: None,
+        });
         p.next_expected = Some(offset + 1);
+    }
+
+    /// A batch carrying `runs` of source offsets (contiguous ones, in order) was sent.
+    pub fn sent_batch(&mut self, i: usize, runs: &[(i64, u32)], timestamp: Option<i64>) {
+        let (Some(first), Some(&(last_run, n))) = (runs.first(), runs.last()) else {
+            return;
+        };
+        let last = last_run + i64::from(n) - 1;
+        let p = &mut self.partitions[i];
+        p.in_flight.push_back(InFlight {
+            first: first.0,
+            last,
+            timestamp,
+            runs: Some(runs.into()),
+        });
+        p.next_expected = Some(last + 1);
+    }
+
+    /// The target acknowledged partition `i`'s oldest batch in flight, its first record at
+    /// `downstream`. `None` once the partition has failed; otherwise walk the returned batch
+    /// with [`PartitionLedger::span_step`] for its offset syncs.
+    pub fn acknowledged_batch(
+        &mut self,
+        i: usize,
+        downstream: i64,
+    ) -> Result<Option<SpanAck>, UnmatchedReport> {
+        let sent = self.pop(i)?;
+        let p = &mut self.partitions[i];
+        if p.failed_at.is_some_and(|f| sent.first >= f) {
+            return Ok(None);
+        }
+        p.acked = Some(sent.last);
+        p.acked_timestamp = sent.timestamp;
+        let runs = sent
+            .runs
+            .unwrap_or_else(|| vec![(sent.first, 1)].into_boxed_slice());
+        let records = runs.iter().map(|(_, n)| n).sum();
+        Ok(Some(SpanAck {
+            runs,
+            run: 0,
+            done: 0,
+            downstream,
+            records,
+            timestamp: sent.timestamp,
+        }))
+    }
+
+    /// Records an acknowledged batch's offsets for the syncs up to and including the next one
+    /// whose sync is urgent (or to its end). `Some(true)` when that sync must go out now, before
+    /// the next step; `None` once the batch is done. As if each record were acknowledged in
+    /// turn, at the cost of one step per sync.
+    pub fn span_step(&mut self, i: usize, ack: &mut SpanAck) -> Option<bool> {
+        let &(first, n) = ack.runs.get(ack.run)?;
+        let Some(w) = &mut self.syncs else {
+            ack.run = ack.runs.len();
+            return None;
+        };
+        let (u, d, left) = (first + i64::from(ack.done), ack.downstream, n - ack.done);
+        let step = match w.first_urgent_in_run(i, u, d, left) {
+            Some(j) => j + 1,
+            None => left,
+        };
+        let j = i64::from(step) - 1;
+        if j > 0 {
+            w.advance(i, u + j - 1, d + j - 1);
+        }
+        let urgent = w.record(i, u + j, d + j);
+        ack.done += step;
+        ack.downstream += i64::from(step);
+        if ack.done == n {
+            ack.run += 1;
+            ack.done = 0;
+        }
+        Some(urgent)
     }
 
     /// The record of partition `i` at `offset` will not be sent (the producer refused it, or
@@ -168,11 +273,10 @@ impl PartitionLedger {
     /// Whether acknowledging partition `i`'s oldest record in flight at `downstream` would
     /// replace an offset sync that is due and not yet sent (every permit taken).
     pub fn sync_would_replace(&self, i: usize, downstream: i64) -> bool {
-        let (Some(w), Some((upstream, _))) = (&self.syncs, self.partitions[i].in_flight.front())
-        else {
+        let (Some(w), Some(sent)) = (&self.syncs, self.partitions[i].in_flight.front()) else {
             return false;
         };
-        w.would_replace(i, *upstream, downstream)
+        w.would_replace(i, sent.first, downstream)
     }
 
     /// The target acknowledged the oldest record in flight of partition `i`, at `downstream`.
@@ -182,7 +286,11 @@ impl PartitionLedger {
         i: usize,
         downstream: i64,
     ) -> Result<Option<Acked>, UnmatchedReport> {
-        let (offset, timestamp) = self.pop(i)?;
+        let InFlight {
+            last: offset,
+            timestamp,
+            ..
+        } = self.pop(i)?;
         let p = &mut self.partitions[i];
         if p.failed_at.is_some_and(|f| offset >= f) {
             return Ok(None);
@@ -203,14 +311,14 @@ impl PartitionLedger {
     /// The target rejected the oldest record in flight of partition `i`: the partition fails.
     /// Returns its source offset unless the partition had failed already.
     pub fn rejected(&mut self, i: usize) -> Result<Option<i64>, UnmatchedReport> {
-        let (offset, _) = self.pop(i)?;
+        let offset = self.pop(i)?.first;
         let p = &mut self.partitions[i];
         let first = p.failed_at.is_none();
         p.failed_at = Some(p.failed_at.map_or(offset, |f| f.min(offset)));
         Ok(first.then_some(offset))
     }
 
-    fn pop(&mut self, i: usize) -> Result<(i64, Option<i64>), UnmatchedReport> {
+    fn pop(&mut self, i: usize) -> Result<InFlight, UnmatchedReport> {
         self.partitions[i]
             .in_flight
             .pop_front()
@@ -221,7 +329,7 @@ impl PartitionLedger {
     /// last one acknowledged (for the lag metrics).
     pub fn outstanding(&self, i: usize) -> (usize, Option<i64>, Option<i64>) {
         let p = &self.partitions[i];
-        let oldest = p.in_flight.front().and_then(|(_, ts)| *ts);
+        let oldest = p.in_flight.front().and_then(|s| s.timestamp);
         (p.in_flight.len(), oldest, p.acked_timestamp)
     }
 

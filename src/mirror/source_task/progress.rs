@@ -96,6 +96,31 @@ impl Progress {
         Ok(())
     }
 
+    /// The target wrote partition `i`'s oldest batch in flight, its first record at
+    /// `downstream` (the batch path): the ledger, the offset syncs and the metrics move on as
+    /// if each of its records had been acknowledged in turn.
+    pub(super) fn batch_delivered(&mut self, i: usize, downstream: i64, now: Instant, wall: i64) {
+        if self.ledger.sync_would_replace(i, downstream) {
+            self.wait_for_sync_permit();
+        }
+        let mut ack = match self.ledger.acknowledged_batch(i, downstream) {
+            Ok(Some(ack)) => ack,
+            Ok(None) => return,
+            Err(e) => {
+                self.failure.get_or_insert(e.into());
+                return;
+            }
+        };
+        while let Some(urgent) = self.ledger.span_step(i, &mut ack) {
+            // As for records: an urgent sync goes out before a later one can replace it.
+            if urgent {
+                self.send_syncs();
+            }
+        }
+        self.metrics[i].acked_batch(u64::from(ack.records), ack.timestamp.map(|t| wall - t), now);
+        self.task_metrics.written(u64::from(ack.records));
+    }
+
     /// Keeps the first failure: the task stops with it.
     pub(super) fn fail(&mut self, i: usize, offset: i64, source: KafkaError, refused: Refused) {
         let partition = self.ledger.topic_partition(i);

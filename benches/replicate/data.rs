@@ -7,6 +7,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 
@@ -91,6 +92,13 @@ pub struct Backlog {
     pub partitions: i32,
     /// The producers' and the topics' `compression.type`, or `none`.
     pub compression: &'static str,
+    /// The replicators' target producer's `compression.type` (the source's, unless a workload
+    /// says otherwise).
+    pub target_compression: &'static str,
+    /// Each record carries a header (a trace id), as records from instrumented services do.
+    pub headers: bool,
+    /// Records per source batch, when the producers send small batches.
+    pub batch_records: Option<usize>,
 }
 
 impl Backlog {
@@ -101,6 +109,9 @@ impl Backlog {
             size,
             partitions,
             compression,
+            target_compression: compression,
+            headers: false,
+            batch_records: None,
         }
     }
 
@@ -110,14 +121,17 @@ impl Backlog {
 
     /// Writes the backlog to `topic` as fast as the broker takes it; the time it took.
     pub fn load(&self, bootstrap: &str, topic: &str) -> Duration {
-        let p: BaseProducer = ClientConfig::new()
+        let mut config = ClientConfig::new();
+        config
             .set("bootstrap.servers", bootstrap)
             .set("linger.ms", "20")
             .set("batch.size", "1000000")
             .set("compression.type", self.compression)
-            .set("queue.buffering.max.kbytes", "262144")
-            .create()
-            .expect("load producer");
+            .set("queue.buffering.max.kbytes", "262144");
+        if let Some(n) = self.batch_records {
+            config.set("batch.num.messages", n.to_string());
+        }
+        let p: BaseProducer = config.create().expect("load producer");
         let mut rng = SmallRng::seed_from_u64(self.size as u64);
         let values: Vec<Vec<u8>> = (0..DISTINCT_VALUES)
             .map(|_| json_value(&mut rng, self.size))
@@ -125,10 +139,17 @@ impl Backlog {
         let start = Instant::now();
         for i in 0..self.count {
             let key = format!("customer-{}", i % 100_003);
+            let trace = format!("{:032x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let mut record = BaseRecord::to(topic)
                 .partition((i % self.partitions as u64) as i32)
                 .key(key.as_bytes())
                 .payload(&values[i as usize % DISTINCT_VALUES][..]);
+            if self.headers {
+                record = record.headers(OwnedHeaders::new().insert(Header {
+                    key: "traceparent",
+                    value: Some(trace.as_bytes()),
+                }));
+            }
             loop {
                 match p.send(record) {
                     Ok(()) => break,

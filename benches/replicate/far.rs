@@ -20,9 +20,11 @@ impl crate::Bench {
             let backlog = Backlog::of_mb(mb * self.scale, 1024, partitions, "none");
             let runs = [
                 (Replicator::Ours, self.source.clone(), "loopback"),
+                (Replicator::OursBatches, self.source.clone(), "loopback"),
                 (Replicator::Floor, far.to_string(), "50 ms away"),
                 (Replicator::JavaDefaults, far.to_string(), "50 ms away"),
                 (Replicator::Ours, far.to_string(), "50 ms away"),
+                (Replicator::OursBatches, far.to_string(), "50 ms away"),
             ];
             let mut loaded: Vec<(String, String)> = Vec::new();
             for (who, source, place) in runs {

@@ -41,11 +41,12 @@ use replicators::{start, FlowSpec, Replicator};
 use report::{Row, Table};
 
 const TASKS_MAX: u32 = 4;
-const ALL: [Replicator; 4] = [
+const ALL: [Replicator; 5] = [
     Replicator::Floor,
     Replicator::JavaDefaults,
     Replicator::JavaTuned,
     Replicator::Ours,
+    Replicator::OursBatches,
 ];
 
 struct Bench {
@@ -63,12 +64,13 @@ struct Workload {
 
 fn workloads(scale: f64) -> Vec<Workload> {
     // (name, MB at scale 1, record size, partitions, compression)
-    const TABLE: [(&str, f64, usize, i32, &str); 7] = [
+    const TABLE: [(&str, f64, usize, i32, &str); 8] = [
         ("1 KiB JSON, uncompressed", 512.0, 1024, 8, "none"),
         ("1 KiB JSON, one partition", 256.0, 1024, 1, "none"),
         ("1 KiB JSON, lz4", 512.0, 1024, 8, "lz4"),
         ("1 KiB JSON, zstd", 512.0, 1024, 8, "zstd"),
         ("100 B records", 128.0, 100, 8, "none"),
+        ("100 B records, lz4", 128.0, 100, 8, "lz4"),
         ("10 KiB JSON", 512.0, 10240, 8, "none"),
         // 300 records of 1 KiB per partition.
         (
@@ -79,13 +81,32 @@ fn workloads(scale: f64) -> Vec<Workload> {
             "none",
         ),
     ];
-    TABLE
+    let mut all: Vec<Workload> = TABLE
         .iter()
         .map(|&(name, mb, size, partitions, compression)| Workload {
             name,
             backlog: Backlog::of_mb(mb * scale, size, partitions, compression),
         })
-        .collect()
+        .collect();
+    // Data as users have it: a header on every record, lz4 batches, and MirrorMaker 2's
+    // default target producer (no compression).
+    all.push(Workload {
+        name: "1 KiB JSON + header, lz4, default producer",
+        backlog: Backlog {
+            headers: true,
+            target_compression: "none",
+            ..Backlog::of_mb(512.0 * scale, 1024, 8, "lz4")
+        },
+    });
+    // Small source batches: producers with `linger.ms=0` send a few records at a time.
+    all.push(Workload {
+        name: "1 KiB JSON, lz4, batches of 10",
+        backlog: Backlog {
+            batch_records: Some(10),
+            ..Backlog::of_mb(256.0 * scale, 1024, 8, "lz4")
+        },
+    });
+    all
 }
 
 impl Bench {
@@ -106,7 +127,7 @@ impl Bench {
             topic,
             partitions: backlog.partitions,
             tasks_max: TASKS_MAX,
-            compression: backlog.compression,
+            compression: backlog.target_compression,
             groups: None,
             extra: String::new(),
         }
@@ -124,7 +145,14 @@ impl Bench {
     ) -> Observed {
         let running = start(who, flow);
         let target = TopicCount::new(&self.target, &flow.remote_topic(), flow.partitions);
-        let seen = watch(
+        let broker_cpu = || {
+            std::env::var("BENCH_TARGET_PID")
+                .ok()
+                .and_then(|p| p.parse::<u32>().ok())
+                .map(probe::cpu_seconds)
+        };
+        let broker_before = broker_cpu();
+        let mut seen = watch(
             running.pid(),
             &target,
             count,
@@ -132,6 +160,9 @@ impl Bench {
             deadline,
             during,
         );
+        seen.target_cpu_seconds = broker_cpu()
+            .zip(broker_before)
+            .map(|(after, before)| after - before);
         drop(running);
         // The run's remote and internal topics go at once: a target holding the earlier runs'
         // thousands of partitions slowed the later runs of a workload (the 1,000-partition
@@ -238,8 +269,8 @@ fn main() {
         }
     }
     if parts.contains("memory") {
-        let line = bench.memory(std::env::var("BENCH_TARGET_PID").ok());
-        println!("\n{line}");
+        let lines = bench.memory(std::env::var("BENCH_TARGET_PID").ok());
+        println!("\n{}", lines.join("\n"));
     }
     if parts.contains("scale") {
         let lines = bench.scale();

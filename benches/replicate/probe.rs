@@ -96,6 +96,8 @@ pub struct Observed {
     pub seconds: f64,
     pub cpu_seconds: f64,
     pub peak_rss_mib: f64,
+    /// What the target broker's JVM spent meanwhile, when its pid is known.
+    pub target_cpu_seconds: Option<f64>,
 }
 
 /// Looks at `target` every 100 ms until it holds `count` records, or `deadline` passed since
@@ -129,6 +131,7 @@ pub fn watch(
                 seconds: now.duration_since(t0).as_secs_f64().max(0.001),
                 cpu_seconds: (cpu_seconds(pid) - cpu0).max(0.01),
                 peak_rss_mib: peak.max(peak_rss_mib(pid)),
+                target_cpu_seconds: None,
             };
         }
         if n > last_progress.1 {

@@ -12,6 +12,8 @@ pub enum Replicator {
     JavaDefaults,
     JavaTuned,
     Ours,
+    /// connect-mirror-maker with `copy.batches.enabled = true`.
+    OursBatches,
 }
 
 impl Replicator {
@@ -21,7 +23,13 @@ impl Replicator {
             Replicator::JavaDefaults => "Java MirrorMaker 2, defaults",
             Replicator::JavaTuned => "Java MirrorMaker 2, tuned",
             Replicator::Ours => "connect-mirror-maker",
+            Replicator::OursBatches => "connect-mirror-maker, batch path",
         }
+    }
+
+    /// Whether this is connect-mirror-maker, on either path.
+    pub fn is_ours(self) -> bool {
+        matches!(self, Replicator::Ours | Replicator::OursBatches)
     }
 }
 
@@ -148,8 +156,11 @@ pub fn start(who: Replicator, flow: &FlowSpec) -> Running {
             let path = write(&dir, &flow.mm2_properties(who == Replicator::JavaTuned));
             java(&dir, &path)
         }
-        Replicator::Ours => {
+        Replicator::Ours | Replicator::OursBatches => {
             let mut text = flow.mm2_properties(false);
+            if who == Replicator::OursBatches {
+                text.push_str("copy.batches.enabled = true\n");
+            }
             text.push_str(&format!("listeners = http://127.0.0.1:{}\n", free_port()));
             // BENCH_OURS_EXTRA: more lines for ours, `{s}` and `{t}` standing for the aliases.
             if let Ok(extra) = std::env::var("BENCH_OURS_EXTRA") {
@@ -173,11 +184,11 @@ pub fn start(who: Replicator, flow: &FlowSpec) -> Running {
         }
     };
     let perf = match (who, std::env::var("BENCH_PROFILE")) {
-        (Replicator::Ours, Ok(folder)) => Some(profile(child.id(), &folder, &flow.source_alias)),
+        (w, Ok(folder)) if w.is_ours() => Some(profile(child.id(), &folder, &flow.source_alias)),
         _ => None,
     };
     let heaptrack = match (who, std::env::var("BENCH_HEAPTRACK")) {
-        (Replicator::Ours, Ok(folder)) => Some(heaptrack(child.id(), &folder, &flow.source_alias)),
+        (w, Ok(folder)) if w.is_ours() => Some(heaptrack(child.id(), &folder, &flow.source_alias)),
         _ => None,
     };
     Running {

@@ -12,6 +12,8 @@ pub struct Row {
     pub cpu_s_per_gb: f64,
     pub mb_per_core: f64,
     pub peak_rss_mib: f64,
+    /// The target broker's CPU seconds per GB copied (the whole run's), when measured.
+    pub target_cpu_s_per_gb: Option<f64>,
 }
 
 impl Row {
@@ -25,19 +27,22 @@ impl Row {
             cpu_s_per_gb: seen.cpu_seconds / (mb / 1e3),
             mb_per_core: mb / seen.cpu_seconds,
             peak_rss_mib: seen.peak_rss_mib,
+            target_cpu_s_per_gb: seen.target_cpu_seconds.map(|c| c / (mb / 1e3)),
         }
     }
 
     pub fn line(&self) -> String {
         format!(
-            "| {} | {} | {:.0} | {:.1} | {:.2} | {:.1} | {:.0} |",
+            "| {} | {} | {:.0} | {:.1} | {:.2} | {:.1} | {:.0} | {} |",
             self.workload,
             self.who.label(),
             self.records_per_s,
             self.mb_per_s,
             self.cpu_s_per_gb,
             self.mb_per_core,
-            self.peak_rss_mib
+            self.peak_rss_mib,
+            self.target_cpu_s_per_gb
+                .map_or("-".into(), |c| format!("{c:.2}"))
         )
     }
 }
@@ -62,13 +67,13 @@ impl Table {
     /// over the copy loop's.
     pub fn markdown(&self) -> String {
         let mut out = String::from(
-            "| workload | replicator | records/s | MB/s | CPU s/GB | MB/s per core | peak RSS MiB |\n|---|---|---|---|---|---|---|\n",
+            "| workload | replicator | records/s | MB/s | CPU s/GB | MB/s per core | peak RSS MiB | target broker CPU s/GB |\n|---|---|---|---|---|---|---|---|\n",
         );
         for row in &self.rows {
             out.push_str(&row.line());
             out.push('\n');
         }
-        out.push_str("\n| workload | ours/Java defaults (per core) | ours/Java tuned (per core) | ours/floor (CPU per GB) |\n|---|---|---|---|\n");
+        out.push_str("\n| workload | ours/Java defaults (per core) | ours/Java tuned (per core) | ours/floor (CPU per GB) | batch path/Java defaults (per core) | batch path/Java tuned (per core) |\n|---|---|---|---|---|---|\n");
         let mut seen: Vec<&str> = Vec::new();
         for row in &self.rows {
             if seen.contains(&row.workload) {
@@ -76,23 +81,25 @@ impl Table {
             }
             seen.push(row.workload);
             let get = |who| self.find(row.workload, who);
-            let Some(ours) = get(Replicator::Ours) else {
-                continue;
+            let ratio = |mine: Replicator, theirs: Replicator| match (get(mine), get(theirs)) {
+                (Some(m), Some(j)) => format!("{:.1}×", m.mb_per_core / j.mb_per_core),
+                _ => "-".into(),
             };
-            let per_core = |who| {
-                get(who).map_or("-".into(), |j: &Row| {
-                    format!("{:.1}×", ours.mb_per_core / j.mb_per_core)
-                })
+            let per_core = |who| ratio(Replicator::Ours, who);
+            let Some(ours) = get(Replicator::Ours).or(get(Replicator::OursBatches)) else {
+                continue;
             };
             let floor = get(Replicator::Floor).map_or("-".into(), |f| {
                 format!("{:.2}×", ours.cpu_s_per_gb / f.cpu_s_per_gb)
             });
             out.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} |\n",
                 row.workload,
                 per_core(Replicator::JavaDefaults),
                 per_core(Replicator::JavaTuned),
-                floor
+                floor,
+                ratio(Replicator::OursBatches, Replicator::JavaDefaults),
+                ratio(Replicator::OursBatches, Replicator::JavaTuned),
             ));
         }
         out

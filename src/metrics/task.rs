@@ -26,7 +26,22 @@ pub struct TaskMetricsFamily {
     active_count: IntGaugeVec,
     commit_avg: GaugeVec,
     commit_max: GaugeVec,
+    batch_total: IntCounterVec,
 }
+
+/// Every value of the `copy` label.
+pub const BATCH_COPY_KINDS: [&str; 6] = [
+    "as_is",
+    "cropped",
+    "compacted",
+    "old_format",
+    "too_large",
+    "log_append_time",
+];
+
+/// The batch path's batches are counted by how they were copied: `as_is`, or the reason they
+/// were re-encoded.
+pub const BATCH_COPY_LABEL: &str = "copy";
 
 fn register<C: prometheus::core::Collector + Clone + 'static>(registry: &Registry, c: C) -> C {
     registry
@@ -76,6 +91,17 @@ impl TaskMetricsFamily {
             commit_max: gauge(
                 "kafka_connect_connector_task_offset_commit_max_time_ms",
                 "Longest time this task took to commit its offsets, over the last minute",
+            ),
+            batch_total: register(
+                registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "kafka_connect_source_task_source_batch_total",
+                        "Record batches the batch path sent to the target: copied as they are (copy=as_is) or re-encoded, by reason",
+                    ),
+                    &["connector", "task", BATCH_COPY_LABEL],
+                )
+                .expect("valid metric"),
             ),
         }
     }
@@ -130,6 +156,13 @@ impl TaskMetrics {
         self.commits.record(took.as_secs_f64() * 1000.0, now);
     }
 
+    /// Batches the batch path sent, copied as `how` says (`as_is`, or why they were
+    /// re-encoded).
+    pub fn batches(&self, how: &str, n: u64) {
+        let l = [self.labels[0].as_str(), self.labels[1].as_str(), how];
+        self.family.batch_total.with_label_values(&l).inc_by(n);
+    }
+
     /// Copies the local statistics to Prometheus; `active` records are in flight.
     pub fn publish(&mut self, active: usize, now: Instant) {
         self.poll_total.inc_by(std::mem::take(&mut self.polled));
@@ -151,6 +184,9 @@ impl Drop for TaskMetrics {
         let _ = f.active_count.remove_label_values(&l);
         let _ = f.commit_avg.remove_label_values(&l);
         let _ = f.commit_max.remove_label_values(&l);
+        for how in BATCH_COPY_KINDS {
+            let _ = f.batch_total.remove_label_values(&[l[0], l[1], how]);
+        }
     }
 }
 

@@ -83,9 +83,9 @@ pub(super) struct Copier<'a> {
     producing: HashMap<i32, usize>,
     source_stale: bool,
     target_stale: bool,
-    /// Batches copied as they are, and re-encoded by reason.
-    pub copied: u64,
-    pub reencoded: HashMap<Reencode, u64>,
+    /// Batches copied as they are, and re-encoded by reason, since the last publish.
+    copied: u64,
+    reencoded: HashMap<Reencode, u64>,
 }
 
 impl<'a> Copier<'a> {
@@ -783,8 +783,12 @@ impl<'a> Copier<'a> {
         progress.producer_metrics.publish();
         let in_flight = progress.ledger.in_flight();
         progress.task_metrics.publish(in_flight, now);
-        let reencoded: u64 = self.reencoded.values().sum();
-        debug!(flow = %self.task.spec.flow.name(), task = self.task.spec.task, copied = self.copied, reencoded, "batch path");
+        progress
+            .task_metrics
+            .batches("as_is", std::mem::take(&mut self.copied));
+        for (why, n) in self.reencoded.drain() {
+            progress.task_metrics.batches(why.label(), n);
+        }
     }
 }
 

@@ -41,6 +41,19 @@ pub enum Reencode {
     LogAppendTime,
 }
 
+impl Reencode {
+    /// Its value of the batch metric's `copy` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reencode::Cropped => "cropped",
+            Reencode::Compacted => "compacted",
+            Reencode::OldFormat => "old_format",
+            Reencode::TooLarge => "too_large",
+            Reencode::LogAppendTime => "log_append_time",
+        }
+    }
+}
+
 /// The source offsets a produced batch carries, for the ledger: contiguous runs, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Span {

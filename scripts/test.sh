@@ -37,3 +37,10 @@ export TEST_KAFKA_RUN="$RUN_DIR"
 export TEST_REQUIRE_BROKERS=1
 log "cargo test, against the clusters"
 cargo test --all-targets --locked --no-fail-fast "$@"
+# The MirrorSource suites again on the batch path (copy.batches.enabled, see
+# tests/common/mirror.rs's copy_batches): exact copy, resume, configs, active/active, metrics,
+# outages, checkpoints and translations beside Java, TLS and SCRAM, Kafka 3.9, the fault suite.
+log "cargo test, against the clusters, on the batch path"
+TEST_COPY_BATCHES=1 cargo test --locked --no-fail-fast \
+  --test mirror_source --test interop --test security --test kafka_versions --test fault \
+  --test mirror_checkpoint "$@"

@@ -58,6 +58,9 @@ pub fn parse_offset_value(value: &[u8]) -> Option<i64> {
 #[derive(Debug)]
 pub struct ProducedOffsets(Vec<(Vec<u8>, Option<Value>)>);
 
+/// A record's key and value bytes (no value: a tombstone).
+pub type KeyValue = (Vec<u8>, Option<Vec<u8>>);
+
 /// Why offsets could not be produced on a task's producer.
 #[derive(Debug, thiserror::Error)]
 pub enum ProduceOffsetsError {
@@ -277,6 +280,21 @@ impl OffsetStore {
                 })?;
         }
         Ok(ProducedOffsets(records))
+    }
+
+    /// The records that store `entries` of `connector`, as key and value bytes, for a task that
+    /// writes them with its own client, and what [`OffsetStore::cache_produced`] takes once
+    /// they are written.
+    pub fn offset_records(
+        connector: &str,
+        entries: &[OffsetEntry],
+    ) -> (Vec<KeyValue>, ProducedOffsets) {
+        let records = Self::records(connector, entries);
+        let bytes = records
+            .iter()
+            .map(|(k, v)| (k.clone(), value_bytes(v)))
+            .collect();
+        (bytes, ProducedOffsets(records))
     }
 
     /// Takes offsets a task produced itself ([`OffsetStore::produce`]) into the in-memory

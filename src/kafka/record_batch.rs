@@ -177,15 +177,21 @@ pub struct ProducerStamp {
     pub producer_id: i64,
     pub epoch: i16,
     pub base_sequence: i32,
+    /// Written in a transaction (exactly once).
+    pub transactional: bool,
 }
 
-/// A copy of `batch` as a client would send it: base offset 0, no leader epoch, not
-/// transactional, `stamp`'s producer, and the CRC computed again. The records are untouched.
+/// A copy of `batch` as a client would send it: base offset 0, no leader epoch, transactional
+/// only when `stamp` is, `stamp`'s producer, and the CRC computed again. The records are
+/// untouched.
 pub fn restamp(batch: &Batch, stamp: ProducerStamp) -> Bytes {
     let mut b = BytesMut::from(&batch.bytes[..]);
     b[0..8].copy_from_slice(&0i64.to_be_bytes());
     b[12..16].copy_from_slice(&(-1i32).to_be_bytes());
-    let attributes = batch.attributes() & !ATTR_TRANSACTIONAL;
+    let mut attributes = batch.attributes() & !ATTR_TRANSACTIONAL;
+    if stamp.transactional {
+        attributes |= ATTR_TRANSACTIONAL;
+    }
     b[21..23].copy_from_slice(&attributes.to_be_bytes());
     b[43..51].copy_from_slice(&stamp.producer_id.to_be_bytes());
     b[51..53].copy_from_slice(&stamp.epoch.to_be_bytes());
@@ -300,7 +306,14 @@ fn encode_with(
     b.put_i32(-1);
     b.put_i8(2);
     b.put_u32(0); // CRC, below
-    b.put_i16(codec.bits());
+    b.put_i16(
+        codec.bits()
+            | if stamp.transactional {
+                ATTR_TRANSACTIONAL
+            } else {
+                0
+            },
+    );
     b.put_i32(records.last().map_or(0, |r| delta(records.len() - 1, r)));
     b.put_i64(first_ts);
     b.put_i64(max_ts);
@@ -344,6 +357,16 @@ fn compress(codec: Codec, plain: BytesMut, out: &mut BytesMut) -> Result<(), Str
         Codec::Zstd => Zstd::compress(out, fill),
     }
     .map_err(|e| e.to_string())
+}
+
+/// A record's bytes from the key on, for a key and value without headers.
+pub fn body(key: Option<&[u8]>, value: Option<&[u8]>) -> Bytes {
+    let mut b =
+        BytesMut::with_capacity(12 + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len));
+    put_bytes(&mut b, key);
+    put_bytes(&mut b, value);
+    put_varint(&mut b, 0);
+    b.freeze()
 }
 
 fn put_bytes(b: &mut BytesMut, v: Option<&[u8]>) {
@@ -397,6 +420,7 @@ mod tests {
             producer_id: 42,
             epoch: 3,
             base_sequence: seq,
+            transactional: false,
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod connection;
 pub mod error;
+pub mod partitioner;
 pub mod sasl;
 pub mod security;
 

@@ -117,16 +117,8 @@ pub enum TaskError {
     /// The batch path could not talk to a cluster.
     #[error("batch path: {0}")]
     Wire(crate::kafka::wire::WireError),
-    #[error(
-        "the target refused a batch of {partition} from source offset {offset}: {source}{remedy}"
-    )]
-    BatchRefused {
-        partition: TopicPartition,
-        offset: i64,
-        #[source]
-        source: crate::kafka::wire::WireError,
-        remedy: String,
-    },
+    #[error(transparent)]
+    BatchRefused(Box<BatchRefusal>),
     #[error("reading {partition}: {source}")]
     Corrupt {
         partition: TopicPartition,
@@ -143,6 +135,18 @@ pub struct DeliveryFailure {
     pub offset: i64,
     #[source]
     pub source: KafkaError,
+    /// What raises the limit that refused it, when one did (starts with "; ").
+    pub remedy: String,
+}
+
+/// A batch the target did not take (the batch path).
+#[derive(Debug, thiserror::Error)]
+#[error("the target refused a batch of {partition} from source offset {offset}: {source}{remedy}")]
+pub struct BatchRefusal {
+    pub partition: TopicPartition,
+    pub offset: i64,
+    #[source]
+    pub source: crate::kafka::wire::WireError,
     /// What raises the limit that refused it, when one did (starts with "; ").
     pub remedy: String,
 }

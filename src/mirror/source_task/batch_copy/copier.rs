@@ -4,7 +4,7 @@
 //! offsets, metrics) moved on by whole batches. Memory is bounded by the bytes fetched and not
 //! yet acknowledged: no fetch is sent while they exceed the task's share.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,24 +17,31 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     BrokerId, DescribeConfigsRequest, FetchRequest, FetchResponse, InitProducerIdRequest,
-    ListOffsetsRequest, ProduceRequest, ProduceResponse, ProducerId, TopicName,
+    ListOffsetsRequest, ProduceRequest, ProduceResponse, ProducerId, TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use crate::kafka::record_batch::Codec;
+use crate::connect::offsets::{mirror_entry, KeyValue as Kv, OffsetStore, ProduceOffsetsError};
+use crate::kafka::record_batch::{self, Codec, ProducerStamp, RawRecord};
+use crate::kafka::transaction::{StallWatch, TransactionError};
+use crate::kafka::wire::partitioner::partition_of;
 use crate::kafka::wire::{Cluster, WireError};
 
+use super::super::clients::Syncs;
 use super::super::continuity::{classify, describe};
-use super::super::{Task, TaskError, METRICS_EVERY};
-use super::pipeline::Pipeline;
+use super::super::{BatchRefusal, Task, TaskError, METRICS_EVERY};
+use super::pipeline::{Pipeline, Producing};
 use super::select::{select, AbortedTxn, Limits, Reencode};
+use super::transaction::Txn;
 use super::BatchSettings;
 
 /// The versions asked for: the highest that still name topics (later ones use topic ids).
 const FETCH_VERSION: i16 = 12;
 const PRODUCE_VERSION: i16 = 12;
+/// In transactions: below 12, which would ask for Kafka 4's second transaction protocol.
+const TRANSACTIONAL_PRODUCE_VERSION: i16 = 11;
 const LIST_OFFSETS_VERSION: i16 = 7;
 const INIT_PRODUCER_ID_VERSION: i16 = 4;
 const DESCRIBE_CONFIGS_VERSION: i16 = 4;
@@ -45,6 +52,10 @@ const PRODUCE_TIMEOUT: Duration = Duration::from_secs(30);
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the loop waits when nothing happens, so timers and the stop flag are served.
 const TICK: Duration = Duration::from_millis(50);
+/// How long a fetch may wait at the broker while some of its partitions are held back for room:
+/// a broker answers a connection's requests in turn, so a fetch waiting the full
+/// `fetch.max.wait.ms` for quiet partitions would hold the busy ones back as long.
+const HELD_BACK_WAIT_MS: i32 = 5;
 /// How long a partition waits after a failed fetch before it is fetched again.
 const FETCH_BACKOFF: Duration = Duration::from_millis(200);
 /// Retriable produce failures in a row after which a partition fails its task (about two
@@ -77,10 +88,14 @@ pub(super) struct Copier<'a> {
     target: Cluster,
     parts: Vec<Part>,
     producer: (i64, i16),
+    /// Exactly once: the task's transactions.
+    txn: Option<Txn>,
     fetches: JoinSet<FetchDone>,
     produces: JoinSet<ProduceDone>,
     /// Produce requests in flight, by target broker.
     producing: HashMap<i32, usize>,
+    /// Source brokers with a fetch in flight (one at a time: see [`HELD_BACK_WAIT_MS`]).
+    fetching: HashSet<i32>,
     source_stale: bool,
     target_stale: bool,
     /// Batches copied as they are, and re-encoded by reason, since the last publish.
@@ -97,13 +112,20 @@ impl<'a> Copier<'a> {
     ) -> Result<Copier<'a>, TaskError> {
         let mut source = Cluster::new(settings.source.clone());
         let mut target = Cluster::new(settings.target.clone());
+        let spec = &task.spec;
+        let mut txn = super::super::exactly_once(&spec.flow).then(|| {
+            Txn::new(
+                super::super::transactional_id(&spec.flow, &spec.connector, spec.task),
+                spec.flow.settings.transaction_boundary,
+            )
+        });
         let ledger = &task.progress.ledger;
         let mut parts = Vec::with_capacity(ledger.len());
         for i in 0..ledger.len() {
             parts.push(Part {
                 remote: ledger.remote_topic(i).clone(),
                 partition: ledger.topic_partition(i).partition,
-                fetch_offset: ledger.stored(i).map(|o| o + 1),
+                fetch_offset: None,
                 fetching: false,
                 retry_at: None,
                 pipeline: Pipeline::default(),
@@ -117,8 +139,25 @@ impl<'a> Copier<'a> {
         let source_topics = distinct((0..ledger.len()).map(|i| ledger.source(i).topic.clone()));
         let remote_topics = distinct(parts.iter().map(|p| p.remote.to_string()));
         source.refresh(&refs(&source_topics)).await?;
-        target.refresh(&refs(&remote_topics)).await?;
-        let producer = init_producer_id(&mut target).await?;
+        let mut target_topics = remote_topics.clone();
+        if txn.is_some() {
+            // Source offsets and offset syncs go in the transactions: their partitions too.
+            target_topics.extend(task.deps.offsets.topic().map(str::to_string));
+            if let Syncs::InTransaction(t) = &task.progress.syncs {
+                target_topics.push(t.clone());
+            }
+        }
+        target.refresh(&refs(&target_topics)).await?;
+        let producer = match &mut txn {
+            // Fences every earlier incarnation of the task, before its offsets are read.
+            Some(t) => t.init(&mut target).await?,
+            None => init_producer_id(&mut target).await?,
+        };
+        task.deps.offsets.refresh().map_err(TaskError::Offsets)?;
+        task.load_offsets();
+        for (i, p) in parts.iter_mut().enumerate() {
+            p.fetch_offset = task.progress.ledger.stored(i).map(|o| o + 1);
+        }
         let limits = max_message_bytes(&mut target, &remote_topics).await;
         for p in &mut parts {
             if let Some(max) = limits.get(p.remote.as_ref()) {
@@ -132,9 +171,11 @@ impl<'a> Copier<'a> {
             target,
             parts,
             producer,
+            txn,
             fetches: JoinSet::new(),
             produces: JoinSet::new(),
             producing: HashMap::new(),
+            fetching: HashSet::new(),
             source_stale: false,
             target_stale: false,
             copied: 0,
@@ -168,24 +209,228 @@ impl<'a> Copier<'a> {
             }
             self.serve_offsets();
             if let Some(e) = self.task.progress.failure.take() {
+                self.abort().await;
                 return Err(e);
             }
             let now = Instant::now();
-            if now.duration_since(last_flush) >= flush_every {
-                self.task.commit();
-                self.task
-                    .progress
-                    .task_metrics
-                    .committed(now.elapsed(), now);
-                last_flush = now;
+            match &self.txn {
+                Some(t) if t.due(now, flush_every) => {
+                    if let Err(e) = self.commit_transaction().await {
+                        self.abort().await;
+                        // Stopped mid-commit: the aborted records are the next owner's.
+                        if self.task.deps.stop.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        return Err(e);
+                    }
+                    self.task
+                        .progress
+                        .task_metrics
+                        .committed(now.elapsed(), now);
+                }
+                Some(_) => {}
+                None if now.duration_since(last_flush) >= flush_every => {
+                    self.task.commit();
+                    self.task
+                        .progress
+                        .task_metrics
+                        .committed(now.elapsed(), now);
+                    last_flush = now;
+                }
+                None => {}
             }
             if now.duration_since(last_publish) >= METRICS_EVERY {
                 self.publish_metrics(now);
                 last_publish = now;
             }
         }
-        self.drain().await;
+        if self.txn.is_some() {
+            // An open transaction is aborted: its records are read again by the next owner.
+            self.abort().await;
+        } else {
+            self.drain().await;
+        }
         Ok(())
+    }
+
+    /// Aborts the open transaction, if any (best effort: otherwise the next owner's start, or
+    /// the transaction timeout, aborts it).
+    async fn abort(&mut self) {
+        let Some(t) = &mut self.txn else { return };
+        if !t.is_open() {
+            return;
+        }
+        self.fetches.abort_all();
+        self.produces.abort_all();
+        if let Err(e) = t.end(&mut self.target, self.producer, false).await {
+            warn!(transactional_id = %t.id(), "aborting the transaction: {e}");
+        }
+    }
+
+    /// Sends what is queued and waits until the target acknowledged every batch, or fails.
+    async fn flush(&mut self) -> Result<(), TaskError> {
+        let mut watch = StallWatch::new(self.task.progress.ledger.in_flight());
+        while self.parts.iter().any(|p| !p.pipeline.is_idle()) {
+            self.refresh_if_stale().await;
+            self.start_produces().await;
+            tokio::select! {
+                Some(done) = self.produces.join_next() => {
+                    if let Ok(done) = done { self.produced(done); }
+                }
+                _ = tokio::time::sleep(TICK) => {}
+            }
+            if let Some(e) = self.task.progress.failure.take() {
+                return Err(e);
+            }
+            if self.task.deps.stop.load(Ordering::Relaxed) {
+                return Err(TransactionError::canceled(self.txn_id()).into());
+            }
+            watch.observe(self.task.progress.ledger.in_flight())?;
+        }
+        Ok(())
+    }
+
+    fn txn_id(&self) -> &str {
+        self.txn.as_ref().map_or("", |t| t.id())
+    }
+
+    /// Commits the open transaction: every copied batch acknowledged, then the source offsets
+    /// and the offset syncs bound for the target written in it, then EndTxn. The offsets count
+    /// as stored only once it is committed.
+    async fn commit_transaction(&mut self) -> Result<(), TaskError> {
+        self.flush().await?;
+        let ledger = &self.task.progress.ledger;
+        let advanced = ledger.offsets_to_store();
+        let entries: Vec<_> = advanced
+            .iter()
+            .map(|(i, acked)| mirror_entry(ledger.source(*i), *acked))
+            .collect();
+        let (records, produced) = OffsetStore::offset_records(&self.task.spec.connector, &entries);
+        let mut writes: Vec<(String, i32, Vec<Kv>)> = Vec::new();
+        if !records.is_empty() {
+            let topic = self
+                .task
+                .deps
+                .offsets
+                .topic()
+                .ok_or(TaskError::WriteOffsets(ProduceOffsetsError::NoTopic))?
+                .to_string();
+            // Where Java's producer puts each key, so a key never has two live copies.
+            let partitions = self.target.partitions(&topic).unwrap_or(1);
+            let mut by_partition: HashMap<i32, Vec<Kv>> = HashMap::new();
+            for (k, v) in records {
+                by_partition
+                    .entry(partition_of(&k, partitions))
+                    .or_default()
+                    .push((k, v));
+            }
+            writes.extend(by_partition.into_iter().map(|(p, r)| (topic.clone(), p, r)));
+        }
+        let mut syncs = 0;
+        if let Syncs::InTransaction(topic) = &self.task.progress.syncs {
+            let topic = topic.clone();
+            self.task.progress.ledger.promote_delayed_syncs();
+            let due: Vec<Kv> = self
+                .task
+                .progress
+                .ledger
+                .take_syncs()
+                .iter()
+                .map(|s| {
+                    let s = s.as_ref();
+                    (s.record_key(), Some(s.record_value()))
+                })
+                .collect();
+            syncs = due.len();
+            if !due.is_empty() {
+                writes.push((topic, 0, due));
+            }
+        }
+        let wanted: Vec<(String, i32)> = writes.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
+        if let Some(t) = &mut self.txn {
+            let missing = t.missing(&wanted);
+            t.add(&mut self.target, self.producer, &missing).await?;
+        }
+        for (topic, partition, records) in writes {
+            self.produce_own(&topic, partition, &records).await?;
+        }
+        if let Some(t) = &mut self.txn {
+            t.end(&mut self.target, self.producer, true).await?;
+        }
+        self.task.progress.ledger.syncs_acked(syncs);
+        for (i, acked) in advanced {
+            self.task.progress.ledger.mark_stored(i, acked);
+        }
+        self.task.deps.offsets.cache_produced(produced);
+        // As on the record path: syncs on the source go with their own producer afterwards.
+        if matches!(self.task.progress.syncs, Syncs::Own(..)) {
+            self.task.progress.send_pending_syncs();
+            self.task.progress.ledger.promote_delayed_syncs();
+            self.task.progress.send_syncs();
+        }
+        Ok(())
+    }
+
+    /// Writes `records` to a partition of the task's own (source offsets, offset syncs) in the
+    /// open transaction, and waits for the target to take them.
+    async fn produce_own(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        records: &[Kv],
+    ) -> Result<(), TaskError> {
+        let Some(txn) = &mut self.txn else {
+            return Ok(());
+        };
+        let now = crate::mirror::scheduler::now_ms();
+        let raw: Vec<RawRecord> = records
+            .iter()
+            .map(|(k, v)| RawRecord {
+                offset: 0,
+                timestamp: now,
+                body: record_batch::body(Some(k), v.as_deref()),
+            })
+            .collect();
+        let stamp = ProducerStamp {
+            producer_id: self.producer.0,
+            epoch: self.producer.1,
+            base_sequence: txn.next_sequence(topic, partition, raw.len() as i32),
+            transactional: true,
+        };
+        let bytes = record_batch::encode(&raw, Codec::None, stamp)
+            .map_err(|e| TaskError::Config(format!("encoding the records of {topic}: {e}")))?;
+        let request = ProduceRequest::default()
+            .with_transactional_id(Some(TransactionalId(StrBytes::from_string(
+                txn.id().to_string(),
+            ))))
+            .with_acks(-1)
+            .with_timeout_ms(PRODUCE_TIMEOUT.as_millis() as i32)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(topic_name(topic))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(partition)
+                    .with_records(Some(bytes))])]);
+        let leader = self
+            .target
+            .leader(topic, partition)
+            .ok_or_else(|| WireError::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
+        let conn = self.target.node(leader.node).await?;
+        let version = conn
+            .version::<ProduceRequest>(TRANSACTIONAL_PRODUCE_VERSION)
+            .ok_or(WireError::Config("Produce: no common version".into()))?;
+        let r = conn
+            .call(&request, version, PRODUCE_TIMEOUT + ADMIN_TIMEOUT)
+            .await?;
+        let code = r
+            .responses
+            .iter()
+            .flat_map(|t| &t.partition_responses)
+            .map(|p| p.error_code)
+            .find(|c| *c != 0);
+        match code.and_then(WireError::from_code) {
+            None => Ok(()),
+            Some(e) => Err(TaskError::Wire(e)),
+        }
     }
 
     /// Serves the offsets producer's reports and the offset syncs due.
@@ -262,24 +507,26 @@ impl<'a> Copier<'a> {
         }
         let now = Instant::now();
         let mut by_node: HashMap<i32, Vec<usize>> = HashMap::new();
+        let mut held_back: HashSet<i32> = HashSet::new();
         for (i, p) in self.parts.iter().enumerate() {
-            if p.fetching
-                || p.fetch_offset.is_none()
-                || p.retry_at.is_some_and(|t| now < t)
-                || p.pipeline.bytes() > self.settings.partition_max_bytes * 2
-            {
+            if p.fetching || p.fetch_offset.is_none() || p.retry_at.is_some_and(|t| now < t) {
                 continue;
             }
             let tp = self.task.progress.ledger.topic_partition(i);
-            match self.source.leader(&tp.topic, tp.partition) {
-                Some(l) => by_node.entry(l.node).or_default().push(i),
-                None => self.source_stale = true,
-            }
-        }
-        for (node, positions) in by_node {
-            if self.parts[positions[0]].fetching {
+            let Some(leader) = self.source.leader(&tp.topic, tp.partition) else {
+                self.source_stale = true;
+                continue;
+            };
+            if self.fetching.contains(&leader.node) {
                 continue;
             }
+            if p.pipeline.bytes() > self.settings.partition_max_bytes * 2 {
+                held_back.insert(leader.node);
+                continue;
+            }
+            by_node.entry(leader.node).or_default().push(i);
+        }
+        for (node, positions) in by_node {
             let conn = match self.source.node(node).await {
                 Ok(c) => c,
                 Err(e) => {
@@ -319,7 +566,11 @@ impl<'a> Copier<'a> {
             let max_bytes = (budget - buffered).min(self.settings.fetch_max_bytes);
             let request = FetchRequest::default()
                 .with_replica_id(BrokerId(-1))
-                .with_max_wait_ms(self.settings.fetch_wait_ms)
+                .with_max_wait_ms(if held_back.contains(&node) {
+                    HELD_BACK_WAIT_MS.min(self.settings.fetch_wait_ms)
+                } else {
+                    self.settings.fetch_wait_ms
+                })
                 .with_min_bytes(1)
                 .with_max_bytes(max_bytes as i32)
                 .with_isolation_level(1)
@@ -337,6 +588,7 @@ impl<'a> Copier<'a> {
             for (i, _) in &asked {
                 self.parts[*i].fetching = true;
             }
+            self.fetching.insert(node);
             let timeout = Duration::from_millis(self.settings.fetch_wait_ms as u64) + ADMIN_TIMEOUT;
             self.fetches.spawn(async move {
                 let result = match tokio::time::timeout(timeout, answer).await {
@@ -353,6 +605,7 @@ impl<'a> Copier<'a> {
 
     async fn fetched(&mut self, (node, asked, result): FetchDone) {
         let now = Instant::now();
+        self.fetching.remove(&node);
         for (i, _) in &asked {
             self.parts[*i].fetching = false;
         }
@@ -451,8 +704,16 @@ impl<'a> Copier<'a> {
             }
         };
         let progress = &mut self.task.progress;
+        let producing = Producing {
+            id: self.producer.0,
+            epoch: self.producer.1,
+            transactional: self.txn.is_some(),
+        };
+        if let (Some(t), false) = (&mut self.txn, selected.pieces.is_empty()) {
+            t.begin(now);
+        }
         for piece in &selected.pieces {
-            part.pipeline.push(piece, self.producer.0, self.producer.1);
+            part.pipeline.push(piece, producing);
             progress
                 .ledger
                 .sent_batch(i, &piece.span.runs, piece.span.timestamp);
@@ -604,6 +865,25 @@ impl<'a> Copier<'a> {
                 None => self.target_stale = true,
             }
         }
+        if let Some(t) = &mut self.txn {
+            let wanted: Vec<(String, i32)> = by_node
+                .values()
+                .flatten()
+                .map(|i| (self.parts[*i].remote.to_string(), self.parts[*i].partition))
+                .collect();
+            let missing = t.missing(&wanted);
+            if let Err(e) = t.add(&mut self.target, self.producer, &missing).await {
+                self.task.progress.failure.get_or_insert(TaskError::Wire(e));
+                return;
+            }
+        }
+        let (cap, transactional_id) = match &self.txn {
+            Some(t) => (
+                TRANSACTIONAL_PRODUCE_VERSION,
+                Some(TransactionalId(StrBytes::from_string(t.id().to_string()))),
+            ),
+            None => (PRODUCE_VERSION, None),
+        };
         for (node, positions) in by_node {
             let conn = match self.target.node(node).await {
                 Ok(c) => c,
@@ -613,7 +893,7 @@ impl<'a> Copier<'a> {
                     continue;
                 }
             };
-            let Some(version) = conn.version::<ProduceRequest>(PRODUCE_VERSION) else {
+            let Some(version) = conn.version::<ProduceRequest>(cap) else {
                 continue;
             };
             while self.producing.get(&node).copied().unwrap_or(0) < REQUESTS_PER_BROKER {
@@ -640,7 +920,7 @@ impl<'a> Copier<'a> {
                     break;
                 }
                 let request = ProduceRequest::default()
-                    .with_transactional_id(None)
+                    .with_transactional_id(transactional_id.clone())
                     .with_acks(-1)
                     .with_timeout_ms(PRODUCE_TIMEOUT.as_millis() as i32)
                     .with_topic_data(topics);
@@ -756,12 +1036,12 @@ impl<'a> Copier<'a> {
         self.task
             .progress
             .failure
-            .get_or_insert(TaskError::BatchRefused {
+            .get_or_insert(TaskError::BatchRefused(Box::new(BatchRefusal {
                 partition: tp,
                 offset,
                 source: e.clone(),
                 remedy,
-            });
+            })));
     }
 
     fn publish_metrics(&mut self, now: Instant) {

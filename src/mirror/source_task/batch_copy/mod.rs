@@ -9,11 +9,15 @@
 //!
 //! Delivery: at least once, with an idempotent producer, so retries never duplicate or reorder
 //! within a run; the source is read with read_committed, so aborted transactions and their
-//! markers are never copied. Exactly once runs on the record path for now.
+//! markers are never copied. Exactly once (`exactly.once.source.support = enabled`): the
+//! producer is transactional (`transaction`), with the record path's transactional id and
+//! transaction boundaries, and the source offsets and target-side offset syncs go in the same
+//! transactions.
 
 mod copier;
 pub mod pipeline;
 pub mod select;
+mod transaction;
 
 use crate::config::{ClientKind, Flow};
 use crate::kafka::wire::{Security, WireError};
@@ -26,7 +30,7 @@ use crate::kafka::record_batch::Codec;
 
 /// Whether a flow's source tasks take the batch path.
 pub fn enabled(flow: &Flow) -> bool {
-    flow.settings.copy_batches && !super::exactly_once(flow)
+    flow.settings.copy_batches
 }
 
 /// What the batch path reads of the flow's settings.
@@ -88,8 +92,6 @@ pub fn run(spec: SourceTaskSpec, deps: TaskDeps) -> Result<(), TaskError> {
     let consumer_metrics =
         client_metrics::global().consumer(&format!("{prefix}|replication-consumer"));
     let mut task = Task::new(spec, deps, &prefix, consumer_metrics)?;
-    task.deps.offsets.refresh().map_err(TaskError::Offsets)?;
-    task.load_offsets();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -20,6 +20,14 @@ pub const MAX_IN_FLIGHT: usize = 5;
 /// How long a partition waits before sending again after a retriable failure.
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Who produces: the producer id and epoch, and whether in transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Producing {
+    pub id: i64,
+    pub epoch: i16,
+    pub transactional: bool,
+}
+
 /// A batch stamped for the target.
 #[derive(Debug, Clone)]
 pub struct Stamped {
@@ -27,7 +35,7 @@ pub struct Stamped {
     pub span: Span,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Pipeline {
     queue: VecDeque<Stamped>,
     in_flight: VecDeque<Stamped>,
@@ -38,27 +46,15 @@ pub struct Pipeline {
     pub failures: u32,
 }
 
-impl Default for Pipeline {
-    fn default() -> Self {
-        Pipeline {
-            queue: VecDeque::new(),
-            in_flight: VecDeque::new(),
-            next_sequence: 0,
-            generation: 0,
-            retry_at: None,
-            failures: 0,
-        }
-    }
-}
-
 impl Pipeline {
-    /// Queues `piece` after the others, stamped for producer `id` at `epoch`.
-    pub fn push(&mut self, piece: &Piece, id: i64, epoch: i16) {
+    /// Queues `piece` after the others, stamped for `producer`.
+    pub fn push(&mut self, piece: &Piece, producer: Producing) {
         let records = piece.span.records();
         let stamp = ProducerStamp {
-            producer_id: id,
-            epoch,
+            producer_id: producer.id,
+            epoch: producer.epoch,
             base_sequence: self.next_sequence,
+            transactional: producer.transactional,
         };
         // Sequences wrap to 0 after i32::MAX, as Kafka's do.
         self.next_sequence = ((i64::from(self.next_sequence) + i64::from(records))
@@ -146,6 +142,7 @@ mod tests {
             producer_id: -1,
             epoch: -1,
             base_sequence: -1,
+            transactional: false,
         };
         Piece {
             batch: Batch {
@@ -159,6 +156,12 @@ mod tests {
         }
     }
 
+    const WHO: Producing = Producing {
+        id: 9,
+        epoch: 1,
+        transactional: false,
+    };
+
     fn sequence(bytes: &Bytes) -> i32 {
         (&bytes[53..57]).get_i32()
     }
@@ -168,7 +171,7 @@ mod tests {
         let mut p = Pipeline::default();
         let now = Instant::now();
         for k in 0..7 {
-            p.push(&piece(k * 3, 3), 9, 1);
+            p.push(&piece(k * 3, 3), WHO);
         }
         let sent: Vec<(Bytes, u32)> = std::iter::from_fn(|| p.take_next(now)).collect();
         assert_eq!(sent.len(), MAX_IN_FLIGHT);
@@ -184,7 +187,7 @@ mod tests {
         let mut p = Pipeline::default();
         let now = Instant::now();
         for k in 0..3 {
-            p.push(&piece(k * 2, 2), 9, 1);
+            p.push(&piece(k * 2, 2), WHO);
         }
         while p.take_next(now).is_some() {}
         assert!(p.failed(0, now));
@@ -210,8 +213,8 @@ mod tests {
             next_sequence: i32::MAX - 1,
             ..Pipeline::default()
         };
-        p.push(&piece(0, 3), 9, 1);
-        p.push(&piece(3, 1), 9, 1);
+        p.push(&piece(0, 3), WHO);
+        p.push(&piece(3, 1), WHO);
         let now = Instant::now();
         assert_eq!(sequence(&p.take_next(now).unwrap().0), i32::MAX - 1);
         assert_eq!(sequence(&p.take_next(now).unwrap().0), 1);

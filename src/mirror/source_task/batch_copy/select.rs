@@ -265,6 +265,7 @@ fn reencode(
             producer_id: -1,
             epoch: -1,
             base_sequence: -1,
+            transactional: false,
         };
         let bytes = record_batch::encode(chunk, limits.codec, placeholder).map_err(|reason| {
             CorruptBatch {
@@ -314,6 +315,7 @@ mod tests {
             producer_id: pid,
             epoch: 0,
             base_sequence: 0,
+            transactional: false,
         };
         let bytes = record_batch::encode(&recs, Codec::None, stamp).unwrap();
         let mut b = BytesMut::from(&bytes[..]);
@@ -342,6 +344,7 @@ mod tests {
             producer_id: pid,
             epoch: 0,
             base_sequence: -1,
+            transactional: false,
         };
         let bytes = record_batch::encode(&[r], Codec::None, stamp).unwrap();
         let mut b = BytesMut::from(&bytes[..]);
@@ -358,7 +361,10 @@ mod tests {
         b.freeze()
     }
 
-    fn spans(s: &Selected) -> Vec<(Vec<(i64, u32)>, Option<Reencode>)> {
+    /// Each piece's runs of source offsets, and how it was made.
+    type Shape = (Vec<(i64, u32)>, Option<Reencode>);
+
+    fn spans(s: &Selected) -> Vec<Shape> {
         s.pieces
             .iter()
             .map(|p| (p.span.runs.clone(), p.reencoded))
@@ -403,6 +409,7 @@ mod tests {
             producer_id: -1,
             epoch: -1,
             base_sequence: -1,
+            transactional: false,
         };
         let mut pieces = Vec::new();
         reencode(&recs, Reencode::Compacted, &LIMITS, &mut pieces).unwrap();

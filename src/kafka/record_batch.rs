@@ -353,10 +353,24 @@ fn compress(codec: Codec, plain: BytesMut, out: &mut BytesMut) -> Result<(), Str
         }
         Codec::Gzip => Gzip::compress(out, fill),
         Codec::Snappy => Snappy::compress(out, fill),
-        Codec::Lz4 => Lz4::compress(out, fill),
+        Codec::Lz4 => return lz4_fast(&plain, out),
         Codec::Zstd => Zstd::compress(out, fill),
     }
     .map_err(|e| e.to_string())
+}
+
+/// An LZ4 frame of independent blocks (Kafka's Java reader takes no linked ones), at LZ4's fast
+/// level.
+fn lz4_fast(plain: &[u8], out: &mut BytesMut) -> Result<(), String> {
+    use std::io::Write;
+    let mut encoder = lz4::EncoderBuilder::new()
+        .level(1)
+        .block_mode(lz4::BlockMode::Independent)
+        .build(out.writer())
+        .map_err(|e| e.to_string())?;
+    encoder.write_all(plain).map_err(|e| e.to_string())?;
+    let (_, result) = encoder.finish();
+    result.map_err(|e| e.to_string())
 }
 
 /// A record's bytes from the key on, for a key and value without headers.

@@ -30,8 +30,9 @@ pub struct TaskMetricsFamily {
 }
 
 /// Every value of the `copy` label.
-pub const BATCH_COPY_KINDS: [&str; 6] = [
+pub const BATCH_COPY_KINDS: [&str; 7] = [
     "as_is",
+    "coalesced",
     "cropped",
     "compacted",
     "old_format",

@@ -416,6 +416,41 @@ mod tests {
         l.acknowledged(i, downstream).unwrap().map(|a| a.offset)
     }
 
+    /// A batch acknowledged at once moves the partition and emits the syncs its records would,
+    /// one step per urgent sync; a failed partition's batches count for nothing.
+    #[test]
+    fn batches_move_on_as_their_records_would() {
+        let mut l = ledger(&[("t", 0)], Some(100));
+        l.sent_batch(0, &[(10, 250)], Some(7));
+        l.sent_batch(0, &[(260, 2), (270, 1)], Some(8));
+        assert_eq!(l.in_flight(), 2);
+        assert_eq!(l.expected(0), Some(271));
+        let mut a = l.acknowledged_batch(0, 1000).unwrap().unwrap();
+        assert_eq!((a.records, a.timestamp), (250, Some(7)));
+        let steps: Vec<bool> = std::iter::from_fn(|| l.span_step(0, &mut a)).collect();
+        // The first record, then every offset.lag.max + 1: downstream 1000, 1101, 1202.
+        assert_eq!(steps, [true, true, true, false]);
+        assert_eq!(l.offsets_to_store(), [(0, 259)]);
+        let synced: Vec<(i64, i64)> = l
+            .take_syncs()
+            .iter()
+            .map(|s| (s.upstream_offset, s.downstream_offset))
+            .collect();
+        assert_eq!(synced.last(), Some(&(212, 1202)));
+        let mut b = l.acknowledged_batch(0, 1250).unwrap().unwrap();
+        let steps: Vec<bool> = std::iter::from_fn(|| l.span_step(0, &mut b)).collect();
+        // A gap in the upstream offsets (259 to 260 is none; 261 to 270 is) is urgent.
+        assert_eq!(steps, [false, true]);
+        assert_eq!(l.offsets_to_store(), [(0, 270)]);
+        l.sent_batch(0, &[(271, 5)], None);
+        l.poison(0, 271);
+        assert!(l.acknowledged_batch(0, 1300).unwrap().is_none());
+        assert!(
+            l.acknowledged_batch(0, 1301).is_err(),
+            "nothing left in flight"
+        );
+    }
+
     #[test]
     fn positions_follow_the_assignment() {
         let l = ledger(&[("orders", 3), ("orders", 0), ("users", 1)], None);

@@ -112,9 +112,10 @@ impl Progress {
             }
         };
         while let Some(urgent) = self.ledger.span_step(i, &mut ack) {
-            // As for records: an urgent sync goes out before a later one can replace it.
+            // As for records: an urgent sync goes out before a later one of the same batch can
+            // replace it, waiting for a permit when every one is taken (see SYNC_PERMIT_WAIT).
             if urgent {
-                self.send_syncs();
+                self.send_pending_syncs();
             }
         }
         self.metrics[i].acked_batch(u64::from(ack.records), ack.timestamp.map(|t| wall - t), now);

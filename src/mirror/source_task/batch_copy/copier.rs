@@ -61,6 +61,10 @@ const FETCH_BACKOFF: Duration = Duration::from_millis(200);
 /// Retriable produce failures in a row after which a partition fails its task (about two
 /// minutes of backoffs, Java's `delivery.timeout.ms`).
 const MAX_PRODUCE_FAILURES: u32 = 1200;
+/// Source batches smaller than this are coalesced when several come in a row: measured on
+/// 1 KiB lz4 records in batches of 10 (about 3 KiB each), the target broker spent 9.1 CPU s/GB
+/// on them copied as they were, against 3.0 for the record path's large batches.
+const COALESCE_BELOW: usize = 16 * 1024;
 /// The broker's default `max.message.bytes`, when the topic's cannot be read.
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
 
@@ -133,6 +137,7 @@ impl<'a> Copier<'a> {
                 limits: Limits {
                     max_batch_bytes: DEFAULT_MAX_MESSAGE_BYTES,
                     codec: settings.codec,
+                    coalesce_below: COALESCE_BELOW,
                 },
             });
         }
@@ -467,6 +472,13 @@ impl<'a> Copier<'a> {
     }
 
     async fn refresh_if_stale(&mut self) {
+        if self.source_stale || self.target_stale {
+            debug!(
+                source = self.source_stale,
+                target = self.target_stale,
+                "refreshing metadata"
+            );
+        }
         if self.source_stale {
             let topics = distinct(
                 (0..self.parts.len()).map(|i| self.task.progress.ledger.source(i).topic.clone()),
@@ -500,6 +512,18 @@ impl<'a> Copier<'a> {
     /// Sends a fetch to each source leader that has none in flight, for its partitions that
     /// have room, while the task's buffer has room.
     async fn start_fetches(&mut self) {
+        // Partitions whose start could not be looked up yet: again, once their backoff passed.
+        let now = Instant::now();
+        let unknown: Vec<usize> = (0..self.parts.len())
+            .filter(|i| {
+                let p = &self.parts[*i];
+                p.fetch_offset.is_none() && p.retry_at.is_none_or(|t| now >= t)
+            })
+            .collect();
+        if !unknown.is_empty() {
+            let reset = if self.settings.reset_latest { -1 } else { -2 };
+            self.look_up_starts(&unknown, reset).await;
+        }
         let budget = self.settings.budget;
         let buffered = self.buffered();
         if buffered + self.settings.partition_max_bytes > budget {
@@ -1009,6 +1033,20 @@ impl<'a> Copier<'a> {
 
     /// A batch of partition `i` failed: sent again if that can help, else the task fails.
     fn retry(&mut self, i: usize, generation: u32, e: &WireError, now: Instant) {
+        let oldest = self.parts[i].pipeline.oldest().map(|b| {
+            (
+                i32::from_be_bytes([b.bytes[53], b.bytes[54], b.bytes[55], b.bytes[56]]),
+                b.span.records(),
+                b.span.first(),
+            )
+        });
+        debug!(
+            partition = i,
+            generation,
+            ?oldest,
+            in_flight = self.parts[i].pipeline.in_flight_len(),
+            "produce failed: {e}"
+        );
         let retriable = e.is_retriable()
             || matches!(
                 e,

@@ -5,6 +5,11 @@
 //! once (it answers a duplicate of its last five with the offset it already gave), so the target
 //! keeps the source's order without gaps or duplicates. Answers to requests sent before such a
 //! failure are ignored: a generation tells them apart.
+//!
+//! Until the partition has acknowledged one batch of this producer, only one is in flight: a
+//! broker takes any sequence as the first of a producer it does not know, so a later batch
+//! landing while the first one is refused (a leader not ready yet, as on a topic just created)
+//! would leave a gap that no resend can fill.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -44,6 +49,8 @@ pub struct Pipeline {
     retry_at: Option<Instant>,
     /// Retriable failures since the last acknowledgement.
     pub failures: u32,
+    /// The broker acknowledged a batch of this producer: it knows its sequence.
+    known: bool,
 }
 
 impl Pipeline {
@@ -67,7 +74,8 @@ impl Pipeline {
 
     /// The next batch to send now, if any may go, with the generation its answer must carry.
     pub fn take_next(&mut self, now: Instant) -> Option<(Bytes, u32)> {
-        if self.in_flight.len() >= MAX_IN_FLIGHT || self.retry_at.is_some_and(|t| now < t) {
+        let limit = if self.known { MAX_IN_FLIGHT } else { 1 };
+        if self.in_flight.len() >= limit || self.retry_at.is_some_and(|t| now < t) {
             return None;
         }
         let b = self.queue.pop_front()?;
@@ -82,6 +90,7 @@ impl Pipeline {
             return None;
         }
         self.failures = 0;
+        self.known = true;
         self.in_flight.pop_front()
     }
 
@@ -114,12 +123,17 @@ impl Pipeline {
             .sum()
     }
 
+    pub fn in_flight_len(&self) -> usize {
+        self.in_flight.len()
+    }
+
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty() && self.in_flight.is_empty()
     }
 
     pub fn has_ready(&self) -> bool {
-        !self.queue.is_empty() && self.in_flight.len() < MAX_IN_FLIGHT
+        let limit = if self.known { MAX_IN_FLIGHT } else { 1 };
+        !self.queue.is_empty() && self.in_flight.len() < limit
     }
 }
 
@@ -173,18 +187,29 @@ mod tests {
         for k in 0..7 {
             p.push(&piece(k * 3, 3), WHO);
         }
+        let first: Vec<(Bytes, u32)> = std::iter::from_fn(|| p.take_next(now)).collect();
+        assert_eq!(
+            first.len(),
+            1,
+            "one at a time until the broker knows the producer"
+        );
+        assert_eq!(p.acknowledged(0).unwrap().span.first(), 0);
         let sent: Vec<(Bytes, u32)> = std::iter::from_fn(|| p.take_next(now)).collect();
         assert_eq!(sent.len(), MAX_IN_FLIGHT);
         let seqs: Vec<i32> = sent.iter().map(|(b, _)| sequence(b)).collect();
-        assert_eq!(seqs, [0, 3, 6, 9, 12]);
-        assert_eq!(p.acknowledged(0).unwrap().span.first(), 0);
+        assert_eq!(seqs, [3, 6, 9, 12, 15]);
+        assert_eq!(p.acknowledged(0).unwrap().span.first(), 3);
         assert!(p.take_next(now).is_some());
         assert!(p.take_next(now).is_none());
     }
 
     #[test]
     fn a_failure_resends_everything_unacknowledged_in_order_and_ignores_stale_answers() {
-        let mut p = Pipeline::default();
+        // A producer the broker knows (one batch acknowledged): five may be in flight.
+        let mut p = Pipeline {
+            known: true,
+            ..Pipeline::default()
+        };
         let now = Instant::now();
         for k in 0..3 {
             p.push(&piece(k * 2, 2), WHO);
@@ -211,6 +236,7 @@ mod tests {
     fn sequences_wrap_after_the_largest_int() {
         let mut p = Pipeline {
             next_sequence: i32::MAX - 1,
+            known: true,
             ..Pipeline::default()
         };
         p.push(&piece(0, 3), WHO);

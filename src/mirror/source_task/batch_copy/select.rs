@@ -39,6 +39,9 @@ pub enum Reencode {
     TooLarge,
     /// Its timestamps are the source broker's append times.
     LogAppendTime,
+    /// Several small batches of one fetch written as one (in their own codec): the target
+    /// broker's cost is per batch, and small source batches cost it three times as much per GB.
+    Coalesced,
 }
 
 impl Reencode {
@@ -50,6 +53,7 @@ impl Reencode {
             Reencode::OldFormat => "old_format",
             Reencode::TooLarge => "too_large",
             Reencode::LogAppendTime => "log_append_time",
+            Reencode::Coalesced => "coalesced",
         }
     }
 }
@@ -127,6 +131,8 @@ pub struct Limits {
     pub max_batch_bytes: usize,
     /// The target producer's `compression.type`.
     pub codec: Codec,
+    /// Batches smaller than this, several in a row, are coalesced into one (0: never).
+    pub coalesce_below: usize,
 }
 
 /// The outcome for one fetched partition.
@@ -161,7 +167,13 @@ pub fn select(
                 if let Some(last) = recs.last() {
                     out.next_offset = Some(last.offset + 1);
                 }
-                reencode(&recs, Reencode::OldFormat, limits, &mut out.pieces)?;
+                reencode(
+                    &recs,
+                    Reencode::OldFormat,
+                    limits,
+                    limits.codec,
+                    &mut out.pieces,
+                )?;
                 continue;
             }
             Entry::Batch(b) => b,
@@ -217,10 +229,11 @@ pub fn select(
                     .into_iter()
                     .filter(|r| r.offset >= fetch_offset)
                     .collect();
-                reencode(&recs, why, limits, &mut out.pieces)?;
+                reencode(&recs, why, limits, limits.codec, &mut out.pieces)?;
             }
         }
     }
+    out.pieces = coalesce(std::mem::take(&mut out.pieces), limits)?;
     Ok(out)
 }
 
@@ -235,12 +248,52 @@ fn is_abort_marker(batch: &Batch) -> Result<bool, CorruptBatch> {
     Ok(key.len() >= 5 && key[0] == 8 && i16::from_be_bytes([key[3], key[4]]) == 0)
 }
 
+/// Writes each run of two or more small batches copied as they are, of one codec, as one
+/// batch in that codec.
+fn coalesce(pieces: Vec<Piece>, limits: &Limits) -> Result<Vec<Piece>, CorruptBatch> {
+    let small = |p: &Piece| p.reencoded.is_none() && p.batch.bytes.len() < limits.coalesce_below;
+    if limits.coalesce_below == 0 || pieces.iter().filter(|p| small(p)).count() < 2 {
+        return Ok(pieces);
+    }
+    let mut out = Vec::with_capacity(pieces.len());
+    let mut run: Vec<Piece> = Vec::new();
+    let flush = |run: &mut Vec<Piece>, out: &mut Vec<Piece>| -> Result<(), CorruptBatch> {
+        if run.len() < 2 {
+            out.append(run);
+            return Ok(());
+        }
+        let codec = run[0].batch.codec().unwrap_or(Codec::None);
+        let mut records = Vec::new();
+        for p in run.drain(..) {
+            records.extend(record_batch::records(&p.batch)?);
+        }
+        reencode(&records, Reencode::Coalesced, limits, codec, out)
+    };
+    for p in pieces {
+        let joins = small(&p)
+            && run
+                .first()
+                .is_none_or(|r| r.batch.codec() == p.batch.codec());
+        if !joins {
+            flush(&mut run, &mut out)?;
+        }
+        if small(&p) {
+            run.push(p);
+        } else {
+            out.push(p);
+        }
+    }
+    flush(&mut run, &mut out)?;
+    Ok(out)
+}
+
 /// Writes `records` as new batches, each within the target's limit (measured uncompressed, so
 /// a compressed one is smaller still).
 fn reencode(
     records: &[RawRecord],
     why: Reencode,
     limits: &Limits,
+    codec: Codec,
     out: &mut Vec<Piece>,
 ) -> Result<(), CorruptBatch> {
     let room = limits
@@ -267,12 +320,11 @@ fn reencode(
             base_sequence: -1,
             transactional: false,
         };
-        let bytes = record_batch::encode(chunk, limits.codec, placeholder).map_err(|reason| {
-            CorruptBatch {
+        let bytes =
+            record_batch::encode(chunk, codec, placeholder).map_err(|reason| CorruptBatch {
                 offset: chunk[0].offset,
                 reason,
-            }
-        })?;
+            })?;
         out.push(Piece {
             batch: Batch { bytes },
             span: Span::of(chunk),
@@ -292,6 +344,7 @@ mod tests {
     const LIMITS: Limits = Limits {
         max_batch_bytes: 1 << 20,
         codec: Codec::None,
+        coalesce_below: 0,
     };
 
     fn rec(offset: i64, value: &[u8]) -> RawRecord {
@@ -412,7 +465,14 @@ mod tests {
             transactional: false,
         };
         let mut pieces = Vec::new();
-        reencode(&recs, Reencode::Compacted, &LIMITS, &mut pieces).unwrap();
+        reencode(
+            &recs,
+            Reencode::Compacted,
+            &LIMITS,
+            Codec::None,
+            &mut pieces,
+        )
+        .unwrap();
         assert_eq!(pieces[0].span.runs, [(10, 1), (12, 2)]);
         assert_eq!(pieces[0].span.last(), 13);
         assert_eq!(pieces[0].span.records(), 3);
@@ -461,11 +521,44 @@ mod tests {
     }
 
     #[test]
+    fn small_batches_in_a_row_are_coalesced_and_large_ones_left_alone() {
+        let big: Vec<i64> = (5..45).collect();
+        let data = blob(&[
+            batch(0, &[0, 1], 0, -1),
+            batch(2, &[2], 0, -1),
+            control(3, 7, false),
+            batch(4, &[4], 0, -1),
+            batch(5, &big, 0, -1),
+            batch(45, &[45], 0, -1),
+        ]);
+        let limits = Limits {
+            coalesce_below: 200,
+            ..LIMITS
+        };
+        let s = select(&data, 0, &[], &limits).unwrap();
+        assert_eq!(
+            spans(&s),
+            [
+                (vec![(0, 3), (4, 1)], Some(Reencode::Coalesced)),
+                (vec![(5, 40)], None),
+                (vec![(45, 1)], None),
+            ]
+        );
+        let offsets: Vec<i64> = record_batch::records(&s.pieces[0].batch)
+            .unwrap()
+            .iter()
+            .map(|r| r.offset)
+            .collect();
+        assert_eq!(offsets, [0, 1, 2, 3]);
+    }
+
+    #[test]
     fn batches_over_the_target_limit_are_split() {
         let big: Vec<Bytes> = vec![batch(0, &(0..40).collect::<Vec<_>>(), 0, -1)];
         let limits = Limits {
             max_batch_bytes: 61 + 10 * 30,
             codec: Codec::None,
+            coalesce_below: 0,
         };
         let s = select(&blob(&big), 0, &[], &limits).unwrap();
         assert!(s.pieces.len() >= 4, "{}", s.pieces.len());

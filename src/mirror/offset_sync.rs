@@ -227,6 +227,18 @@ impl OffsetSyncWriter {
         out
     }
 
+    /// Every pending sync, whatever is outstanding: the batch path's, whose acknowledgement of
+    /// a whole batch makes several urgent at once (each would otherwise replace the one before
+    /// it, or wait for the sync producer's round trip).
+    pub fn take_all(&mut self) -> Vec<PendingSync> {
+        let mut out = Vec::new();
+        while let Some(sync) = self.pending.pop_front() {
+            self.outstanding += 1;
+            out.push(sync);
+        }
+        out
+    }
+
     /// One sent sync was acknowledged (or failed; failures are only logged, as in Java).
     pub fn acked(&mut self) {
         self.outstanding = self.outstanding.saturating_sub(1);

@@ -354,11 +354,20 @@ impl PartitionLedger {
 
     /// The offset syncs to send now (within the outstanding limit).
     pub fn take_syncs(&mut self) -> Vec<OffsetSync> {
+        self.syncs_to_send(false)
+    }
+
+    /// Every offset sync due, beyond the outstanding limit (see `OffsetSyncWriter::take_all`).
+    pub fn take_all_syncs(&mut self) -> Vec<OffsetSync> {
+        self.syncs_to_send(true)
+    }
+
+    fn syncs_to_send(&mut self, all: bool) -> Vec<OffsetSync> {
         let Some(w) = &mut self.syncs else {
             return Vec::new();
         };
-        w.take()
-            .into_iter()
+        let due = if all { w.take_all() } else { w.take() };
+        due.into_iter()
             .map(|s| {
                 let source = &self.partitions[s.position].source;
                 OffsetSync {

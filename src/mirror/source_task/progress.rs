@@ -112,10 +112,10 @@ impl Progress {
             }
         };
         while let Some(urgent) = self.ledger.span_step(i, &mut ack) {
-            // As for records: an urgent sync goes out before a later one of the same batch can
-            // replace it, waiting for a permit when every one is taken (see SYNC_PERMIT_WAIT).
+            // An urgent sync goes out before a later one of the same batch can replace it, past
+            // the outstanding limit: a batch's acknowledgement makes them due all at once.
             if urgent {
-                self.send_pending_syncs();
+                self.send_syncs_with(true);
             }
         }
         self.metrics[i].acked_batch(u64::from(ack.records), ack.timestamp.map(|t| wall - t), now);
@@ -170,6 +170,11 @@ impl Progress {
     /// Sends the offset syncs that are due with their own producer (transactional syncs wait
     /// for the commit: `Task::commit_transaction`).
     pub(super) fn send_syncs(&mut self) {
+        self.send_syncs_with(false);
+    }
+
+    /// [`Progress::send_syncs`], of every sync due when `all` (beyond the outstanding limit).
+    fn send_syncs_with(&mut self, all: bool) {
         let Syncs::Own(producer, topic) = &self.syncs else {
             return;
         };
@@ -180,7 +185,12 @@ impl Progress {
             self.syncs_stalled = false;
         }
         self.ledger.syncs_acked(delivered);
-        for sync in self.ledger.take_syncs() {
+        let due = if all {
+            self.ledger.take_all_syncs()
+        } else {
+            self.ledger.take_syncs()
+        };
+        for sync in due {
             let s = sync.as_ref();
             let (key, value) = (s.record_key(), s.record_value());
             let record = Outgoing::new(topic, Some(&key), Some(&value)).partition(0);

@@ -30,28 +30,9 @@ async fn produce_batched(topic: &str, recs: &[Rec], settings: &[(&str, &str)]) {
         c.set(*k, *v);
     }
     let p: FutureProducer = c.create().expect("producer");
-    let sends = recs.iter().map(|r| {
-        let mut headers = rdkafka::message::OwnedHeaders::new();
-        for (k, v) in &r.headers {
-            headers = headers.insert(rdkafka::message::Header {
-                key: k,
-                value: v.as_deref(),
-            });
-        }
-        let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
-            .partition(r.partition)
-            .headers(headers);
-        if let Some(k) = &r.key {
-            fr = fr.key(k.as_slice());
-        }
-        if let Some(v) = &r.value {
-            fr = fr.payload(v.as_slice());
-        }
-        if let Some(ts) = r.timestamp {
-            fr = fr.timestamp(ts);
-        }
-        p.send(fr, Duration::from_secs(30))
-    });
+    let sends = recs
+        .iter()
+        .map(|r| p.send(future_record(topic, r), Duration::from_secs(30)));
     for sent in futures_util::future::join_all(sends).await {
         sent.expect("delivered");
     }

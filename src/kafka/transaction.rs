@@ -107,6 +107,25 @@ impl<H: DeliveryHooks> Producer<H> {
     }
 }
 
+/// Whether a transaction open since `began` (none: `None`) ends now under `boundary`, its
+/// interval defaulting to the worker's `offset.flush.interval.ms`. Both data paths use it.
+pub fn boundary_due(
+    boundary: TransactionBoundary,
+    began: Option<Instant>,
+    now: Instant,
+    flush_interval: Duration,
+) -> bool {
+    let Some(began) = began else {
+        return false;
+    };
+    match boundary {
+        TransactionBoundary::Poll => true,
+        TransactionBoundary::Interval(every) => {
+            now.duration_since(began) >= every.unwrap_or(flush_interval)
+        }
+    }
+}
+
 /// The transaction state of an exactly-once task: its id, where a transaction ends, and
 /// whether one is open.
 #[derive(Debug, Clone)]
@@ -153,15 +172,7 @@ impl Transaction {
     /// Whether the open transaction should be committed now (`interval` defaults to the
     /// worker's `offset.flush.interval.ms`). False while none is open.
     pub fn due(&self, now: Instant, flush_interval: Duration) -> bool {
-        let Some(began) = self.began else {
-            return false;
-        };
-        match self.boundary {
-            TransactionBoundary::Poll => true,
-            TransactionBoundary::Interval(every) => {
-                now.duration_since(began) >= every.unwrap_or(flush_interval)
-            }
-        }
+        boundary_due(self.boundary, self.began, now, flush_interval)
     }
 
     /// Closes the open transaction with the outcome of committing it: a failure aborts it (and

@@ -124,29 +124,34 @@ pub struct Rec {
 pub async fn produce(bootstrap: &str, topic: &str, recs: &[Rec]) {
     let p = producer(bootstrap);
     for r in recs {
-        let mut headers = OwnedHeaders::new();
-        for (k, v) in &r.headers {
-            headers = headers.insert(rdkafka::message::Header {
-                key: k,
-                value: v.as_deref(),
-            });
-        }
-        let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
-            .partition(r.partition)
-            .headers(headers);
-        if let Some(k) = &r.key {
-            fr = fr.key(k.as_slice());
-        }
-        if let Some(v) = &r.value {
-            fr = fr.payload(v.as_slice());
-        }
-        if let Some(ts) = r.timestamp {
-            fr = fr.timestamp(ts);
-        }
-        p.send(fr, Duration::from_secs(10))
+        p.send(future_record(topic, r), Duration::from_secs(10))
             .await
             .expect("delivered");
     }
+}
+
+/// `r` as a record for `topic`: its partition, key, value, timestamp and headers.
+pub fn future_record<'a>(topic: &'a str, r: &'a Rec) -> FutureRecord<'a, [u8], [u8]> {
+    let mut headers = OwnedHeaders::new();
+    for (k, v) in &r.headers {
+        headers = headers.insert(rdkafka::message::Header {
+            key: k,
+            value: v.as_deref(),
+        });
+    }
+    let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+        .partition(r.partition)
+        .headers(headers);
+    if let Some(k) = &r.key {
+        fr = fr.key(k.as_slice());
+    }
+    if let Some(v) = &r.value {
+        fr = fr.payload(v.as_slice());
+    }
+    if let Some(ts) = r.timestamp {
+        fr = fr.timestamp(ts);
+    }
+    fr
 }
 
 /// Writes `n` small records (`record-<i>`) to partition 0 of `topic` without waiting for each

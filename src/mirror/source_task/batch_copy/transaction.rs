@@ -22,6 +22,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::config::TransactionBoundary;
+use crate::kafka::transaction::boundary_due;
 use crate::kafka::wire::{Cluster, WireError};
 
 const FIND_COORDINATOR_VERSION: i16 = 3;
@@ -78,15 +79,7 @@ impl Txn {
 
     /// Whether the open transaction should be committed now, as on the record path.
     pub fn due(&self, now: Instant, flush_interval: Duration) -> bool {
-        let Some(began) = self.began else {
-            return false;
-        };
-        match self.boundary {
-            TransactionBoundary::Poll => true,
-            TransactionBoundary::Interval(every) => {
-                now.duration_since(began) >= every.unwrap_or(flush_interval)
-            }
-        }
+        boundary_due(self.boundary, self.began, now, flush_interval)
     }
 
     /// Of `partitions`, those not yet added to the open transaction.

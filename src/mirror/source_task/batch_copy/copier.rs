@@ -569,24 +569,25 @@ impl<'a> Copier<'a> {
                 .iter()
                 .map(|i| (*i, self.parts[*i].fetch_offset.unwrap_or(0)))
                 .collect();
-            let mut topics: Vec<FetchTopic> = Vec::new();
-            let mut index: HashMap<String, usize> = HashMap::new();
-            for (i, offset) in &asked {
+            let partition_max_bytes = self.settings.partition_max_bytes as i32;
+            let topics: Vec<FetchTopic> = by_topic(asked.iter().map(|(i, offset)| {
                 let tp = self.task.progress.ledger.topic_partition(*i);
-                let k = *index.entry(tp.topic.clone()).or_insert_with(|| {
-                    topics.push(FetchTopic::default().with_topic(topic_name(&tp.topic)));
-                    topics.len() - 1
-                });
-                topics[k].partitions.push(
-                    FetchPartition::default()
-                        .with_partition(tp.partition)
-                        .with_current_leader_epoch(-1)
-                        .with_fetch_offset(*offset)
-                        .with_last_fetched_epoch(-1)
-                        .with_log_start_offset(-1)
-                        .with_partition_max_bytes(self.settings.partition_max_bytes as i32),
-                );
-            }
+                let partition = FetchPartition::default()
+                    .with_partition(tp.partition)
+                    .with_current_leader_epoch(-1)
+                    .with_fetch_offset(*offset)
+                    .with_last_fetched_epoch(-1)
+                    .with_log_start_offset(-1)
+                    .with_partition_max_bytes(partition_max_bytes);
+                (tp.topic, partition)
+            }))
+            .into_iter()
+            .map(|(t, ps)| {
+                FetchTopic::default()
+                    .with_topic(topic_name(&t))
+                    .with_partitions(ps)
+            })
+            .collect();
             let max_bytes = (budget - buffered).min(self.settings.fetch_max_bytes);
             let request = FetchRequest::default()
                 .with_replica_id(BrokerId(-1))
@@ -822,21 +823,21 @@ impl<'a> Copier<'a> {
         }
         let mut found = HashMap::new();
         for (node, positions) in by_node {
-            let mut topics: Vec<ListOffsetsTopic> = Vec::new();
-            let mut index: HashMap<String, usize> = HashMap::new();
-            for i in &positions {
+            let topics: Vec<ListOffsetsTopic> = by_topic(positions.iter().map(|i| {
                 let tp = self.task.progress.ledger.topic_partition(*i);
-                let k = *index.entry(tp.topic.clone()).or_insert_with(|| {
-                    topics.push(ListOffsetsTopic::default().with_name(topic_name(&tp.topic)));
-                    topics.len() - 1
-                });
-                topics[k].partitions.push(
-                    ListOffsetsPartition::default()
-                        .with_partition_index(tp.partition)
-                        .with_current_leader_epoch(-1)
-                        .with_timestamp(timestamp),
-                );
-            }
+                let partition = ListOffsetsPartition::default()
+                    .with_partition_index(tp.partition)
+                    .with_current_leader_epoch(-1)
+                    .with_timestamp(timestamp);
+                (tp.topic, partition)
+            }))
+            .into_iter()
+            .map(|(t, ps)| {
+                ListOffsetsTopic::default()
+                    .with_name(topic_name(&t))
+                    .with_partitions(ps)
+            })
+            .collect();
             let request = ListOffsetsRequest::default()
                 .with_replica_id(BrokerId(-1))
                 .with_isolation_level(1)
@@ -922,24 +923,26 @@ impl<'a> Copier<'a> {
             };
             while self.producing.get(&node).copied().unwrap_or(0) < REQUESTS_PER_BROKER {
                 let mut sent: Vec<(usize, u32)> = Vec::new();
-                let mut topics: Vec<TopicProduceData> = Vec::new();
-                let mut index: HashMap<Arc<str>, usize> = HashMap::new();
+                let mut batches = Vec::new();
                 for i in &positions {
                     let p = &mut self.parts[*i];
                     let Some((bytes, generation)) = p.pipeline.take_next(now) else {
                         continue;
                     };
-                    let k = *index.entry(p.remote.clone()).or_insert_with(|| {
-                        topics.push(TopicProduceData::default().with_name(topic_name(&p.remote)));
-                        topics.len() - 1
-                    });
-                    topics[k].partition_data.push(
-                        PartitionProduceData::default()
-                            .with_index(p.partition)
-                            .with_records(Some(bytes)),
-                    );
+                    let data = PartitionProduceData::default()
+                        .with_index(p.partition)
+                        .with_records(Some(bytes));
+                    batches.push((p.remote.to_string(), data));
                     sent.push((*i, generation));
                 }
+                let topics: Vec<TopicProduceData> = by_topic(batches)
+                    .into_iter()
+                    .map(|(t, ps)| {
+                        TopicProduceData::default()
+                            .with_name(topic_name(&t))
+                            .with_partition_data(ps)
+                    })
+                    .collect();
                 if sent.is_empty() {
                     break;
                 }
@@ -1033,20 +1036,7 @@ impl<'a> Copier<'a> {
 
     /// A batch of partition `i` failed: sent again if that can help, else the task fails.
     fn retry(&mut self, i: usize, generation: u32, e: &WireError, now: Instant) {
-        let oldest = self.parts[i].pipeline.oldest().map(|b| {
-            (
-                i32::from_be_bytes([b.bytes[53], b.bytes[54], b.bytes[55], b.bytes[56]]),
-                b.span.records(),
-                b.span.first(),
-            )
-        });
-        debug!(
-            partition = i,
-            generation,
-            ?oldest,
-            in_flight = self.parts[i].pipeline.in_flight_len(),
-            "produce failed: {e}"
-        );
+        debug!(partition = i, generation, "produce failed: {e}");
         let retriable = e.is_retriable()
             || matches!(
                 e,
@@ -1115,6 +1105,20 @@ fn distinct(names: impl Iterator<Item = String>) -> Vec<String> {
     v.sort();
     v.dedup();
     v
+}
+
+/// `items` grouped by topic, in the order topics first appear: a request's topic list.
+fn by_topic<P>(items: impl IntoIterator<Item = (String, P)>) -> Vec<(String, Vec<P>)> {
+    let mut out: Vec<(String, Vec<P>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (topic, p) in items {
+        let k = *index.entry(topic.clone()).or_insert_with(|| {
+            out.push((topic, Vec::new()));
+            out.len() - 1
+        });
+        out[k].1.push(p);
+    }
+    out
 }
 
 fn refs(v: &[String]) -> Vec<&str> {

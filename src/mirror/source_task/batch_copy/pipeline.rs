@@ -123,10 +123,6 @@ impl Pipeline {
             .sum()
     }
 
-    pub fn in_flight_len(&self) -> usize {
-        self.in_flight.len()
-    }
-
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty() && self.in_flight.is_empty()
     }
